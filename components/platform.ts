@@ -1,0 +1,107 @@
+import * as aws from "@pulumi/aws";
+import * as docker from "@pulumi/docker";
+import * as keycloak from "@pulumi/keycloak";
+import * as postgresql from "@pulumi/postgresql";
+import * as pulumi from "@pulumi/pulumi";
+import { OperatorSecret } from "../src/settings";
+import { Host, StackSettings } from "../src/types";
+import { SharedServices } from "./sharedServices";
+
+/** Operator secrets, read with requireSecret: always Pulumi secrets. */
+export type PlatformSecrets = Record<OperatorSecret, pulumi.Output<string>>;
+
+/** Where the shared services answer, as tenant components need it (plain, serializable values). */
+export interface PlatformEndpoints {
+  /** PostgreSQL host:port as seen from the hosts' private network. */
+  postgres: { host: string; port: number };
+  /** Keycloak base URL (public, https) and the realm holding the factory's users. */
+  keycloak: { url: string; realm: string };
+  /** Garage admin API and S3 endpoints (private network), the S3 region and the web root domain. */
+  garage: { adminUrl: string; s3Url: string; region: string; webRootDomain: string; webPort: number };
+  /** Redis per compute host, as host:port reachable from that host's containers. */
+  redis: Record<string, { host: string; port: number }>;
+  /** Collabora (CODE) public URL used by Nextcloud's richdocuments. */
+  collaboraUrl: string;
+}
+
+export interface PlatformArgs {
+  /** Validated stack settings (hosts, images, shared-service modes). */
+  settings: StackSettings;
+  /** Operator secrets from the stack config. */
+  secrets: PlatformSecrets;
+}
+
+/**
+ * The shared layer: one Docker provider per inventory host, the shared services (deployed or external),
+ * and the providers that drive them. Tenant components take what they need from its public properties.
+ */
+export class Platform extends pulumi.ComponentResource {
+  /** One Docker provider per inventory host, by host name. */
+  readonly docker: Record<string, docker.Provider>;
+  /** The shared services this stack deploys (none for services declared external). */
+  readonly shared: SharedServices;
+  readonly endpoints: PlatformEndpoints;
+  readonly postgres: postgresql.Provider;
+  readonly keycloak: keycloak.Provider;
+  /** aws provider pointed at Garage's S3 API (path-style, AWS-specific checks off). */
+  readonly s3: aws.Provider;
+  readonly secrets: PlatformSecrets;
+  readonly settings: StackSettings;
+
+  constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Only the stack name goes to state: settings are large and secrets must never be component args.
+    super("factory:platform:Platform", name, { stack: args.settings.stack }, opts);
+    this.settings = args.settings;
+    this.secrets = args.secrets;
+    this.docker = dockerProviders(name, args.settings.hosts, this);
+    this.shared = new SharedServices(`${name}-shared`, { settings: args.settings, secrets: args.secrets, docker: this.docker }, { parent: this });
+    this.endpoints = this.shared.endpoints;
+
+    this.postgres = new postgresql.Provider(`${name}-postgres`, {
+      host: this.endpoints.postgres.host,
+      port: this.endpoints.postgres.port,
+      username: "postgres",
+      password: args.secrets.postgresAdminPassword,
+      sslmode: "require",
+      superuser: true,
+      connectTimeout: 15,
+    }, { parent: this, dependsOn: this.shared.postgresReady });
+
+    this.keycloak = new keycloak.Provider(`${name}-keycloak`, {
+      url: this.endpoints.keycloak.url,
+      realm: "master",
+      clientId: "admin-cli",
+      username: "admin",
+      password: args.secrets.keycloakAdminPassword,
+      // The provider otherwise logs in while planning; with a Keycloak this same update creates, that fails.
+      initialLogin: false,
+    }, { parent: this, dependsOn: this.shared.keycloakReady });
+
+    this.s3 = new aws.Provider(`${name}-s3`, {
+      region: this.endpoints.garage.region,
+      accessKey: args.secrets.garageS3AccessKeyId,
+      secretKey: args.secrets.garageS3SecretAccessKey,
+      s3UsePathStyle: true,
+      skipCredentialsValidation: true,
+      skipRegionValidation: true,
+      skipRequestingAccountId: true,
+      skipMetadataApiCheck: true,
+      endpoints: [{ s3: this.endpoints.garage.s3Url }],
+    }, { parent: this, dependsOn: this.shared.garageReady });
+
+    this.registerOutputs({ endpoints: this.endpoints });
+  }
+}
+
+/** One provider per host: tenants and services on that host use it, nothing else opens SSH connections. */
+export function dockerProviders(name: string, hosts: readonly Host[], parent: pulumi.Resource): Record<string, docker.Provider> {
+  const out: Record<string, docker.Provider> = {};
+  for (const h of hosts) {
+    out[h.name] = new docker.Provider(`${name}-docker-${h.name}`, {
+      host: h.docker,
+      // Keeps SSH connections to the Proxmox hosts non-interactive in CI.
+      sshOpts: h.docker.startsWith("ssh://") ? ["-o", "BatchMode=yes", "-o", "ServerAliveInterval=30"] : undefined,
+    }, { parent });
+  }
+  return out;
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs the real servers and checkers the test suite drives. Everything slow to build is cached under
+# $SF_CACHE (default ~/.cache/service-factory) so a repeat run on the same machine takes seconds.
+# Sources: Debian packages (apt-get), Go modules (go install), crates.io (cargo install), Maven Central (mvn).
+set -euo pipefail
+
+SF_CACHE="${SF_CACHE:-$HOME/.cache/service-factory}"
+BIN="$SF_CACHE/bin"
+mkdir -p "$BIN"
+
+# Pinned versions: a lab result is only comparable run to run when the servers do not move under it.
+GARAGE_VERSION="${GARAGE_VERSION:-2.5.0}"
+CADDY_VERSION="${CADDY_VERSION:-v2.10.2}"
+CADDY_SECURITY_VERSION="${CADDY_SECURITY_VERSION:-v1.1.31}"
+XCADDY_VERSION="${XCADDY_VERSION:-v0.4.5}"
+ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-v1.7.7}"
+KEYCLOAK_VERSION="${KEYCLOAK_VERSION:-26.0.7}"
+
+log() { printf '[install-test-tools] %s\n' "$*" >&2; }
+
+want_apt=()
+for pair in "pg_ctlcluster:postgresql" "named:bind9" "nsupdate:bind9-dnsutils" "dig:bind9-dnsutils" \
+            "shellcheck:shellcheck" "php:php-cli" "tsig-keygen:bind9"; do
+  cmd="${pair%%:*}"; pkg="${pair##*:}"
+  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then want_apt+=("$pkg"); fi
+done
+if [ "${#want_apt[@]}" -gt 0 ]; then
+  log "apt-get install ${want_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${want_apt[@]}" >/dev/null
+  # The Debian postgresql package starts a cluster; the tests run their own on loopback.
+  service postgresql stop >/dev/null 2>&1 || true
+  service named stop >/dev/null 2>&1 || true
+fi
+
+if [ ! -x "$BIN/actionlint" ]; then
+  log "go install actionlint $ACTIONLINT_VERSION"
+  GOBIN="$BIN" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+fi
+
+if [ ! -x "$BIN/caddy" ]; then
+  log "building caddy $CADDY_VERSION with caddy-security $CADDY_SECURITY_VERSION (xcaddy, Go modules)"
+  if [ ! -x "$BIN/xcaddy" ]; then
+    # `go install xcaddy@v` asks the proxy for the module's version list (deprecation check), which the
+    # proxy here refuses; building from the downloaded module avoids that query.
+    go mod download "github.com/caddyserver/xcaddy@$XCADDY_VERSION"
+    (cd "$(go env GOMODCACHE)/github.com/caddyserver/xcaddy@$XCADDY_VERSION" && GOFLAGS=-mod=mod go build -o "$BIN/xcaddy" ./cmd/xcaddy)
+  fi
+  # The checksum database is not reachable from this network; the module proxy is the trust anchor here.
+  (cd "$SF_CACHE" && GOSUMDB=off "$BIN/xcaddy" build "$CADDY_VERSION" \
+      --with "github.com/greenpau/caddy-security@$CADDY_SECURITY_VERSION" --output "$BIN/caddy.tmp")
+  mv "$BIN/caddy.tmp" "$BIN/caddy"
+fi
+
+if [ ! -x "$BIN/garage" ]; then
+  log "cargo install garage $GARAGE_VERSION (long build, cached afterwards)"
+  cargo install --locked --root "$SF_CACHE/garage" garage --version "$GARAGE_VERSION"
+  ln -sf "$SF_CACHE/garage/bin/garage" "$BIN/garage"
+fi
+
+if [ ! -x "$SF_CACHE/keycloak/bin/kc.sh" ]; then
+  log "fetching keycloak-quarkus-dist $KEYCLOAK_VERSION from Maven Central"
+  mvn -q dependency:copy -Dartifact="org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz" \
+      -DoutputDirectory="$SF_CACHE/dl"
+  rm -rf "$SF_CACHE/keycloak.tmp" && mkdir -p "$SF_CACHE/keycloak.tmp"
+  tar -xzf "$SF_CACHE/dl/keycloak-quarkus-dist-$KEYCLOAK_VERSION.tar.gz" -C "$SF_CACHE/keycloak.tmp" --strip-components=1
+  rm -rf "$SF_CACHE/keycloak" && mv "$SF_CACHE/keycloak.tmp" "$SF_CACHE/keycloak"
+fi
+
+log "tools ready in $BIN"

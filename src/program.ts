@@ -1,0 +1,48 @@
+// The Pulumi program: validate everything first (no resource is registered when anything is wrong),
+// then build the platform and every tenant. index.ts runs it; the plan, tests and benchmark run it
+// under Pulumi's mocks.
+import * as pulumi from "@pulumi/pulumi";
+import { Platform, PlatformSecrets } from "../components/platform";
+import { FactoryInputs, requireFactoryInputs } from "./inputs";
+import { OPERATOR_SECRET_KEYS, PROJECT } from "./settings";
+
+export interface RunOptions {
+  /** Stack name; defaults to the current Pulumi stack. */
+  stack?: string;
+  /** Project root (Pulumi.yaml); defaults to the current directory. */
+  projectDir?: string;
+  /** Stack settings file; defaults to Pulumi.<stack>.yaml in the project root. */
+  stackFile?: string;
+  /** Tenant directory; defaults to the tenantsDir setting, else tenants/<stack>. */
+  tenantsDir?: string;
+}
+
+export interface FactoryOutputs {
+  tenants: string[];
+  placement: Record<string, string>;
+}
+
+export function readSecrets(config: pulumi.Config): PlatformSecrets {
+  const out = {} as PlatformSecrets;
+  for (const key of OPERATOR_SECRET_KEYS) out[key] = config.requireSecret(key);
+  return out;
+}
+
+export function runFactory(opts: RunOptions = {}): FactoryOutputs {
+  const stack = opts.stack ?? pulumi.getStack();
+  const config = new pulumi.Config(PROJECT);
+  const inputs: FactoryInputs = requireFactoryInputs({
+    stack,
+    projectDir: opts.projectDir,
+    stackFile: opts.stackFile,
+    tenantsDir: opts.tenantsDir ?? (config.get("tenantsDir") || undefined),
+  });
+  const secrets = readSecrets(config);
+  const platform = new Platform("platform", { settings: inputs.settings, secrets });
+  void platform;
+
+  return {
+    tenants: inputs.tenants.map((t) => t.slug),
+    placement: Object.fromEntries(inputs.placement),
+  };
+}

@@ -1,0 +1,211 @@
+// Loading and validating tenant files (tenants/<stack>/<slug>.yaml). Pure: reads files, returns tenants
+// and every problem found, all at once, as file:line:col messages. No Pulumi here.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Node } from "yaml";
+import { checkHostname, platformConflict, RESERVED_LABELS } from "./hostnames";
+import {
+  DnsMode, platformHostnames, Problem, SERVICE_HOST_LABEL, SERVICE_NAMES, ServiceName, Tenant, TenantStatus,
+  wordpressEditRoot,
+} from "./types";
+import { YamlChecker } from "./yamlcheck";
+
+export const SLUG_PATTERN = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
+// A pragmatic address check: one @, a dot-atom local part, and a domain that passes the hostname rules.
+const EMAIL_LOCAL = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+
+export const TENANT_KEYS = ["slug", "name", "contact", "status", "host", "dns", "services", "admins"] as const;
+export const SERVICE_KEYS: Record<ServiceName, readonly string[]> = {
+  nextcloud: ["hostname", "quotaGb"],
+  paheko: ["hostname"],
+  wordpress: ["hostname", "editHostname", "title"],
+  staticSite: ["hostname"],
+};
+export const DEFAULT_NEXTCLOUD_QUOTA_GB = 10;
+
+/** What the tenant loader needs to know about the stack. */
+export interface TenantContext {
+  domain: string;
+  /** Inventory host names with their drain flag. */
+  hosts: { name: string; drain: boolean }[];
+}
+
+export interface LoadResult {
+  tenants: Tenant[];
+  problems: Problem[];
+}
+
+export function isEmail(value: string): boolean {
+  const at = value.lastIndexOf("@");
+  if (at <= 0 || value.indexOf("@") !== at) return false;
+  const local = value.slice(0, at);
+  const domain = value.slice(at + 1);
+  if (local.length > 64 || !EMAIL_LOCAL.test(local)) return false;
+  const host = checkHostname(domain.toLowerCase());
+  return host.ok && !host.converted;
+}
+
+/** Parses and checks one tenant file on its own (cross-tenant rules are applied by loadTenantSources). */
+export function parseTenant(file: string, source: string, ctx: TenantContext): { tenant?: Tenant; problems: Problem[]; nodes: Map<string, Node> } {
+  const c = new YamlChecker(file, source);
+  const nodes = new Map<string, Node>();
+  if (!c.ok) return { problems: c.problems, nodes };
+  const top = c.map(c.doc.contents as Node, "tenant", TENANT_KEYS, ["slug", "name", "contact"]);
+  if (!top) return { problems: c.problems, nodes };
+
+  const get = (k: string) => top.get(k)?.value ?? null;
+  const slugNode = get("slug");
+  const slug = top.has("slug") ? c.string(slugNode, "slug", { pattern: SLUG_PATTERN, patternText: "^[a-z][a-z0-9-]{1,30}[a-z0-9]$ (3-32 characters)" }) : undefined;
+  const expected = path.basename(file).replace(/\.ya?ml$/, "");
+  if (slug !== undefined) {
+    if (slug !== expected) c.at(slugNode, `slug "${slug}" must equal the file name "${expected}"`);
+    else if (RESERVED_LABELS.has(slug)) c.at(slugNode, `slug "${slug}" is a reserved name`);
+    else if (slug.includes("--")) c.at(slugNode, `slug "${slug}" must not contain "--" (reserved for punycode and generated names)`);
+  }
+  if (slugNode) nodes.set("slug", slugNode);
+  const name = top.has("name") ? c.string(get("name"), "name") : undefined;
+  const contactNode = get("contact");
+  const contact = top.has("contact") ? c.string(contactNode, "contact") : undefined;
+  if (contact !== undefined && !isEmail(contact)) c.at(contactNode, `contact "${contact}" is not a valid e-mail address`);
+
+  const status: TenantStatus = top.has("status") ? c.oneOf(get("status"), "status", ["active", "suspended", "archived"] as const) ?? "active" : "active";
+  const dns: DnsMode = top.has("dns") ? c.oneOf(get("dns"), "dns", ["managed", "external"] as const) ?? "external" : "external";
+
+  let pinnedHost: string | undefined;
+  if (top.has("host")) {
+    const hostNode = get("host");
+    pinnedHost = c.string(hostNode, "host");
+    if (pinnedHost !== undefined) {
+      const host = ctx.hosts.find((h) => h.name === pinnedHost);
+      if (!host) c.at(hostNode, `host "${pinnedHost}" is not in the stack inventory (hosts: ${ctx.hosts.map((h) => h.name).join(", ")})`);
+      else if (host.drain) c.at(hostNode, `host "${pinnedHost}" is drained and takes no tenant; remove the pin or pick another host`);
+    }
+  }
+
+  const admins: string[] = [];
+  if (top.has("admins")) {
+    for (const item of c.stringList(get("admins"), "admins") ?? []) {
+      if (!isEmail(item.value)) c.at(item.node, `admins: "${item.value}" is not a valid e-mail address`);
+      else admins.push(item.value);
+    }
+  }
+
+  const services: Tenant["services"] = {};
+  if (top.has("services") && get("services") !== null) {
+    const svc = c.map(get("services"), "services", SERVICE_NAMES);
+    const slugForDefaults = slug ?? expected;
+    const hostname = (service: ServiceName, block: Map<string, { value: Node | null }>, key = "hostname", fallback?: string): string | undefined => {
+      const fallbackName = fallback ?? `${slugForDefaults}.${SERVICE_HOST_LABEL[service]}.${ctx.domain}`;
+      if (!block.has(key)) return fallbackName;
+      const node = block.get(key)!.value;
+      const raw = c.string(node, `services.${service}.${key}`);
+      if (raw === undefined) return undefined;
+      const check = checkHostname(raw);
+      if (!check.ok) {
+        c.at(node, `services.${service}.${key} "${raw}" ${check.reason}`);
+        return undefined;
+      }
+      if (node) nodes.set(`services.${service}.${key}`, node);
+      return check.hostname;
+    };
+    for (const service of SERVICE_NAMES) {
+      if (!svc?.has(service)) continue;
+      const blockNode = svc.get(service)!.value;
+      // `paheko: {}` and `paheko:` (null) both mean "subscribed with defaults".
+      const block = blockNode === null || (blockNode as { value?: unknown }).value === null
+        ? new Map()
+        : c.map(blockNode, `services.${service}`, SERVICE_KEYS[service]);
+      if (!block) continue;
+      const h = hostname(service, block);
+      if (service === "nextcloud") {
+        const quota = block.has("quotaGb") ? c.integer(block.get("quotaGb")!.value, "services.nextcloud.quotaGb", { min: 1, max: 100_000 }) : DEFAULT_NEXTCLOUD_QUOTA_GB;
+        if (h !== undefined && quota !== undefined) services.nextcloud = { hostname: h, quotaGb: quota };
+      } else if (service === "paheko") {
+        if (h !== undefined) services.paheko = { hostname: h };
+      } else if (service === "wordpress") {
+        const title = block.has("title") ? c.string(block.get("title")!.value, "services.wordpress.title") : name;
+        const edit = hostname(service, block, "editHostname", `${slugForDefaults}.${wordpressEditRoot(ctx.domain)}`);
+        if (h !== undefined && edit !== undefined && title !== undefined) services.wordpress = { hostname: h, editHostname: edit, title };
+      } else if (h !== undefined) {
+        services.staticSite = { hostname: h };
+      }
+    }
+  }
+  if (!c.ok || slug === undefined || name === undefined || contact === undefined) return { problems: c.problems, nodes };
+  return { tenant: { slug, name, contact, status, pinnedHost, dns, services, admins, file }, problems: c.problems, nodes };
+}
+
+/** Every hostname a tenant answers on, with the key it comes from. */
+export function tenantHostnames(t: Tenant): { key: string; hostname: string }[] {
+  const out: { key: string; hostname: string }[] = [];
+  for (const service of SERVICE_NAMES) {
+    const s = t.services[service];
+    if (!s) continue;
+    out.push({ key: `services.${service}.hostname`, hostname: s.hostname });
+    if (service === "wordpress") out.push({ key: "services.wordpress.editHostname", hostname: (s as { editHostname: string }).editHostname });
+  }
+  return out;
+}
+
+/** Validates a set of tenant sources together: per-file rules plus uniqueness and platform rules. */
+export function loadTenantSources(sources: { file: string; source: string }[], ctx: TenantContext): LoadResult {
+  const problems: Problem[] = [];
+  const tenants: Tenant[] = [];
+  const seenSlug = new Map<string, string>();
+  const seenHost = new Map<string, string>();
+  const platform = platformHostnames(ctx.domain);
+  const editRoot = wordpressEditRoot(ctx.domain);
+  // Sorted so that messages (and "first seen" in duplicates) do not depend on directory order.
+  for (const { file, source } of [...sources].sort((a, b) => a.file.localeCompare(b.file))) {
+    const parsed = parseTenant(file, source, ctx);
+    problems.push(...parsed.problems);
+    const t = parsed.tenant;
+    if (!t) continue;
+    const at = (key: string, message: string) => {
+      const node = parsed.nodes.get(key);
+      const pos = node?.range ? lineCol(source, node.range[0]) : { line: 1, col: 1 };
+      problems.push({ file, ...pos, message });
+    };
+    let ok = true;
+    if (seenSlug.has(t.slug)) {
+      at("slug", `slug "${t.slug}" is already used by ${seenSlug.get(t.slug)}`);
+      ok = false;
+    } else seenSlug.set(t.slug, file);
+    for (const { key, hostname } of tenantHostnames(t)) {
+      const lower = hostname.toLowerCase();
+      const conflict = platformConflict(lower, ctx.domain, platform);
+      const underEdit = lower.endsWith(`.${editRoot}`) || lower === editRoot;
+      if (conflict) {
+        at(key, `${key} "${hostname}" ${conflict}`);
+        ok = false;
+      } else if (underEdit && key !== "services.wordpress.editHostname") {
+        at(key, `${key} "${hostname}" is under ${editRoot}, which is reserved for WordPress editing hostnames`);
+        ok = false;
+      } else if (seenHost.has(lower)) {
+        at(key, `${key} "${hostname}" is already used by ${seenHost.get(lower)}`);
+        ok = false;
+      } else seenHost.set(lower, `${file} (${key})`);
+    }
+    if (ok) tenants.push(t);
+  }
+  tenants.sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
+  return { tenants, problems };
+}
+
+/** Reads every *.yaml / *.yml file of a directory (not recursive) and validates them together. */
+export function loadTenantDir(dir: string, ctx: TenantContext, relativeTo = process.cwd()): LoadResult {
+  if (!fs.existsSync(dir)) {
+    return { tenants: [], problems: [{ file: path.relative(relativeTo, dir) || dir, line: 1, col: 1, message: "tenant directory does not exist" }] };
+  }
+  const files = fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  return loadTenantSources(
+    files.map((f) => ({ file: path.relative(relativeTo, path.join(dir, f)) || f, source: fs.readFileSync(path.join(dir, f), "utf8") })),
+    ctx,
+  );
+}
+
+function lineCol(source: string, offset: number): { line: number; col: number } {
+  const before = source.slice(0, offset);
+  const line = before.split("\n").length;
+  return { line, col: offset - before.lastIndexOf("\n") };
+}
