@@ -142,7 +142,7 @@ export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult
       if (!err && res) {
         const urn = res.getUrn();
         const parent = req.getParent() || null;
-        const inputs = normalize(pulumi.runtime.deserializeProperties(req.getObject())) as Record<string, unknown>;
+        const inputs = normalize(pulumi.runtime.deserializeProperties(req.getObject() as Parameters<typeof pulumi.runtime.deserializeProperties>[0])) as Record<string, unknown>;
         const own = req.getCustom() ? null : typeof inputs.tenant === "string" ? inputs.tenant : null;
         const rec: RecordedResource = {
           urn,
@@ -180,7 +180,7 @@ export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult
   const { runFactory } = await import("./program");
   const outputs = opts.program ? opts.program() : runFactory({ stack: opts.stack, projectDir, stackFile, tenantsDir: opts.tenantsDir });
   // Resolve exported outputs, then wait for every outstanding registration.
-  const resolved = await pulumi.output(outputs as pulumi.Input<unknown>).promise();
+  const resolved = await (pulumi.output(outputs) as unknown as { promise(): Promise<unknown> }).promise();
   await settle();
   return { stack: opts.stack, resources: recorded, outputs: resolved };
 }
