@@ -39,7 +39,18 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   });
   const secrets = readSecrets(config);
   const platform = new Platform("platform", { settings: inputs.settings, secrets });
-  void platform;
+
+  // Wiring, one section per area. Each section registers its resources for every tenant it concerns.
+  // [section: identity] realm, per-tenant groups/roles (TenantIdentity)
+  // [/section: identity]
+  // [section: nextcloud] NextcloudFactory
+  // [/section: nextcloud]
+  // [section: paheko-wordpress-static] PahekoFactory, WordPressMultisite, static sites
+  // [/section: paheko-wordpress-static]
+  // [section: dns] DNS records for managed tenants
+  // [/section: dns]
+  // [section: edge] Caddy edge and compute configs
+  // [/section: edge]
 
   return {
     tenants: inputs.tenants.map((t) => t.slug),
