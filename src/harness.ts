@@ -178,11 +178,18 @@ export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult
   pulumi.runtime.setAllConfig(config, secretKeys);
 
   const { runFactory } = await import("./program");
-  const outputs = opts.program ? opts.program() : runFactory({ stack: opts.stack, projectDir, stackFile, tenantsDir: opts.tenantsDir });
-  // Resolve exported outputs, then wait for every outstanding registration.
-  const resolved = await (pulumi.output(outputs) as unknown as { promise(): Promise<unknown> }).promise();
-  await settle();
-  return { stack: opts.stack, resources: recorded, outputs: resolved };
+  try {
+    const outputs = opts.program ? opts.program() : runFactory({ stack: opts.stack, projectDir, stackFile, tenantsDir: opts.tenantsDir });
+    // Resolve exported outputs, then wait for every outstanding registration.
+    const resolved = await (pulumi.output(outputs) as unknown as { promise(): Promise<unknown> }).promise();
+    await settle();
+    return { stack: opts.stack, resources: recorded, outputs: resolved };
+  } catch (err) {
+    // Lets tests prove that a failed validation registered nothing.
+    await settle();
+    if (err && typeof err === "object") Object.assign(err, { registered: recorded.slice() });
+    throw err;
+  }
 }
 
 /** Waits until no registration is in flight (the SDK tracks them for a clean shutdown). */
