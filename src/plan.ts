@@ -65,3 +65,37 @@ export function planText(result: HarnessResult): string {
   }
   return lines.join("\n");
 }
+
+/** Component modules (`factory:<module>:<Name>`) that stand for a tenant-facing service. */
+const SERVICE_MODULES: Record<string, string> = {
+  nextcloud: "nextcloud",
+  paheko: "paheko",
+  wordpress: "wordpress",
+  static: "staticSite",
+  staticsite: "staticSite",
+};
+
+/**
+ * The part of the factory each resource belongs to: the nearest ancestor (or itself) that is a service
+ * component (nextcloud, paheko, wordpress, staticSite), else the nearest factory component's module
+ * (identity, dns, …), else null.
+ */
+export function attributeAreas(resources: readonly RecordedResource[]): Map<string, string | null> {
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const out = new Map<string, string | null>();
+  for (const r of resources) {
+    let area: string | null = null;
+    for (let cur: RecordedResource | undefined = r; cur; cur = cur.parent ? byUrn.get(cur.parent) : undefined) {
+      const m = /^factory:([^:]+):/.exec(cur.type);
+      if (!m) continue;
+      const module = m[1].toLowerCase();
+      if (SERVICE_MODULES[module]) {
+        area = SERVICE_MODULES[module];
+        break;
+      }
+      area ??= module;
+    }
+    out.set(r.urn, area);
+  }
+  return out;
+}
