@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import * as postgresql from "@pulumi/postgresql";
+import { TenantDatabase } from "../components/tenantDatabase";
+import { RecordedResource, runUnderMocks, SECRET_MARK } from "../src/harness";
+import { checkTenantDatabaseName, quoteIdent, quoteLiteral, tenantDatabaseName } from "../src/postgres/names";
+import { renderTenantDatabaseSql, tenantDatabaseSpec } from "../src/postgres/tenantDatabase";
+
+async function run(connectionLimit?: number): Promise<RecordedResource[]> {
+  const { resources } = await runUnderMocks({
+    stack: "staging",
+    program: () => {
+      const provider = new postgresql.Provider("pg", { host: "10.0.0.5", port: 5432, username: "postgres", password: "admin-pw", superuser: true });
+      const db = new TenantDatabase("asso-exemple-nextcloud-db", { tenant: "asso-exemple", name: "nextcloud_asso_exemple", provider, connectionLimit });
+      return { role: db.roleName, database: db.databaseName, password: db.password };
+    },
+  });
+  return resources;
+}
+
+describe("TenantDatabase component", () => {
+  it("registers exactly a password, a role, a database and two grants, all under the component", async () => {
+    const rs = await run();
+    const comp = rs.filter((r) => r.type === "factory:postgres:TenantDatabase");
+    assert.equal(comp.length, 1);
+    assert.deepEqual(comp[0].inputs, { tenant: "asso-exemple" });
+    const children = rs.filter((r) => r.parent === comp[0].urn);
+    assert.deepEqual(children.map((r) => `${r.type} ${r.name}`).sort(), [
+      "postgresql:index/database:Database asso-exemple-nextcloud-db-db",
+      "postgresql:index/grant:Grant asso-exemple-nextcloud-db-owner-connect",
+      "postgresql:index/grant:Grant asso-exemple-nextcloud-db-revoke-public",
+      "postgresql:index/role:Role asso-exemple-nextcloud-db-role",
+      "random:index/randomPassword:RandomPassword asso-exemple-nextcloud-db-password",
+    ]);
+    for (const c of children) assert.equal(c.tenant, "asso-exemple");
+    // Nothing else than the provider and the component tree.
+    assert.equal(rs.length, 1 + 1 + 5);
+  });
+
+  it("hardens the role, protects and retains the stateful resources, keeps the password secret", async () => {
+    const rs = await run();
+    const by = (suffix: string) => rs.find((r) => r.name === `asso-exemple-nextcloud-db-${suffix}`)!;
+    const provider = rs.find((r) => r.type === "pulumi:providers:postgresql")!;
+    const role = by("role");
+    assert.deepEqual(role.inputs, {
+      name: "nextcloud_asso_exemple",
+      login: true,
+      password: { [SECRET_MARK]: "mock-asso-exemple-nextcloud-db-password-" + "x".repeat(32) },
+      superuser: false,
+      createDatabase: false,
+      createRole: false,
+      replication: false,
+      bypassRowLevelSecurity: false,
+      inherit: true,
+      connectionLimit: 20,
+    });
+    assert.deepEqual(by("db").inputs, {
+      name: "nextcloud_asso_exemple", owner: "nextcloud_asso_exemple", template: "template0", encoding: "UTF8",
+      allowConnections: true, isTemplate: false,
+    });
+    assert.deepEqual(by("revoke-public").inputs, { database: "nextcloud_asso_exemple", objectType: "database", role: "public", privileges: [] });
+    assert.deepEqual(by("owner-connect").inputs, {
+      database: "nextcloud_asso_exemple", objectType: "database", role: "nextcloud_asso_exemple", privileges: ["CONNECT", "CREATE", "TEMPORARY"],
+    });
+    assert.deepEqual(by("password").inputs, { length: 32, special: false });
+    for (const s of ["password", "role", "db"]) {
+      assert.equal(by(s).protect, true, `${s} protected`);
+      assert.equal(by(s).retainOnDelete, true, `${s} retained`);
+    }
+    for (const s of ["role", "db", "revoke-public", "owner-connect"]) assert.ok(by(s).provider?.startsWith(provider.urn), `${s} uses the postgres provider`);
+    assert.ok(by("db").dependsOn.includes(role.urn));
+    assert.ok(by("revoke-public").dependsOn.includes(by("db").urn));
+    assert.ok(by("owner-connect").dependsOn.includes(by("revoke-public").urn));
+  });
+
+  it("exposes the password only as a secret output", async () => {
+    const { outputs } = await runUnderMocks({
+      stack: "staging",
+      program: () => {
+        const provider = new postgresql.Provider("pg", { host: "h", username: "postgres", password: "p" });
+        const db = new TenantDatabase("t-db", { tenant: "t", name: "nextcloud_t", provider });
+        return { isSecret: (db.password as unknown as { isSecret: Promise<boolean> }).isSecret };
+      },
+    });
+    assert.deepEqual(outputs, { isSecret: true });
+  });
+
+  it("takes the connection limit from its args", async () => {
+    const rs = await run(5);
+    assert.equal(rs.find((r) => r.type === "postgresql:index/role:Role")!.inputs.connectionLimit, 5);
+  });
+
+  it("refuses names that are not plain identifiers, and bad limits", () => {
+    assert.throws(() => tenantDatabaseSpec("Asso-Exemple"), /not a plain PostgreSQL identifier/);
+    assert.throws(() => tenantDatabaseSpec("postgres"), /reserved/);
+    assert.throws(() => tenantDatabaseSpec("pg_x"), /reserved/);
+    assert.throws(() => tenantDatabaseSpec("ok_name", 0), /connectionLimit/);
+    assert.throws(() => tenantDatabaseSpec("ok_name", -1), /connectionLimit/);
+  });
+});
+
+describe("tenant database names and SQL", () => {
+  it("derives one-to-one names from slug and service", () => {
+    assert.equal(tenantDatabaseName("asso-exemple", "nextcloud"), "nextcloud_asso_exemple");
+    assert.equal(tenantDatabaseName("a-b-c", "paheko"), "paheko_a_b_c");
+    assert.equal(checkTenantDatabaseName("x".repeat(64)), `"${"x".repeat(64)}" is not a plain PostgreSQL identifier (^[a-z_][a-z0-9_]{0,62}$)`);
+    assert.throws(() => tenantDatabaseName("a", "Bad-Service"));
+  });
+
+  it("quotes identifiers and literals", () => {
+    assert.equal(quoteIdent('a"b'), '"a""b"');
+    assert.equal(quoteLiteral("it's\\"), "'it''s\\'");
+    assert.throws(() => quoteLiteral("a\u0000"));
+  });
+
+  it("renders the statements the resources execute", () => {
+    assert.deepEqual(renderTenantDatabaseSql(tenantDatabaseSpec("nextcloud_t", 7), "pw'1"), [
+      `CREATE ROLE "nextcloud_t" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT CONNECTION LIMIT 7 PASSWORD 'pw''1'`,
+      `CREATE DATABASE "nextcloud_t" WITH OWNER "nextcloud_t" TEMPLATE template0 ENCODING 'UTF8' ALLOW_CONNECTIONS true IS_TEMPLATE false`,
+      `REVOKE ALL PRIVILEGES ON DATABASE "nextcloud_t" FROM PUBLIC`,
+      `REVOKE ALL PRIVILEGES ON DATABASE "nextcloud_t" FROM "nextcloud_t"`,
+      `GRANT CONNECT, CREATE, TEMPORARY ON DATABASE "nextcloud_t" TO "nextcloud_t"`,
+    ]);
+  });
+});
