@@ -3,6 +3,8 @@ import * as docker from "@pulumi/docker";
 import * as keycloak from "@pulumi/keycloak";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
+import { computeEndpoints } from "../src/endpoints";
+import { KEYCLOAK_ADMIN_USER } from "../src/platform/services";
 import { OperatorSecret } from "../src/settings";
 import { Host, StackSettings } from "../src/types";
 import { SharedServices } from "./sharedServices";
@@ -29,6 +31,8 @@ export interface PlatformArgs {
   settings: StackSettings;
   /** Operator secrets from the stack config. */
   secrets: PlatformSecrets;
+  /** Nextcloud hostnames allowed to use Collabora (aliasgroup1); default none: Collabora accepts any WOPI host. */
+  wopiHosts?: string[];
 }
 
 /**
@@ -40,6 +44,8 @@ export class Platform extends pulumi.ComponentResource {
   readonly docker: Record<string, docker.Provider>;
   /** The shared services this stack deploys (none for services declared external). */
   readonly shared: SharedServices;
+  /** The factory network of each host (user bridge network every factory container on that host joins). */
+  readonly networks: Record<string, docker.Network>;
   readonly endpoints: PlatformEndpoints;
   readonly postgres: postgresql.Provider;
   readonly keycloak: keycloak.Provider;
@@ -54,24 +60,34 @@ export class Platform extends pulumi.ComponentResource {
     this.settings = args.settings;
     this.secrets = args.secrets;
     this.docker = dockerProviders(name, args.settings.hosts, this);
-    this.shared = new SharedServices(`${name}-shared`, { settings: args.settings, secrets: args.secrets, docker: this.docker }, { parent: this });
-    this.endpoints = this.shared.endpoints;
-
-    this.postgres = new postgresql.Provider(`${name}-postgres`, {
-      host: this.endpoints.postgres.host,
-      port: this.endpoints.postgres.port,
-      username: "postgres",
-      password: args.secrets.postgresAdminPassword,
-      sslmode: "require",
-      superuser: true,
-      connectTimeout: 15,
-    }, { parent: this, dependsOn: this.shared.postgresReady });
+    this.endpoints = computeEndpoints(args.settings);
+    // Order on a first deployment: networks, volumes, images -> PostgreSQL container (healthy) -> postgres
+    // provider -> Keycloak's role and database -> Keycloak container (healthy) -> keycloak provider; Garage
+    // container (healthy) -> layout -> platform key -> s3 provider. See docs/platform.md.
+    this.shared = new SharedServices(`${name}-shared`, {
+      settings: args.settings,
+      secrets: args.secrets,
+      docker: this.docker,
+      wopiHosts: args.wopiHosts,
+      postgresProvider: (dependsOn) => new postgresql.Provider(`${name}-postgres`, {
+        host: this.endpoints.postgres.host,
+        port: this.endpoints.postgres.port,
+        username: "postgres",
+        password: args.secrets.postgresAdminPassword,
+        // The deployed server makes a self-signed pair on first start: encrypted, not verified (private network).
+        sslmode: "require",
+        superuser: true,
+        connectTimeout: 15,
+      }, { parent: this, dependsOn }),
+    }, { parent: this });
+    this.networks = this.shared.networks;
+    this.postgres = this.shared.postgresProvider;
 
     this.keycloak = new keycloak.Provider(`${name}-keycloak`, {
       url: this.endpoints.keycloak.url,
       realm: "master",
       clientId: "admin-cli",
-      username: "admin",
+      username: KEYCLOAK_ADMIN_USER,
       password: args.secrets.keycloakAdminPassword,
       // The provider otherwise logs in while planning; with a Keycloak this same update creates, that fails.
       initialLogin: false,

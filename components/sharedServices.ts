@@ -1,29 +1,279 @@
+import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
+import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { computeEndpoints, Endpoints } from "../src/endpoints";
-import { StackSettings } from "../src/types";
+import { renderGarageToml } from "../src/garage/config";
+import {
+  containerName, deployHost, factoryNetworkName, NETWORK_ALIAS, privatePorts, redisHosts, redisMaxMemoryMb,
+  SERVICE_LIMITS, serviceAddressFrom, SharedServiceKey, volumeName, WAIT_TIMEOUT_S,
+} from "../src/platform/layout";
+import {
+  collaboraEnv, collaboraHealthTest, garageHealthTest, KEYCLOAK_CONF, keycloakHealthTest, keycloakJdbcUrl,
+  POSTGRES_PATHS, postgresHealthTest, redisCommand, redisHealthTest, renderGarageKeyImportScript,
+  renderGarageLayoutScript, renderKeycloakConf, renderPostgresStart,
+} from "../src/platform/render";
+import { garageTomlOptions, GARAGE_PATHS, KEYCLOAK_ADMIN_USER, KEYCLOAK_DATABASE, PLATFORM_GARAGE_KEY_NAME } from "../src/platform/services";
+import { Host, platformHostnames, StackSettings } from "../src/types";
 import type { PlatformSecrets } from "./platform";
 
 export interface SharedServicesArgs {
-  /** Validated stack settings: which services are deployed and where. */
+  /** Validated stack settings: which services are deployed (and on which host) or external. */
   settings: StackSettings;
-  /** Operator secrets (admin passwords and tokens). */
+  /** Operator secrets (admin passwords, Garage tokens); only ever passed as Pulumi secrets. */
   secrets: PlatformSecrets;
-  /** Docker provider per host. */
+  /** Docker provider per inventory host, by host name (Platform creates exactly one per host). */
   docker: Record<string, docker.Provider>;
+  /**
+   * Creates the PostgreSQL provider, depending on the resources given (the server's readiness); called
+   * exactly once. Platform owns the provider; Keycloak's own database is created here with it.
+   */
+  postgresProvider: (dependsOn: pulumi.Resource[]) => postgresql.Provider;
+  /** Nextcloud hostnames allowed to use Collabora (its aliasgroup1); default none: no WOPI host restriction. */
+  wopiHosts?: string[];
 }
 
-/** The shared services of the platform (PostgreSQL, Redis, Garage, Keycloak, Collabora). */
+/**
+ * The shared services of the platform on their hosts: one factory network per host, PostgreSQL and Garage
+ * on their storage host, Redis on every compute host, Keycloak (database on the shared PostgreSQL) and
+ * Collabora. A service declared external deploys nothing. Every container: pinned image, protected data
+ * volume, memory and process limits, no-new-privileges, ports on the private address only, and a health
+ * check that `wait: true` blocks on, so the `*Ready` resources are only created once the service answers.
+ */
 export class SharedServices extends pulumi.ComponentResource {
   readonly endpoints: Endpoints;
+  /** The factory network of each host (user bridge shared by the services and tenant containers there). */
+  readonly networks: Record<string, docker.Network> = {};
+  /** Deployed containers, keyed `postgres`, `garage`, `keycloak`, `collabora` and `redis-<host>`. */
+  readonly containers: Record<string, docker.Container> = {};
+  /** The PostgreSQL provider (created through args.postgresProvider once the server answers). */
+  readonly postgresProvider: postgresql.Provider;
   /** Resources a provider of that service must wait for (empty for an external service). */
   readonly postgresReady: pulumi.Resource[] = [];
   readonly keycloakReady: pulumi.Resource[] = [];
   readonly garageReady: pulumi.Resource[] = [];
 
+  private readonly settings: StackSettings;
+  private readonly providers: Record<string, docker.Provider>;
+  private readonly images = new Map<string, docker.RemoteImage>();
+  private readonly baseName: string;
+
   constructor(name: string, args: SharedServicesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("factory:platform:SharedServices", name, {}, opts);
+    this.baseName = name;
+    this.settings = args.settings;
+    this.providers = args.docker;
     this.endpoints = computeEndpoints(args.settings);
-    this.registerOutputs({});
+    const s = args.settings;
+    const names = platformHostnames(s.domain);
+
+    for (const h of s.hosts) {
+      this.networks[h.name] = new docker.Network(`${name}-net-${h.name}`, {
+        name: factoryNetworkName(s.stack),
+        driver: "bridge",
+        // Containers of one host talk to each other here; nothing outside reaches it except published ports.
+        labels: [{ label: "service-factory.stack", value: s.stack }],
+      }, { parent: this, provider: this.provider(h.name) });
+    }
+
+    // PostgreSQL (storage host): TLS with a self-signed pair made on first start, superuser password as a file.
+    const pgHost = deployHost(s, s.services.postgres);
+    if (pgHost) {
+      const pg = this.container("postgres", pgHost, {
+        volumeTarget: POSTGRES_PATHS.dataRoot,
+        entrypoints: ["/bin/bash", "-c", renderPostgresStart({ maxConnections: 300, sharedBuffersMb: 512 })],
+        envs: [`POSTGRES_PASSWORD_FILE=${POSTGRES_PATHS.passwordFile}`, `PGDATA=${POSTGRES_PATHS.pgdata}`, "POSTGRES_INITDB_ARGS=--data-checksums"],
+        uploads: [{ file: POSTGRES_PATHS.passwordFile, content: pulumi.secret(args.secrets.postgresAdminPassword), owner: "999", group: "999", permissions: "0400" }],
+        healthcheck: { tests: postgresHealthTest(), interval: "5s", timeout: "5s", retries: 5, startPeriod: "60s" },
+        shmSize: 256,
+        stopTimeout: 60,
+      });
+      this.postgresReady.push(pg);
+    }
+    this.postgresProvider = args.postgresProvider([...this.postgresReady]);
+
+    // Redis on every compute host: reached by its alias on that host's network, no published port.
+    for (const h of redisHosts(s.hosts)) {
+      this.container("redis", h, {
+        key: `redis-${h.name}`,
+        volumeTarget: "/data",
+        command: redisCommand(redisMaxMemoryMb()),
+        healthcheck: { tests: redisHealthTest(), interval: "5s", timeout: "3s", retries: 5, startPeriod: "10s" },
+      });
+    }
+
+    // Garage (storage host): garage.toml + secret files, then the single-node layout and the platform key.
+    const garageHost = deployHost(s, s.services.garage);
+    if (garageHost) {
+      const toml = renderGarageToml(garageTomlOptions(s, garageHost));
+      const garage = this.container("garage", garageHost, {
+        volumeTarget: GARAGE_PATHS.root,
+        uploads: [
+          { file: GARAGE_PATHS.config, content: toml, permissions: "0644" },
+          { file: GARAGE_PATHS.rpcSecretFile, content: pulumi.secret(args.secrets.garageRpcSecret), permissions: "0600" },
+          { file: GARAGE_PATHS.adminTokenFile, content: pulumi.secret(args.secrets.garageAdminToken), permissions: "0600" },
+        ],
+        healthcheck: { tests: garageHealthTest(), interval: "5s", timeout: "5s", retries: 10, startPeriod: "10s" },
+      });
+      const layout = new command.local.Command(`${name}-garage-layout`, {
+        create: garage.name.apply((c) => renderGarageLayoutScript({ container: c, zone: garageHost.name, capacity: "1T" })),
+        environment: { DOCKER_HOST: garageHost.docker },
+        // Re-applied (a no-op once a layout exists) whenever the container is replaced.
+        triggers: [garage.id],
+        logging: "stdoutAndStderr",
+      }, { parent: this, dependsOn: [garage] });
+      const key = new command.local.Command(`${name}-garage-platform-key`, {
+        create: renderGarageKeyImportScript({ adminUrl: this.endpoints.garage.adminUrl, keyName: PLATFORM_GARAGE_KEY_NAME }),
+        environment: {
+          GARAGE_ADMIN_TOKEN: pulumi.secret(args.secrets.garageAdminToken),
+          GARAGE_KEY_ID: pulumi.secret(args.secrets.garageS3AccessKeyId),
+          GARAGE_KEY_SECRET: pulumi.secret(args.secrets.garageS3SecretAccessKey),
+        },
+        triggers: [garage.id],
+        logging: "none",
+      }, { parent: this, dependsOn: [garage, layout] });
+      this.garageReady.push(garage, layout, key);
+    }
+
+    // Keycloak: its own role and database on the shared PostgreSQL (deployed or external), config as a file.
+    const kcHost = deployHost(s, s.services.keycloak);
+    if (kcHost) {
+      const keep: pulumi.CustomResourceOptions = { parent: this, protect: true, retainOnDelete: true };
+      const pgOpts: pulumi.CustomResourceOptions = { ...keep, provider: this.postgresProvider };
+      const dbPassword = new random.RandomPassword(`${name}-keycloak-db-password`, { length: 32, special: false }, keep);
+      const role = new postgresql.Role(`${name}-keycloak-db-role`, {
+        name: KEYCLOAK_DATABASE,
+        login: true,
+        password: dbPassword.result,
+        superuser: false,
+        createDatabase: false,
+        createRole: false,
+        replication: false,
+        connectionLimit: 100,
+      }, pgOpts);
+      const db = new postgresql.Database(`${name}-keycloak-db`, {
+        name: KEYCLOAK_DATABASE,
+        owner: role.name,
+        template: "template0",
+        encoding: "UTF8",
+      }, pulumi.mergeOptions(pgOpts, { dependsOn: [role] }));
+      const revoke = new postgresql.Grant(`${name}-keycloak-db-revoke-public`, {
+        database: db.name,
+        objectType: "database",
+        role: "public",
+        privileges: [],
+      }, { parent: this, provider: this.postgresProvider, dependsOn: [db] });
+
+      const pgAddr = serviceAddressFrom(s, "postgres", kcHost.name, this.endpoints.postgres.port);
+      const conf = pulumi.secret(pulumi.all([dbPassword.result, args.secrets.keycloakAdminPassword]).apply(([dbPw, adminPw]) =>
+        renderKeycloakConf({
+          dbUrl: keycloakJdbcUrl(pgAddr.host, pgAddr.port, KEYCLOAK_DATABASE),
+          dbUsername: KEYCLOAK_DATABASE,
+          dbPassword: dbPw,
+          hostname: `https://${names.sso}`,
+          adminUsername: KEYCLOAK_ADMIN_USER,
+          adminPassword: adminPw,
+        })));
+      const kc = this.container("keycloak", kcHost, {
+        volumeTarget: "/opt/keycloak/data",
+        command: ["start"],
+        uploads: [{ file: KEYCLOAK_CONF, content: conf, owner: "1000", group: "0", permissions: "0400" }],
+        healthcheck: { tests: keycloakHealthTest(), interval: "10s", timeout: "5s", retries: 6, startPeriod: "120s" },
+        dependsOn: [db, revoke, ...this.postgresReady],
+      });
+      this.keycloakReady.push(kc);
+    }
+
+    // Collabora (CODE): stateless (documents live in Nextcloud), TLS terminated by the edge.
+    const coolHost = deployHost(s, s.services.collabora);
+    if (coolHost) {
+      this.container("collabora", coolHost, {
+        envs: collaboraEnv({ serverName: names.collabora, wopiHosts: args.wopiHosts }),
+        healthcheck: { tests: collaboraHealthTest(), interval: "10s", timeout: "5s", retries: 6, startPeriod: "60s" },
+      });
+    }
+
+    this.registerOutputs({ endpoints: this.endpoints });
   }
+
+  private provider(host: string): docker.Provider {
+    const p = this.providers[host];
+    if (!p) throw new Error(`no Docker provider for host ${host}`);
+    return p;
+  }
+
+  /** The pinned image of a service on one host (one RemoteImage per host: each host pulls its own). */
+  private image(svc: SharedServiceKey, host: string): docker.RemoteImage {
+    const key = `${svc}-${host}`;
+    let img = this.images.get(key);
+    if (!img) {
+      img = new docker.RemoteImage(`${this.baseName}-image-${key}`, {
+        name: this.settings.images[svc],
+        // Removing the resource must not delete an image a tenant container may still run.
+        keepLocally: true,
+      }, { parent: this, provider: this.provider(host) });
+      this.images.set(key, img);
+    }
+    return img;
+  }
+
+  /** One hardened service container (and its protected data volume when volumeTarget is given). */
+  private container(svc: SharedServiceKey, host: Host, o: ContainerSpec): docker.Container {
+    const key = o.key ?? svc;
+    const provider = this.provider(host.name);
+    const limits = SERVICE_LIMITS[svc];
+    const multi = svc === "redis";
+    const mounts: docker.types.input.ContainerMount[] = [];
+    if (o.volumeTarget) {
+      const volume = new docker.Volume(`${this.baseName}-${key}-data`, {
+        name: volumeName(this.settings.stack, svc, multi ? host.name : undefined),
+        labels: [{ label: "service-factory.stack", value: this.settings.stack }],
+      }, { parent: this, provider, protect: true, retainOnDelete: true });
+      mounts.push({ type: "volume", source: volume.name, target: o.volumeTarget });
+    }
+    const image = this.image(svc, host.name);
+    const c = new docker.Container(`${this.baseName}-${key}`, {
+      name: containerName(this.settings.stack, svc),
+      image: image.imageId,
+      entrypoints: o.entrypoints,
+      command: o.command,
+      envs: o.envs,
+      uploads: o.uploads,
+      mounts,
+      networksAdvanced: [{ name: this.networks[host.name].name, aliases: [NETWORK_ALIAS[svc]] }],
+      ports: privatePorts(svc, host.privateAddress),
+      memory: limits.memoryMb,
+      memorySwap: limits.memoryMb,
+      ulimits: [{ name: "nproc", soft: limits.pids, hard: limits.pids }],
+      securityOpts: ["no-new-privileges:true"],
+      restart: "unless-stopped",
+      shmSize: o.shmSize,
+      stopTimeout: o.stopTimeout,
+      healthcheck: o.healthcheck,
+      wait: true,
+      waitTimeout: WAIT_TIMEOUT_S[svc],
+      logDriver: "json-file",
+      logOpts: { "max-size": "20m", "max-file": "5" },
+      labels: [{ label: "service-factory.stack", value: this.settings.stack }, { label: "service-factory.service", value: svc }],
+    }, { parent: this, provider, dependsOn: o.dependsOn });
+    this.containers[key] = c;
+    return c;
+  }
+}
+
+interface ContainerSpec {
+  /** Key in `containers` and suffix of the Pulumi names; default the service name. */
+  key?: string;
+  /** Mount point of the protected data volume; none for a stateless service. */
+  volumeTarget?: string;
+  entrypoints?: string[];
+  command?: string[];
+  envs?: string[];
+  uploads?: docker.types.input.ContainerUpload[];
+  healthcheck: docker.types.input.ContainerHealthcheck;
+  /** Size of /dev/shm in MiB. */
+  shmSize?: number;
+  stopTimeout?: number;
+  dependsOn?: pulumi.Resource[];
 }
