@@ -1,0 +1,300 @@
+// The factory's policies as pure functions of (type, inputs, options): no Pulumi engine, no SDK import, so
+// the unit tests (and the CI data-loss gate) call them directly. policy/index.ts wraps each one into a
+// CrossGuard ResourceValidationPolicy. Inputs are plain JSON as CrossGuard hands them over (secrets
+// unwrapped); during a preview a value may still be unknown: UNKNOWN below, or absent.
+
+/** What CrossGuard puts in place of a value that is not known yet during a preview. */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+export type Inputs = Record<string, unknown>;
+
+/** The resource options a rule needs (CrossGuard's `args.opts` plus the logical name). */
+export interface RuleOptions {
+  /** `opts.protect` of the resource. */
+  protect: boolean;
+  /** Pulumi logical name of the resource (`args.name`), used to recognise the Nextcloud updater. */
+  name?: string;
+}
+
+/** One policy: a name, a description for operators, and the check (returns one message per violation). */
+export interface Rule {
+  name: string;
+  description: string;
+  check(type: string, inputs: Inputs, options: RuleOptions): string[];
+}
+
+export const TYPES = {
+  container: "docker:index/container:Container",
+  remoteImage: "docker:index/remoteImage:RemoteImage",
+  image: "docker:index/image:Image",
+  volume: "docker:index/volume:Volume",
+  pgRole: "postgresql:index/role:Role",
+  pgDatabase: "postgresql:index/database:Database",
+  randomPassword: "random:index/randomPassword:RandomPassword",
+  kcRealm: "keycloak:index/realm:Realm",
+  kcGroup: "keycloak:index/group:Group",
+  kcClient: "keycloak:openid/client:Client",
+  dynamic: "pulumi-nodejs:dynamic:Resource",
+  remoteCommand: "command:remote:Command",
+  localCommand: "command:local:Command",
+  s3Bucket: "aws:s3/bucket:Bucket",
+  s3BucketV2: "aws:s3/bucketV2:BucketV2",
+} as const;
+
+/** Ports of databases and caches that must never be published on a public or unspecified address. */
+export const DATA_PORTS: readonly number[] = [5432, 3306, 6379, 3901, 3903];
+
+/** Substring of the Nextcloud install volume's name, and of the one resource allowed to write it. */
+export const INSTALL_VOLUME_MARK = "nextcloud-install";
+export const UPDATER_MARK = "updater";
+
+const STATEFUL_TYPES: ReadonlySet<string> = new Set([
+  TYPES.pgRole, TYPES.pgDatabase, TYPES.volume, TYPES.randomPassword, TYPES.kcRealm, TYPES.kcGroup,
+  TYPES.s3Bucket, TYPES.s3BucketV2,
+]);
+
+function isKnown(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== UNKNOWN;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" && v !== UNKNOWN ? v : undefined;
+}
+
+function list(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+function obj(v: unknown): Inputs {
+  return v && typeof v === "object" && !Array.isArray(v) ? (v as Inputs) : {};
+}
+
+/**
+ * The kind of a Garage dynamic resource: its `kind` input when present (components/garageBucket.ts sets
+ * it), else guessed from the inputs: `permissions` means a bucket/key grant, `keyName`/`accessKeyId` a key,
+ * `globalAlias`/`bucketName` a bucket. undefined: not a Garage resource.
+ */
+export function garageKind(type: string, inputs: Inputs): string | undefined {
+  if (type !== TYPES.dynamic) return undefined;
+  const kind = str(inputs.kind);
+  if (kind) return kind;
+  if ("permissions" in inputs) return "grant";
+  if ("keyName" in inputs || "accessKeyId" in inputs) return "key";
+  if ("globalAlias" in inputs || "bucketName" in inputs) return "bucket";
+  return undefined;
+}
+
+/** True for a resource whose deletion loses data or credentials: it must be protected. */
+export function isStateful(type: string, inputs: Inputs = {}): boolean {
+  if (STATEFUL_TYPES.has(type)) return true;
+  const kind = garageKind(type, inputs);
+  return kind === "bucket" || kind === "key";
+}
+
+/**
+ * True when an image reference names one immutable build: a tag other than `latest`, a digest
+ * (`name@sha256:…`), or an image id (`sha256:…`). Registry ports (`host:5000/name`) are not tags.
+ */
+export function isPinnedImage(ref: string): boolean {
+  const r = ref.trim();
+  if (/^sha256:[0-9a-f]{12,}$/i.test(r)) return true;
+  if (/@sha256:[0-9a-f]{64}$/i.test(r)) return true;
+  if (r === "" || /\s/.test(r)) return false;
+  const last = r.slice(r.lastIndexOf("/") + 1);
+  const colon = last.indexOf(":");
+  if (colon < 0) return false;
+  const tag = last.slice(colon + 1);
+  return tag !== "" && tag.toLowerCase() !== "latest";
+}
+
+const V4_PRIVATE: readonly [number, number, number][] = [
+  // [first octet, second-octet low, second-octet high]
+  [10, 0, 255],
+  [172, 16, 31],
+  [192, 168, 168],
+  [127, 0, 255],
+];
+
+/** True for an RFC 1918, IPv6 ULA (fc00::/7) or loopback address. Anything else counts as public. */
+export function isPrivateAddress(ip: string): boolean {
+  const a = ip.trim().replace(/^\[|\]$/g, "").toLowerCase();
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(a);
+  if (v4) {
+    const o = v4.slice(1).map(Number);
+    if (o.some((n) => n > 255)) return false;
+    return V4_PRIVATE.some(([first, lo, hi]) => o[0] === first && o[1] >= lo && o[1] <= hi);
+  }
+  if (!a.includes(":")) return false;
+  if (a === "::1") return true;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+  if (mapped) return isPrivateAddress(mapped[1]);
+  return /^f[cd][0-9a-f]{2}:/.test(a);
+}
+
+/** True when a published port binds every interface (docker's default when `ip` is empty). */
+export function isUnspecifiedAddress(ip: unknown): boolean {
+  if (ip === undefined || ip === null) return true;
+  if (typeof ip !== "string") return false;
+  const a = ip.trim().replace(/^\[|\]$/g, "");
+  return a === "" || a === "0.0.0.0" || a === "::" || a === "0:0:0:0:0:0:0:0";
+}
+
+function containerLabel(inputs: Inputs, options: RuleOptions): string {
+  return [options.name, str(inputs.name)].filter(Boolean).join(" / ") || "container";
+}
+
+function isUpdater(inputs: Inputs, options: RuleOptions): boolean {
+  return [options.name, str(inputs.name)].some((n) => n !== undefined && n.includes(UPDATER_MARK));
+}
+
+/** Mount specs of a docker command line that name the install volume, with whether each is read-only. */
+export function commandInstallMounts(script: string): { spec: string; readOnly: boolean }[] {
+  const out: { spec: string; readOnly: boolean }[] = [];
+  const re = /(?:^|\s)(-v|--volume|--mount)(?:=|\s+)(["']?)(\S+?)\2(?=\s|$)/g;
+  for (let m = re.exec(script); m; m = re.exec(script)) {
+    const spec = m[3];
+    if (!spec.includes(INSTALL_VOLUME_MARK)) continue;
+    if (m[1] === "--mount") {
+      const fields = spec.split(",").map((f) => f.trim().toLowerCase());
+      out.push({ spec, readOnly: fields.some((f) => f === "readonly" || f === "ro" || f === "readonly=true" || f === "ro=true" || f === "readonly=1") });
+    } else {
+      const parts = spec.split(":");
+      const mode = parts.length >= 3 ? parts[parts.length - 1].split(",") : [];
+      out.push({ spec, readOnly: mode.includes("ro") });
+    }
+  }
+  return out;
+}
+
+export const RULES: readonly Rule[] = [
+  {
+    name: "container-no-privileges",
+    description: "Docker containers are never privileged and always run with no-new-privileges:true.",
+    check(type, inputs, options) {
+      if (type !== TYPES.container) return [];
+      const out: string[] = [];
+      const label = containerLabel(inputs, options);
+      if (inputs.privileged === true) out.push(`container ${label} is privileged`);
+      const opts = list(inputs.securityOpts).map((s) => (typeof s === "string" ? s.replace(/\s+/g, "") : s));
+      if (!opts.includes("no-new-privileges:true") && !opts.includes("no-new-privileges=true") && !opts.includes(UNKNOWN)) {
+        out.push(`container ${label} lacks securityOpts "no-new-privileges:true"`);
+      }
+      return out;
+    },
+  },
+  {
+    name: "image-pinned",
+    description: "Images are pinned: a tag other than latest, or a digest (containers, remote and built images).",
+    check(type, inputs) {
+      const field = type === TYPES.container ? "image" : type === TYPES.remoteImage ? "name" : type === TYPES.image ? "imageName" : undefined;
+      if (!field) return [];
+      const ref = str(inputs[field]);
+      // Unknown during a preview (e.g. a RemoteImage's imageId): the RemoteImage itself is checked.
+      if (ref === undefined) return isKnown(inputs[field]) ? [`${field} is not a string`] : [];
+      return isPinnedImage(ref) ? [] : [`image "${ref}" is not pinned (use an explicit version tag or a digest, never latest)`];
+    },
+  },
+  {
+    name: "nextcloud-install-read-only",
+    description: `The Nextcloud install volume (name contains "${INSTALL_VOLUME_MARK}") is mounted read-only everywhere except by the updater.`,
+    check(type, inputs, options) {
+      if (isUpdater(inputs, options)) return [];
+      const out: string[] = [];
+      if (type === TYPES.container) {
+        const label = containerLabel(inputs, options);
+        for (const v of list(inputs.volumes).map(obj)) {
+          const source = str(v.volumeName) ?? str(v.hostPath) ?? "";
+          if (source.includes(INSTALL_VOLUME_MARK) && v.readOnly !== true) out.push(`container ${label} mounts ${source} at ${String(v.containerPath)} read-write`);
+        }
+        for (const m of list(inputs.mounts).map(obj)) {
+          const source = str(m.source) ?? "";
+          if (source.includes(INSTALL_VOLUME_MARK) && m.readOnly !== true) out.push(`container ${label} mounts ${source} at ${String(m.target)} read-write`);
+        }
+      } else if (type === TYPES.remoteCommand || type === TYPES.localCommand) {
+        for (const field of ["create", "update", "delete"]) {
+          const script = str(inputs[field]);
+          if (!script) continue;
+          for (const m of commandInstallMounts(script)) {
+            if (!m.readOnly) out.push(`command ${options.name ?? ""} (${field}) mounts ${m.spec} read-write`);
+          }
+        }
+      }
+      return out;
+    },
+  },
+  {
+    name: "stateful-protected",
+    description: "Stateful resources (databases, roles, volumes, generated passwords, realm, groups, Garage buckets and keys) are protected.",
+    check(type, inputs, options) {
+      if (!isStateful(type, inputs) || options.protect) return [];
+      return [`${type}${options.name ? ` ${options.name}` : ""} holds state and must be registered with protect: true`];
+    },
+  },
+  {
+    name: "oidc-client-hardened",
+    description: "Keycloak OIDC clients: exact redirect URIs (no wildcard), PKCE S256, no direct access grants.",
+    check(type, inputs) {
+      if (type !== TYPES.kcClient) return [];
+      const out: string[] = [];
+      for (const field of ["validRedirectUris", "validPostLogoutRedirectUris", "webOrigins"]) {
+        for (const uri of list(inputs[field])) {
+          if (typeof uri === "string" && uri.includes("*")) out.push(`${field} contains the wildcard URI "${uri}"`);
+        }
+      }
+      const pkce = inputs.pkceCodeChallengeMethod;
+      if (pkce !== "S256" && pkce !== UNKNOWN) out.push(`pkceCodeChallengeMethod is ${JSON.stringify(pkce ?? null)}, must be "S256"`);
+      if (inputs.directAccessGrantsEnabled === true) out.push("directAccessGrantsEnabled must be false");
+      return out;
+    },
+  },
+  {
+    name: "garage-key-not-owner",
+    description: "Garage access keys are never granted the owner permission on a bucket (owner can delete it).",
+    check(type, inputs) {
+      if (type !== TYPES.dynamic) return [];
+      const out: string[] = [];
+      const walk = (v: unknown, path: string): void => {
+        if (Array.isArray(v)) {
+          v.forEach((x, i) => {
+            if (x === "owner" && /permission/i.test(path)) out.push(`${path}[${i}] grants "owner"`);
+            walk(x, `${path}[${i}]`);
+          });
+        } else if (v && typeof v === "object") {
+          for (const [k, x] of Object.entries(v as Inputs)) {
+            if (k === "__provider") continue;
+            if (k === "owner" && x === true) out.push(`${path ? `${path}.` : ""}owner is true`);
+            walk(x, path ? `${path}.${k}` : k);
+          }
+        }
+      };
+      walk(inputs, "");
+      return out.map((m) => `Garage ${garageKind(type, inputs) ?? "resource"}: ${m}`);
+    },
+  },
+  {
+    name: "data-ports-private",
+    description: `Database and cache ports (${DATA_PORTS.join(", ")}) are only published on private (RFC 1918, ULA) or loopback addresses.`,
+    check(type, inputs, options) {
+      if (type !== TYPES.container) return [];
+      const out: string[] = [];
+      for (const p of list(inputs.ports).map(obj)) {
+        const internal = Number(p.internal);
+        const external = p.external === undefined ? internal : Number(p.external);
+        if (!DATA_PORTS.includes(internal) && !DATA_PORTS.includes(external)) continue;
+        if (p.ip === UNKNOWN) continue;
+        const ip = p.ip;
+        if (isUnspecifiedAddress(ip)) {
+          out.push(`container ${containerLabel(inputs, options)} publishes port ${internal} on every address (set ip to a private address)`);
+        } else if (typeof ip === "string" && !isPrivateAddress(ip)) {
+          out.push(`container ${containerLabel(inputs, options)} publishes port ${internal} on the public address ${ip}`);
+        }
+      }
+      return out;
+    },
+  },
+];
+
+/** Every violation of every rule, as "<rule>: <message>" (what the tests and the pack report). */
+export function violations(type: string, inputs: Inputs, options: RuleOptions): string[] {
+  return RULES.flatMap((r) => r.check(type, inputs, options).map((m) => `${r.name}: ${m}`));
+}
