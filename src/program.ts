@@ -5,6 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { Platform, PlatformSecrets } from "../components/platform";
 import { FactoryInputs, requireFactoryInputs } from "./inputs";
 import { OPERATOR_SECRET_KEYS, PROJECT } from "./settings";
+import { DnsRecords } from "../components/dnsRecords";
+import { tenantDnsRecords } from "./dns/records";
 
 export interface RunOptions {
   /** Stack name; defaults to the current Pulumi stack. */
@@ -48,6 +50,17 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   // [section: paheko-wordpress-static] PahekoFactory, WordPressMultisite, static sites
   // [/section: paheko-wordpress-static]
   // [section: dns] DNS records for managed tenants
+  for (const t of inputs.tenants) {
+    const records = tenantDnsRecords(t, inputs.settings);
+    if (records.length === 0) continue; // dns: external, archived, or no service
+    const dns = inputs.settings.dns;
+    new DnsRecords(`${t.slug}-dns`, {
+      tenant: t.slug,
+      records,
+      server: { server: dns.server, port: dns.port },
+      tsig: { keyName: dns.tsigKeyName, algorithm: dns.tsigAlgorithm, secret: platform.secrets.dnsTsigSecret },
+    });
+  }
   // [/section: dns]
   // [section: edge] Caddy edge and compute configs
   // [/section: edge]
