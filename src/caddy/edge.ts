@@ -1,0 +1,242 @@
+// The edge Caddyfile, generated whole from the tenant list. Pure and deterministic: tenants are sorted by
+// slug and every list by a fixed order, so the same tenants in any order give byte-identical text.
+// Secrets never appear in it: wall client secrets and the token key are `{file.<path>}` placeholders,
+// which Caddy (and caddy-security) resolve when the config is adapted inside the container.
+import { platformHostnames, Tenant } from "../types";
+import { tenantWalls, Wall, WALL_AUTH_PATH, WALL_TOKEN_KEY_FILE, WallOrigin } from "./wall";
+
+/** Where the edge container keeps its live config and secret files (a volume). */
+export const EDGE_STATE_DIR = "/etc/caddy/factory";
+export const EDGE_SECRETS_DIR = `${EDGE_STATE_DIR}/secrets`;
+
+/** Ports of the Caddy instances. */
+export const CADDY_PORTS = {
+  /** Public HTTP (ACME HTTP-01 and redirects) and HTTPS on edge hosts. */
+  http: 80,
+  https: 443,
+  /** Plain HTTP listener of the compute-host Caddy, bound to the host's private address; the edge proxies to it. */
+  compute: 8081,
+  /** Admin API inside each container (loopback only; used by `caddy reload`). */
+  admin: 2019,
+} as const;
+
+/** How long a wall session lasts before Keycloak is asked again (seconds). */
+export const WALL_SESSION_SECONDS = 8 * 3600;
+
+export interface EdgeUpstreams {
+  /** Keycloak, as a reverse_proxy upstream (e.g. http://10.0.0.5:8080). */
+  keycloak: string;
+  /** Collabora (CODE) upstream. */
+  collabora: string;
+  /** Garage S3 API upstream (s3.<domain>: tenants upload their static sites there). */
+  garageS3: string;
+  /** Garage web endpoint (website buckets), host:port; the Host header is passed unchanged. */
+  garageWeb: string;
+  /** The shared Paheko instance (HTTP). */
+  paheko: string;
+  /** The shared WordPress Multisite instance (HTTP front of its PHP-FPM). */
+  wordpress: string;
+  /** Compute-host Caddy of each tenant with Nextcloud, by slug (host:port). */
+  nextcloud: Record<string, string>;
+}
+
+export interface EdgeConfigInput {
+  /** Factory domain; platform hostnames derive from it (auth., office., s3.). */
+  domain: string;
+  /** ACME account e-mail. */
+  acmeEmail: string;
+  /** Keycloak realm of the factory's users. */
+  realm: string;
+  /** Garage admin API base URL; on-demand TLS asks `<it>/check?domain=` before issuing a certificate. */
+  garageAdminUrl: string;
+  upstreams: EdgeUpstreams;
+  tenants: readonly Tenant[];
+  /** Directory holding wall secret files inside the container; default EDGE_SECRETS_DIR. */
+  secretsDir?: string;
+  /**
+   * Lab only: serve every site on plain http on this port (no ACME, no certificates; cookies without
+   * `Secure`). Production leaves it undefined: every site is https with automatic certificates.
+   */
+  labHttpPort?: number;
+  /** Lab only: Keycloak public URL override (production: https://auth.<domain>). */
+  keycloakPublicUrl?: string;
+  /** Lab only: admin listener (production: localhost:2019). */
+  adminAddress?: string;
+}
+
+/** The public URL of Keycloak as users and caddy-security see it (the realm issuer's base). */
+export function keycloakPublicUrl(domain: string): string {
+  return `https://${platformHostnames(domain).sso}`;
+}
+
+/** A Caddyfile string token: quoted, with backslashes and quotes escaped. */
+export function q(s: string): string {
+  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+const MAINTENANCE_HTML =
+  "<!doctype html><html lang='fr'><head><meta charset='utf-8'><title>Maintenance</title></head>" +
+  "<body><h1>Service suspendu / Service suspended</h1>" +
+  "<p>Ce service est momentanément indisponible. Contactez votre hébergeur.</p>" +
+  "<p>This service is temporarily unavailable. Please contact your host.</p></body></html>";
+
+interface Site {
+  /** Sort key: hostname. */
+  hostname: string;
+  body: string[];
+}
+
+function byString<T>(key: (t: T) => string): (a: T, b: T) => number {
+  return (a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+}
+
+function indent(lines: string[], depth = 1): string[] {
+  return lines.map((l) => (l === "" ? l : "\t".repeat(depth) + l));
+}
+
+function proxy(upstream: string): string[] {
+  // reverse_proxy keeps the client's Host header by default; stated for the reader (Garage and Paheko route on it).
+  return [`reverse_proxy ${upstream} {`, "\theader_up Host {host}", "}"];
+}
+
+function walled(w: Wall, upstream: string): string[] {
+  return [
+    `route ${WALL_AUTH_PATH}* {`,
+    `\tauthenticate with ${w.portal}`,
+    "}",
+    "route {",
+    `\tauthorize with ${w.policy}`,
+    ...indent(proxy(upstream)),
+    "}",
+  ];
+}
+
+function securityBlock(walls: Wall[], o: { issuer: string; secretsDir: string; lab: boolean }): string[] {
+  const key = `{file.${o.secretsDir}/${WALL_TOKEN_KEY_FILE}}`;
+  const lines: string[] = [];
+  for (const w of walls) {
+    lines.push(
+      `oauth identity provider ${w.realm} {`,
+      `\trealm ${w.realm}`,
+      "\tdriver generic",
+      `\tclient_id ${w.clientId}`,
+      `\tclient_secret {file.${o.secretsDir}/${w.secretFile}}`,
+      "\tscopes openid email profile",
+      `\tmetadata_url ${o.issuer}/.well-known/openid-configuration`,
+      // Fetch the metadata after start, with retries: a Keycloak outage must not make Caddy refuse the
+      // whole edge config (validate and reload would fail for every tenant).
+      "\tdelay_start 1",
+      "\tretry_attempts 60",
+      "\tretry_interval 10",
+      "}",
+    );
+  }
+  for (const w of walls) {
+    lines.push(
+      `authentication portal ${w.portal} {`,
+      `\tcrypto default token lifetime ${WALL_SESSION_SECONDS}`,
+      `\tcrypto key sign-verify ${key}`,
+      `\tenable identity provider ${w.realm}`,
+      `\tcookie lifetime ${WALL_SESSION_SECONDS}`,
+      ...(o.lab ? ["\tcookie insecure on"] : []),
+      "}",
+    );
+  }
+  for (const w of walls) {
+    lines.push(
+      `authorization policy ${w.policy} {`,
+      `\tset auth url ${WALL_AUTH_PATH}/oauth2/${w.realm}`,
+      `\tcrypto key verify ${key}`,
+      `\tallow roles ${w.role}`,
+      "}",
+    );
+  }
+  return lines;
+}
+
+/** Renders the whole edge Caddyfile. Throws when two routes claim the same hostname. */
+export function renderEdgeCaddyfile(input: EdgeConfigInput): string {
+  const secretsDir = input.secretsDir ?? EDGE_SECRETS_DIR;
+  const lab = input.labHttpPort !== undefined;
+  const wallOrigin: WallOrigin = lab ? { scheme: "http", port: input.labHttpPort } : {};
+  const tenants = [...input.tenants].sort(byString((t) => t.slug));
+  const issuer = `${input.keycloakPublicUrl ?? keycloakPublicUrl(input.domain)}/realms/${input.realm}`;
+  const names = platformHostnames(input.domain);
+  const u = input.upstreams;
+
+  const sites: Site[] = [
+    { hostname: names.sso, body: proxy(u.keycloak) },
+    { hostname: names.collabora, body: proxy(u.collabora) },
+    { hostname: names.s3, body: proxy(u.garageS3) },
+  ];
+  const walls: Wall[] = [];
+  const onDemand = ["tls {", "\ton_demand", "}"];
+  for (const t of tenants) {
+    if (t.status === "archived") continue;
+    const s = t.services;
+    const tw = tenantWalls(t, wallOrigin);
+    const wallOf = (service: Wall["service"]) => tw.find((w) => w.service === service)!;
+    const suspended = t.status === "suspended";
+    const maintenance = ["import maintenance"];
+    if (!suspended) walls.push(...tw);
+    if (s.nextcloud) {
+      const upstream = u.nextcloud[t.slug];
+      if (!suspended && !upstream) throw new Error(`tenant ${t.slug}: no compute-host upstream for its Nextcloud`);
+      sites.push({ hostname: s.nextcloud.hostname, body: suspended ? maintenance : proxy(upstream) });
+    }
+    if (s.paheko) sites.push({ hostname: s.paheko.hostname, body: suspended ? maintenance : walled(wallOf("paheko"), u.paheko) });
+    if (s.wordpress) {
+      sites.push({ hostname: s.wordpress.editHostname, body: suspended ? maintenance : walled(wallOf("wordpress"), u.wordpress) });
+      // Public website: served by Garage from the bucket named after the hostname, certificate on demand.
+      sites.push({ hostname: s.wordpress.hostname, body: [...(lab ? [] : onDemand), ...(suspended ? maintenance : proxy(u.garageWeb))] });
+    }
+    if (s.staticSite) {
+      sites.push({ hostname: s.staticSite.hostname, body: [...(lab ? [] : onDemand), ...(suspended ? maintenance : proxy(u.garageWeb))] });
+    }
+  }
+  sites.sort(byString((x) => x.hostname));
+  for (let i = 1; i < sites.length; i++) {
+    if (sites[i].hostname === sites[i - 1].hostname) throw new Error(`hostname ${sites[i].hostname} is routed twice`);
+  }
+  walls.sort(byString((w) => w.policy));
+
+  const global: string[] = [
+    `email ${input.acmeEmail}`,
+    `admin ${input.adminAddress ?? `localhost:${CADDY_PORTS.admin}`}`,
+    // The live Caddyfile is the only source of truth; the adapted JSON (with resolved secrets) is not saved.
+    "persist_config off",
+    "grace_period 10s",
+  ];
+  if (lab) global.push("auto_https off", `http_port ${input.labHttpPort}`);
+  else global.push("on_demand_tls {", `\task ${input.garageAdminUrl.replace(/\/$/, "")}/check`, "}");
+  if (walls.length > 0) global.push("security {", ...indent(securityBlock(walls, { issuer, secretsDir, lab })), "}");
+
+  const out: string[] = [
+    "# Generated by service-factory (src/caddy/edge.ts) from the tenant list. Do not edit: changes are overwritten.",
+    "{",
+    ...indent(global),
+    "}",
+    "",
+    "(maintenance) {",
+    "\theader Content-Type \"text/html; charset=utf-8\"",
+    "\theader Retry-After 3600",
+    "\theader Cache-Control no-store",
+    "\trespond 503 {",
+    `\t\tbody ${q(MAINTENANCE_HTML)}`,
+    "\t}",
+    "}",
+  ];
+  for (const site of sites) {
+    const address = lab ? `http://${site.hostname}:${input.labHttpPort}` : site.hostname;
+    out.push("", `${address} {`, ...indent(site.body), "}");
+  }
+  return out.join("\n") + "\n";
+}
+
+/** The walls the edge config declares (one per tenant and walled service, active tenants only). */
+export function edgeWalls(tenants: readonly Tenant[], o: WallOrigin = {}): Wall[] {
+  return [...tenants]
+    .filter((t) => t.status === "active")
+    .sort(byString((t) => t.slug))
+    .flatMap((t) => tenantWalls(t, o));
+}

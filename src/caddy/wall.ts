@@ -1,0 +1,117 @@
+// The caddy-security OIDC wall: the names that tie a walled hostname, its caddy-security identity provider,
+// its authentication portal, its authorization policy and its Keycloak client together. Pure, no Pulumi.
+//
+// One wall per tenant and walled service (Paheko; the WordPress editing hostname). Each wall has:
+//  - a Keycloak client `wall-<service>-<slug>` whose only redirect URI is wallRedirectUri(hostname);
+//  - a caddy-security identity provider and realm `kc-<hostname with dots as underscores>` (caddy-security
+//    refuses two providers with the same realm, and the realm is part of the callback path);
+//  - an authentication portal `wall-<slug>-<service>` mounted on WALL_AUTH_PATH of the walled hostname;
+//  - an authorization policy `<slug>-<service>` that admits only the role `<service>:<slug>`.
+// caddy-security v1.1.31 sends no PKCE code_challenge: the wall clients are confidential clients that
+// authenticate with their secret, and must be exempt from a realm `pkce-enforcer` policy.
+import { clientIdFor, WALLED_SERVICES } from "../keycloak/naming";
+import { Tenant } from "../types";
+
+export { WALLED_SERVICES };
+
+/** Prefix of every wall identity provider (and realm) name. */
+export const WALL_IDP_PREFIX = "kc";
+/** Path prefix under which the wall's authentication portal answers on each walled hostname. */
+export const WALL_AUTH_PATH = "/_wall";
+export type WalledService = (typeof WALLED_SERVICES)[number];
+
+/** caddy-security realm (and identity provider name) of a walled hostname; injective (hostnames have no `_`). */
+export function wallRealm(hostname: string): string {
+  return `${WALL_IDP_PREFIX}-${hostname.replace(/\./g, "_")}`;
+}
+
+/** Where the browser reaches a walled hostname; production is always https on the default port. */
+export interface WallOrigin {
+  /** Default https. The lab uses http. */
+  scheme?: "https" | "http";
+  /** Default: the scheme's default port (omitted from the URL). */
+  port?: number;
+}
+
+function origin(hostname: string, o: WallOrigin = {}): string {
+  const scheme = o.scheme ?? "https";
+  return `${scheme}://${hostname}${o.port === undefined ? "" : `:${o.port}`}`;
+}
+
+/**
+ * The exact callback URL caddy-security uses for a walled hostname:
+ * `<origin><portal path>/oauth2/<realm>/authorization-code-callback` (go-authcrunch idp/oauth/authenticate.go).
+ * This is the only redirect URI the hostname's Keycloak client may allow.
+ */
+export function wallRedirectUri(hostname: string, o: WallOrigin = {}): string {
+  return `${origin(hostname, o)}${WALL_AUTH_PATH}/oauth2/${wallRealm(hostname)}/authorization-code-callback`;
+}
+
+/** Root URL of a walled hostname (the Keycloak client's rootUrl and web origin). */
+export function wallRootUrl(hostname: string, o: WallOrigin = {}): string {
+  return origin(hostname, o);
+}
+
+/** Keycloak client id of a tenant's wall for one service: `wall-paheko-<slug>` (src/keycloak/naming.ts). */
+export function wallClientId(slug: string, service: WalledService): string {
+  return clientIdFor(`wall-${service}`, slug);
+}
+
+/** caddy-security authorization policy name of a tenant's wall for one service. */
+export function wallPolicyName(slug: string, service: WalledService): string {
+  return `${slug}-${service}`;
+}
+
+/** caddy-security authentication portal name of a tenant's wall for one service. */
+export function wallPortalName(slug: string, service: WalledService): string {
+  return `wall-${slug}-${service}`;
+}
+
+/** The Keycloak role the wall admits (same naming as TenantIdentity.roleNames). */
+export function wallRole(slug: string, service: WalledService): string {
+  return `${service}:${slug}`;
+}
+
+/** File name (inside the edge's secrets directory) holding a wall client's secret. */
+export function wallSecretFile(slug: string, service: WalledService): string {
+  return `${wallClientId(slug, service)}.secret`;
+}
+
+/** File name of the key that signs and verifies the wall's session tokens (shared by all edge hosts). */
+export const WALL_TOKEN_KEY_FILE = "wall-token-key";
+
+export interface Wall {
+  tenant: string;
+  service: WalledService;
+  hostname: string;
+  clientId: string;
+  policy: string;
+  portal: string;
+  realm: string;
+  role: string;
+  redirectUri: string;
+  secretFile: string;
+}
+
+/** The walls of one tenant, in WALLED_SERVICES order. Archived tenants have none (no routes, no clients). */
+export function tenantWalls(tenant: Tenant, o: WallOrigin = {}): Wall[] {
+  if (tenant.status === "archived") return [];
+  const out: Wall[] = [];
+  for (const service of WALLED_SERVICES) {
+    const hostname = service === "paheko" ? tenant.services.paheko?.hostname : tenant.services.wordpress?.editHostname;
+    if (!hostname) continue;
+    out.push({
+      tenant: tenant.slug,
+      service,
+      hostname,
+      clientId: wallClientId(tenant.slug, service),
+      policy: wallPolicyName(tenant.slug, service),
+      portal: wallPortalName(tenant.slug, service),
+      realm: wallRealm(hostname),
+      role: wallRole(tenant.slug, service),
+      redirectUri: wallRedirectUri(hostname, o),
+      secretFile: wallSecretFile(tenant.slug, service),
+    });
+  }
+  return out;
+}
