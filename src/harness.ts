@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { OPERATOR_SECRET_KEYS, OperatorSecret, PROJECT } from "./settings";
+import { garageMockState } from "./garage/mocks";
 
 export const SECRET_MARK = "[secret]";
 
@@ -114,6 +115,7 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
   }
   if (type === "keycloak:openid/client:Client") state.clientSecret = { [SIG_KEY]: SECRET_SIG, value: `mock-secret-${name}` };
   if (type === "docker:index/volume:Volume" || type === "docker:index/network:Network") state.name = inputs.name ?? name;
+  if (type === "pulumi-nodejs:dynamic:Resource") Object.assign(state, garageMockState(name, inputs, (value) => ({ [SIG_KEY]: SECRET_SIG, value })));
   return state;
 }
 

@@ -1,0 +1,253 @@
+// The CRUD functions of the three Garage dynamic providers (bucket, access key, key-on-bucket grant).
+// Plain objects with no Pulumi import: components/garageBucket.ts hands them to pulumi.dynamic.Resource,
+// tests call them directly against a real Garage server.
+//
+// Pulumi serializes each provider object, with everything it captures, into the state of every resource
+// it manages. So these objects capture only the self-contained admin client module: no configuration,
+// no credential. The admin URL and token arrive in each call's inputs/outputs (the token as a secret input,
+// kept secret in state by the component's additionalSecretOutputs).
+import { BucketKeyPermissions, BucketQuotas, GarageAdminClient, GarageAdminError, GarageApiVersion, WebsiteAccess } from "./admin";
+
+/** Connection fields every Garage dynamic resource carries. */
+export interface GarageConnection {
+  /** Admin API base URL. */
+  adminUrl: string;
+  /** Admin API bearer token (a secret input and output). */
+  adminToken: string;
+  /** Forces the admin API generation; absent = probe (v2, else v1). */
+  apiVersion?: GarageApiVersion;
+}
+
+export interface BucketInputs extends GarageConnection {
+  /** The bucket's global alias: its S3 name, and the website hostname when website access is on. */
+  globalAlias: string;
+  /** Quota pair; an absent member means no limit. */
+  quotas: { maxSize?: number; maxObjects?: number };
+  website: WebsiteAccess;
+}
+export interface BucketOutputs extends BucketInputs {
+  bucketId: string;
+}
+
+export interface KeyInputs extends GarageConnection {
+  /** Key name shown by `garage key list` (`<tenant>/<bucket>` by convention). */
+  name: string;
+}
+export interface KeyOutputs extends KeyInputs {
+  accessKeyId: string;
+  /** Secret: the component lists it in additionalSecretOutputs. */
+  secretAccessKey: string;
+}
+
+export interface GrantInputs extends GarageConnection {
+  bucketId: string;
+  accessKeyId: string;
+  /** Exact flags the key must hold on the bucket (others are denied). */
+  permissions: BucketKeyPermissions;
+}
+export type GrantOutputs = GrantInputs;
+
+// Structural copies of pulumi.dynamic's result types (kept Pulumi-free; the component checks compatibility).
+export interface CreateResult<O> { id: string; outs: O }
+export interface ReadResult<O> { id?: string; props?: O }
+export interface UpdateResult<O> { outs?: O }
+export interface DiffResult { changes?: boolean; replaces?: string[]; stables?: string[]; deleteBeforeReplace?: boolean }
+export interface CrudProvider<I, O> {
+  create(inputs: I): Promise<CreateResult<O>>;
+  read(id: string, props: O): Promise<ReadResult<O>>;
+  diff(id: string, olds: O, news: I): Promise<DiffResult>;
+  update(id: string, olds: O, news: I): Promise<UpdateResult<O>>;
+  delete(id: string, props: O): Promise<void>;
+}
+
+function client(c: GarageConnection): GarageAdminClient {
+  return new GarageAdminClient({ url: c.adminUrl, token: c.adminToken, version: c.apiVersion });
+}
+
+/** Quotas with absent members as null (what Garage stores for "no limit"). */
+export function quotaPair(q: BucketInputs["quotas"] | undefined): BucketQuotas {
+  return { maxSize: q?.maxSize ?? null, maxObjects: q?.maxObjects ?? null };
+}
+
+/** Website settings as Garage reports them: documents only matter while access is on. */
+export function websiteState(w: WebsiteAccess | undefined): WebsiteAccess {
+  if (!w || !w.enabled) return { enabled: false };
+  const out: WebsiteAccess = { enabled: true, indexDocument: w.indexDocument ?? "index.html" };
+  if (w.errorDocument) out.errorDocument = w.errorDocument;
+  return out;
+}
+
+function quotasOut(q: BucketQuotas): BucketInputs["quotas"] {
+  const out: BucketInputs["quotas"] = {};
+  if (q.maxSize !== null) out.maxSize = q.maxSize;
+  if (q.maxObjects !== null) out.maxObjects = q.maxObjects;
+  return out;
+}
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/** Names of the connection fields that differ (an update that only stores the new values). */
+function connectionChanges(olds: GarageConnection, news: GarageConnection): string[] {
+  const out: string[] = [];
+  if (olds.adminUrl !== news.adminUrl) out.push("adminUrl");
+  if (olds.adminToken !== news.adminToken) out.push("adminToken");
+  if ((olds.apiVersion ?? null) !== (news.apiVersion ?? null)) out.push("apiVersion");
+  return out;
+}
+
+function connection(c: GarageConnection): GarageConnection {
+  const out: GarageConnection = { adminUrl: c.adminUrl, adminToken: c.adminToken };
+  if (c.apiVersion) out.apiVersion = c.apiVersion;
+  return out;
+}
+
+export const garageBucketProvider: CrudProvider<BucketInputs, BucketOutputs> = {
+  async create(inputs) {
+    const api = client(inputs);
+    let bucket;
+    try {
+      bucket = await api.createBucket(inputs.globalAlias);
+    } catch (err) {
+      if (err instanceof GarageAdminError && err.status === 409) {
+        const existing = await api.getBucket({ globalAlias: inputs.globalAlias });
+        throw new GarageAdminError(
+          `Garage bucket ${inputs.globalAlias} already exists (id ${existing?.id ?? "?"}); it is not adopted automatically: ` +
+            `add the resource option import: "${existing?.id ?? "<bucket id>"}" to take it over, or choose another name`,
+          409, err.code, "createBucket",
+        );
+      }
+      throw err;
+    }
+    try {
+      bucket = await api.updateBucket(bucket.id, { quotas: quotaPair(inputs.quotas), websiteAccess: websiteState(inputs.website) });
+    } catch (err) {
+      // The bucket is new and empty: remove it so that a retry starts clean instead of hitting "already exists".
+      await api.deleteBucket(bucket.id).catch(() => undefined);
+      throw err;
+    }
+    return {
+      id: bucket.id,
+      outs: { ...connection(inputs), globalAlias: inputs.globalAlias, quotas: quotasOut(bucket.quotas), website: websiteFromInfo(bucket), bucketId: bucket.id },
+    };
+  },
+
+  async read(id, props) {
+    const bucket = await client(props).getBucket({ id });
+    if (!bucket) return {};
+    const alias = bucket.globalAliases.includes(props.globalAlias) ? props.globalAlias : bucket.globalAliases[0] ?? "";
+    return {
+      id,
+      props: { ...connection(props), globalAlias: alias, quotas: quotasOut(bucket.quotas), website: websiteFromInfo(bucket), bucketId: id },
+    };
+  },
+
+  async diff(_id, olds, news) {
+    const replaces = olds.globalAlias !== news.globalAlias ? ["globalAlias"] : [];
+    const changed = [...connectionChanges(olds, news), ...replaces];
+    if (!same(quotaPair(olds.quotas), quotaPair(news.quotas))) changed.push("quotas");
+    if (!same(websiteState(olds.website), websiteState(news.website))) changed.push("website");
+    return { changes: changed.length > 0, replaces, stables: ["bucketId"], deleteBeforeReplace: false };
+  },
+
+  async update(id, olds, news) {
+    const api = client(news);
+    const change: { quotas?: BucketQuotas; websiteAccess?: WebsiteAccess } = {};
+    if (!same(quotaPair(olds.quotas), quotaPair(news.quotas))) change.quotas = quotaPair(news.quotas);
+    if (!same(websiteState(olds.website), websiteState(news.website))) change.websiteAccess = websiteState(news.website);
+    const bucket = change.quotas || change.websiteAccess ? await api.updateBucket(id, change) : await api.getBucket({ id });
+    if (!bucket) throw new GarageAdminError(`Garage bucket ${id} (${olds.globalAlias}) no longer exists; run pulumi refresh`, 404, undefined, "update");
+    return { outs: { ...connection(news), globalAlias: news.globalAlias, quotas: quotasOut(bucket.quotas), website: websiteFromInfo(bucket), bucketId: id } };
+  },
+
+  async delete(id, props) {
+    // Only reached for a bucket that is neither protected nor retained. Garage refuses a non-empty bucket.
+    const api = client(props);
+    if (await api.getBucket({ id })) await api.deleteBucket(id);
+  },
+};
+
+function websiteFromInfo(b: { websiteAccess: boolean; websiteConfig: { indexDocument: string; errorDocument: string | null } | null }): WebsiteAccess {
+  if (!b.websiteAccess) return { enabled: false };
+  const out: WebsiteAccess = { enabled: true, indexDocument: b.websiteConfig?.indexDocument ?? "index.html" };
+  if (b.websiteConfig?.errorDocument) out.errorDocument = b.websiteConfig.errorDocument;
+  return out;
+}
+
+export const garageKeyProvider: CrudProvider<KeyInputs, KeyOutputs> = {
+  async create(inputs) {
+    const api = client(inputs);
+    const created = await api.createKey(inputs.name);
+    const secret = created.secretAccessKey ?? (await api.getKey(created.accessKeyId, true))?.secretAccessKey;
+    if (!secret) throw new GarageAdminError(`Garage did not return the secret of key ${created.accessKeyId}`, 200, undefined, "createKey");
+    return { id: created.accessKeyId, outs: { ...connection(inputs), name: created.name, accessKeyId: created.accessKeyId, secretAccessKey: secret } };
+  },
+
+  async read(id, props) {
+    const key = await client(props).getKey(id, true);
+    if (!key) return {};
+    return { id, props: { ...connection(props), name: key.name, accessKeyId: id, secretAccessKey: key.secretAccessKey ?? props.secretAccessKey } };
+  },
+
+  async diff(_id, olds, news) {
+    const changed = connectionChanges(olds, news);
+    if (olds.name !== news.name) changed.push("name");
+    return { changes: changed.length > 0, replaces: [], stables: ["accessKeyId", "secretAccessKey"] };
+  },
+
+  async update(id, olds, news) {
+    const api = client(news);
+    if (olds.name !== news.name) await api.renameKey(id, news.name);
+    return { outs: { ...connection(news), name: news.name, accessKeyId: id, secretAccessKey: olds.secretAccessKey } };
+  },
+
+  async delete(id, props) {
+    const api = client(props);
+    if (await api.getKey(id, false)) await api.deleteKey(id);
+  },
+};
+
+const NONE: BucketKeyPermissions = { read: false, write: false, owner: false };
+
+function exactPermissions(p: Partial<BucketKeyPermissions> | undefined): BucketKeyPermissions {
+  return { read: p?.read === true, write: p?.write === true, owner: p?.owner === true };
+}
+
+export const garageGrantProvider: CrudProvider<GrantInputs, GrantOutputs> = {
+  async create(inputs) {
+    const perms = await client(inputs).setBucketKeyPermissions(inputs.bucketId, inputs.accessKeyId, exactPermissions(inputs.permissions));
+    return {
+      id: `${inputs.bucketId}/${inputs.accessKeyId}`,
+      outs: { ...connection(inputs), bucketId: inputs.bucketId, accessKeyId: inputs.accessKeyId, permissions: perms },
+    };
+  },
+
+  async read(id, props) {
+    const bucket = await client(props).getBucket({ id: props.bucketId });
+    const perms = bucket?.keys.find((k) => k.accessKeyId === props.accessKeyId)?.permissions ?? NONE;
+    if (!perms.read && !perms.write && !perms.owner) return {};
+    return { id, props: { ...connection(props), bucketId: props.bucketId, accessKeyId: props.accessKeyId, permissions: perms } };
+  },
+
+  async diff(_id, olds, news) {
+    const replaces = (["bucketId", "accessKeyId"] as const).filter((k) => olds[k] !== news[k]);
+    const changed: string[] = [...connectionChanges(olds, news), ...replaces];
+    if (!same(exactPermissions(olds.permissions), exactPermissions(news.permissions))) changed.push("permissions");
+    return { changes: changed.length > 0, replaces };
+  },
+
+  async update(_id, _olds, news) {
+    const perms = await client(news).setBucketKeyPermissions(news.bucketId, news.accessKeyId, exactPermissions(news.permissions));
+    return { outs: { ...connection(news), bucketId: news.bucketId, accessKeyId: news.accessKeyId, permissions: perms } };
+  },
+
+  async delete(_id, props) {
+    // AllowBucketKey never removes a flag: revoking is DenyBucketKey with every flag set.
+    const api = client(props);
+    if (!(await api.getBucket({ id: props.bucketId }))) return;
+    try {
+      await api.denyBucketKey(props.bucketId, props.accessKeyId, { read: true, write: true, owner: true });
+    } catch (err) {
+      if (!(err instanceof GarageAdminError && err.status === 404)) throw err;
+    }
+  },
+};
