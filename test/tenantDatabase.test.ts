@@ -123,3 +123,61 @@ describe("tenant database names and SQL", () => {
     ]);
   });
 });
+
+describe("isolation audit evaluation (pure)", () => {
+  // Imported lazily so the component tests above do not depend on the audit module.
+  const load = () => import("../src/postgres/audit");
+  const role = (name: string, over: Record<string, unknown> = {}) => ({
+    name, superuser: false, createdb: false, createrole: false, replication: false, bypassrls: false, login: true, connlimit: 20, ...over,
+  });
+  const clean = () => ({
+    databases: [
+      { name: "postgres", owner: "postgres", public_connect: true, public_temp: true },
+      { name: "nextcloud_a", owner: "nextcloud_a", public_connect: false, public_temp: false },
+      { name: "nextcloud_b", owner: "nextcloud_b", public_connect: false, public_temp: false },
+    ],
+    roles: [role("postgres", { superuser: true, connlimit: -1 }), role("nextcloud_a"), role("nextcloud_b")],
+    connect: [
+      { role: "nextcloud_a", database: "nextcloud_a" }, { role: "nextcloud_a", database: "postgres" },
+      { role: "nextcloud_b", database: "nextcloud_b" },
+    ],
+    memberships: [] as { role: string; member_of: string }[],
+  });
+
+  it("finds nothing in a clean snapshot (the maintenance database and superuser are out of scope)", async () => {
+    const { evaluateAudit, tenantRoleNames } = await load();
+    assert.deepEqual(evaluateAudit(clean()), []);
+    assert.deepEqual(tenantRoleNames(clean()), ["nextcloud_a", "nextcloud_b"]);
+  });
+
+  it("reports each breach with its kind", async () => {
+    const { evaluateAudit } = await load();
+    const s = clean();
+    s.databases[1].owner = "postgres";
+    s.databases[2].public_connect = true;
+    s.databases[2].public_temp = true;
+    s.connect.push({ role: "nextcloud_a", database: "nextcloud_b" });
+    Object.assign(s.roles[2], { createrole: true, bypassrls: true, connlimit: -1 });
+    s.memberships.push({ role: "nextcloud_b", member_of: "pg_read_all_data" });
+    assert.deepEqual(evaluateAudit(s).map((f) => `${f.kind}|${f.role ?? ""}|${f.database ?? ""}`), [
+      "owner|nextcloud_a|nextcloud_a",
+      "public-connect||nextcloud_b",
+      "public-temp||nextcloud_b",
+      "cross-connect|nextcloud_a|nextcloud_b",
+      "role-attribute|nextcloud_b|",
+      "role-attribute|nextcloud_b|",
+      "connection-limit|nextcloud_b|",
+      "membership|nextcloud_b|",
+    ]);
+  });
+
+  it("treats a database without a role of its name as a breach, and exempts declared platform databases from ownership only", async () => {
+    const { evaluateAudit } = await load();
+    const s = clean();
+    s.databases.push({ name: "keycloak", owner: "postgres", public_connect: false, public_temp: false });
+    assert.deepEqual(evaluateAudit(s).map((f) => f.message), ["database keycloak has no tenant role of the same name (owner: postgres)"]);
+    assert.deepEqual(evaluateAudit(s, { platformDatabases: ["keycloak"] }), []);
+    s.databases[3].public_connect = true;
+    assert.deepEqual(evaluateAudit(s, { platformDatabases: ["keycloak"] }).map((f) => f.kind), ["public-connect"]);
+  });
+});
