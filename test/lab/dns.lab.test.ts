@@ -104,7 +104,7 @@ describe("DNS updates against a real BIND 9", { skip }, () => {
       `options { directory "${dir}"; pid-file "${dir}/named.pid"; listen-on port ${port} { 127.0.0.1; }; listen-on-v6 { none; };`,
       `  recursion no; dnssec-validation no; notify no; };`,
       `controls { };`,
-      ...["exemple.test", "other.test"].map((z) => `zone "${z}" { type primary; file "${dir}/${z}.zone"; update-policy { grant ${KEY_NAME} zonesub ANY; }; };`),
+      ...["exemple.test", "other.test"].map((z) => `zone "${z}" { type primary; file "${dir}/${z}.zone"; update-policy { grant ${KEY_NAME} zonesub A AAAA TXT CNAME; }; };`),
       "",
     ].join("\n"));
     const check = spawnSync("/usr/bin/named-checkconf", [path.join(dir, "named.conf")], { encoding: "utf8" });
