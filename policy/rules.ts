@@ -70,19 +70,24 @@ function obj(v: unknown): Inputs {
 }
 
 /**
- * The kind of a Garage dynamic resource: its `kind` input when present (components/garageBucket.ts sets
- * it), else guessed from the inputs: `permissions` means a bucket/key grant, `keyName`/`accessKeyId` a key,
- * `globalAlias`/`bucketName` a bucket. undefined: not a Garage resource.
+ * The kind of a Garage dynamic resource (components/garageBucket.ts): its `kind` input when one is set,
+ * else recognised from its inputs: `permissions` = a bucket/key grant, `globalAlias` (or `bucketName`) =
+ * a bucket, `keyName`, or `name` next to the admin connection (`adminUrl`/`adminToken`) = a key.
+ * undefined: not a Garage resource.
  */
 export function garageKind(type: string, inputs: Inputs): string | undefined {
   if (type !== TYPES.dynamic) return undefined;
   const kind = str(inputs.kind);
   if (kind) return kind;
   if ("permissions" in inputs) return "grant";
-  if ("keyName" in inputs || "accessKeyId" in inputs) return "key";
   if ("globalAlias" in inputs || "bucketName" in inputs) return "bucket";
+  const admin = "adminUrl" in inputs || "adminToken" in inputs;
+  if ("keyName" in inputs || (admin && "name" in inputs)) return "key";
   return undefined;
 }
+
+/** Logical-name suffix of the grant that gives the platform's own S3 key owner on a bucket (CORS needs it). */
+export const PLATFORM_GRANT_SUFFIX = "-platform-grant";
 
 /** True for a resource whose deletion loses data or credentials: it must be protected. */
 export function isStateful(type: string, inputs: Inputs = {}): boolean {
@@ -98,7 +103,7 @@ export function isStateful(type: string, inputs: Inputs = {}): boolean {
 export function isPinnedImage(ref: string): boolean {
   const r = ref.trim();
   if (/^sha256:[0-9a-f]{12,}$/i.test(r)) return true;
-  if (/@sha256:[0-9a-f]{64}$/i.test(r)) return true;
+  if (r.includes("@")) return /^[^@\s]+@sha256:[0-9a-f]{64}$/i.test(r);
   if (r === "" || /\s/.test(r)) return false;
   const last = r.slice(r.lastIndexOf("/") + 1);
   const colon = last.indexOf(":");
@@ -249,9 +254,10 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: "garage-key-not-owner",
-    description: "Garage access keys are never granted the owner permission on a bucket (owner can delete it).",
-    check(type, inputs) {
+    description: `Garage access keys are never granted the owner permission on a bucket (owner can delete it); only the platform's own key may be, through a grant named *${PLATFORM_GRANT_SUFFIX}.`,
+    check(type, inputs, options) {
       if (type !== TYPES.dynamic) return [];
+      if (options.name?.endsWith(PLATFORM_GRANT_SUFFIX)) return [];
       const out: string[] = [];
       const walk = (v: unknown, path: string): void => {
         if (Array.isArray(v)) {
@@ -267,7 +273,11 @@ export const RULES: readonly Rule[] = [
           }
         }
       };
-      walk(inputs, "");
+      // Only the permission-like inputs are read (others may be unknown during a preview).
+      for (const key of Object.keys(inputs).filter((k) => /perm|owner|allow|grant/i.test(k))) {
+        if (key === "owner" && inputs[key] === true) out.push("owner is true");
+        walk(inputs[key], key);
+      }
       return out.map((m) => `Garage ${garageKind(type, inputs) ?? "resource"}: ${m}`);
     },
   },

@@ -1,0 +1,208 @@
+// The policy pack's rules: each rejects a violating resource and accepts a compliant one; the CrossGuard
+// wrappers report exactly what the rules find; and every resource the program registers for the staging
+// stack passes every rule (so the pack accepts the program's own resources as components land).
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { ReportViolation, ResourceValidationArgs } from "@pulumi/policy";
+import { policies } from "../policy/policies";
+import {
+  commandInstallMounts, garageKind, isPinnedImage, isPrivateAddress, isStateful, RULES, RuleOptions, TYPES, UNKNOWN, violations,
+} from "../policy/rules";
+import { revealSecrets, runUnderMocks } from "../src/harness";
+
+/** The harness keeps unknown outputs as { __pulumiUnknown: true }; CrossGuard shows them as UNKNOWN. */
+function asPolicyInputs(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(asPolicyInputs);
+  if (v && typeof v === "object") {
+    if ((v as { __pulumiUnknown?: unknown }).__pulumiUnknown === true) return UNKNOWN;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asPolicyInputs(x)]));
+  }
+  return v;
+}
+
+const rule = (name: string) => {
+  const r = RULES.find((x) => x.name === name);
+  assert.ok(r, `rule ${name}`);
+  return r;
+};
+const opts = (o: Partial<RuleOptions> = {}): RuleOptions => ({ protect: false, ...o });
+
+const goodContainer = {
+  name: "club-velo-nextcloud-fpm",
+  image: "nextcloud:31.0.9-fpm",
+  securityOpts: ["no-new-privileges:true"],
+  volumes: [{ volumeName: "nextcloud-install-node1", containerPath: "/var/www/html", readOnly: true }],
+  ports: [{ internal: 5432, external: 5432, ip: "10.0.0.5" }],
+};
+
+describe("rules: each rejects a violation and accepts the compliant resource", () => {
+  it("has exactly the seven policies of the issue", () => {
+    assert.deepEqual(RULES.map((r) => r.name), [
+      "container-no-privileges", "image-pinned", "nextcloud-install-read-only", "stateful-protected",
+      "oidc-client-hardened", "garage-key-not-owner", "data-ports-private",
+    ]);
+  });
+
+  it("accepts a compliant container under every rule", () => {
+    assert.deepEqual(violations(TYPES.container, goodContainer, opts({ name: "club-velo-fpm" })), []);
+  });
+
+  it("container-no-privileges", () => {
+    const r = rule("container-no-privileges");
+    assert.deepEqual(r.check(TYPES.container, { ...goodContainer, privileged: true }, opts()), ["container club-velo-nextcloud-fpm is privileged"]);
+    assert.deepEqual(r.check(TYPES.container, { ...goodContainer, securityOpts: [] }, opts()), ['container club-velo-nextcloud-fpm lacks securityOpts "no-new-privileges:true"']);
+    assert.equal(r.check(TYPES.container, { ...goodContainer, securityOpts: undefined, privileged: true }, opts()).length, 2);
+    assert.equal(r.check(TYPES.container, { ...goodContainer, securityOpts: ["no-new-privileges:false"] }, opts()).length, 1);
+    assert.deepEqual(r.check(TYPES.container, { ...goodContainer, securityOpts: ["apparmor=docker-default", "no-new-privileges:true"], privileged: false }, opts()), []);
+    assert.deepEqual(r.check(TYPES.volume, { privileged: true }, opts()), []);
+  });
+
+  it("image-pinned: containers, remote images, built images", () => {
+    const r = rule("image-pinned");
+    assert.deepEqual(r.check(TYPES.container, { ...goodContainer, image: "nextcloud:latest" }, opts()), ['image "nextcloud:latest" is not pinned (use an explicit version tag or a digest, never latest)']);
+    assert.equal(r.check(TYPES.container, { ...goodContainer, image: "nextcloud" }, opts()).length, 1);
+    assert.equal(r.check(TYPES.remoteImage, { name: "registry.example.org:5000/caddy" }, opts()).length, 1);
+    assert.equal(r.check(TYPES.image, { imageName: "registry.example.org/paheko:LATEST" }, opts()).length, 1);
+    assert.deepEqual(r.check(TYPES.remoteImage, { name: "registry.example.org:5000/caddy:2.10.2" }, opts()), []);
+    assert.deepEqual(r.check(TYPES.container, { ...goodContainer, image: "sha256:0123456789abcdef0123" }, opts()), []);
+    assert.deepEqual(r.check(TYPES.container, { ...goodContainer, image: UNKNOWN }, opts()), [], "unknown during preview: the RemoteImage is checked");
+  });
+
+  it("isPinnedImage", () => {
+    for (const ok of ["postgres:16.4-bookworm", "quay.io/keycloak/keycloak:26.0.7", "localhost:5000/x:1", `nginx@sha256:${"a".repeat(64)}`, `nginx:latest@sha256:${"b".repeat(64)}`]) {
+      assert.equal(isPinnedImage(ok), true, ok);
+    }
+    for (const bad of ["postgres", "postgres:latest", "localhost:5000/x", "x:", "", "nginx@sha256:abc", "a b:1"]) {
+      assert.equal(isPinnedImage(bad), false, bad);
+    }
+  });
+
+  it("nextcloud-install-read-only: volumes, mounts and docker commands; the updater is exempt", () => {
+    const r = rule("nextcloud-install-read-only");
+    const rw = { ...goodContainer, volumes: [{ volumeName: "nextcloud-install-node1", containerPath: "/var/www/html" }] };
+    assert.deepEqual(r.check(TYPES.container, rw, opts()), ["container club-velo-nextcloud-fpm mounts nextcloud-install-node1 at /var/www/html read-write"]);
+    assert.deepEqual(r.check(TYPES.container, { ...rw, name: "nextcloud-updater-node1" }, opts()), []);
+    assert.deepEqual(r.check(TYPES.container, rw, opts({ name: "node1-nextcloud-updater" })), []);
+    const mount = { ...goodContainer, volumes: [], mounts: [{ type: "volume", source: "nextcloud-install-node1", target: "/srv/nc", readOnly: false }] };
+    assert.equal(r.check(TYPES.container, mount, opts()).length, 1);
+    assert.deepEqual(r.check(TYPES.container, { ...mount, mounts: [{ ...mount.mounts[0], readOnly: true }] }, opts()), []);
+    assert.deepEqual(r.check(TYPES.container, { ...goodContainer, volumes: [{ volumeName: "club-velo-config", containerPath: "/config" }] }, opts()), []);
+
+    const cmd = "docker run --rm -v nextcloud-install-node1:/var/www/html nextcloud:31.0.9-fpm php occ status";
+    assert.deepEqual(r.check(TYPES.remoteCommand, { create: cmd }, opts({ name: "club-velo-occ" })), ["command club-velo-occ (create) mounts nextcloud-install-node1:/var/www/html read-write"]);
+    assert.deepEqual(r.check(TYPES.remoteCommand, { create: cmd.replace("html ", "html:ro ") }, opts({ name: "club-velo-occ" })), []);
+    assert.deepEqual(r.check(TYPES.remoteCommand, { create: cmd }, opts({ name: "node1-nextcloud-updater" })), []);
+    assert.equal(r.check(TYPES.localCommand, { update: "docker run --mount type=volume,source=nextcloud-install-a,target=/x img:1" }, opts({ name: "x" })).length, 1);
+  });
+
+  it("commandInstallMounts parses -v, --volume= and --mount forms", () => {
+    assert.deepEqual(commandInstallMounts("docker run -v 'nextcloud-install-a:/x:ro,z' --volume=nextcloud-install-b:/y --mount type=volume,src=nextcloud-install-c,dst=/z,readonly -v other:/o img:1"), [
+      { spec: "nextcloud-install-a:/x:ro,z", readOnly: true },
+      { spec: "nextcloud-install-b:/y", readOnly: false },
+      { spec: "type=volume,src=nextcloud-install-c,dst=/z,readonly", readOnly: true },
+    ]);
+  });
+
+  it("stateful-protected: every stateful type, the Garage bucket and key but not the grant", () => {
+    const r = rule("stateful-protected");
+    const stateful: [string, Record<string, unknown>][] = [
+      [TYPES.pgRole, { name: "r" }], [TYPES.pgDatabase, { name: "d" }], [TYPES.volume, { name: "v" }],
+      [TYPES.randomPassword, { length: 32 }], [TYPES.kcRealm, { realm: "factory" }], [TYPES.kcGroup, { name: "g" }],
+      [TYPES.dynamic, { adminUrl: "http://10.0.0.3:3903", globalAlias: "files.example.org", quotas: {}, website: { enabled: false } }],
+      [TYPES.dynamic, { adminUrl: "http://10.0.0.3:3903", adminToken: "t", name: "club-velo/files" }],
+      [TYPES.dynamic, { kind: "bucket" }], [TYPES.dynamic, { kind: "key" }],
+    ];
+    for (const [type, inputs] of stateful) {
+      assert.equal(isStateful(type, inputs), true, type);
+      assert.deepEqual(r.check(type, inputs, opts({ name: "x" })), [`${type} x holds state and must be registered with protect: true`]);
+      assert.deepEqual(r.check(type, inputs, opts({ protect: true })), []);
+    }
+    const grant = { adminUrl: "http://10.0.0.3:3903", bucketId: "b", accessKeyId: "GK1", permissions: { read: true, write: true, owner: false } };
+    assert.equal(garageKind(TYPES.dynamic, grant), "grant");
+    for (const [type, inputs] of [[TYPES.dynamic, grant], [TYPES.container, goodContainer], [TYPES.kcClient, {}], [TYPES.dynamic, { kind: "dns-record" }]] as const) {
+      assert.deepEqual(r.check(type, inputs, opts()), [], type);
+    }
+  });
+
+  it("oidc-client-hardened", () => {
+    const r = rule("oidc-client-hardened");
+    const good = { clientId: "nextcloud-club-velo", validRedirectUris: ["https://cloud.club-velo.org/apps/user_oidc/code"], pkceCodeChallengeMethod: "S256", directAccessGrantsEnabled: false, webOrigins: ["+"] };
+    assert.deepEqual(r.check(TYPES.kcClient, good, opts()), []);
+    assert.deepEqual(r.check(TYPES.kcClient, { ...good, validRedirectUris: ["https://cloud.club-velo.org/*"] }, opts()), ['validRedirectUris contains the wildcard URI "https://cloud.club-velo.org/*"']);
+    assert.deepEqual(r.check(TYPES.kcClient, { ...good, validPostLogoutRedirectUris: ["*"] }, opts()), ['validPostLogoutRedirectUris contains the wildcard URI "*"']);
+    assert.deepEqual(r.check(TYPES.kcClient, { ...good, pkceCodeChallengeMethod: "plain" }, opts()), ['pkceCodeChallengeMethod is "plain", must be "S256"']);
+    assert.deepEqual(r.check(TYPES.kcClient, { ...good, pkceCodeChallengeMethod: undefined }, opts()), ['pkceCodeChallengeMethod is null, must be "S256"']);
+    assert.deepEqual(r.check(TYPES.kcClient, { ...good, directAccessGrantsEnabled: true }, opts()), ["directAccessGrantsEnabled must be false"]);
+  });
+
+  it("garage-key-not-owner: only the platform grant may hold owner", () => {
+    const r = rule("garage-key-not-owner");
+    const grant = { adminUrl: "u", bucketId: "b", accessKeyId: "GK1", permissions: { read: true, write: true, owner: false } };
+    assert.deepEqual(r.check(TYPES.dynamic, grant, opts({ name: "club-velo-files-grant" })), []);
+    const owner = { ...grant, permissions: { read: true, write: true, owner: true } };
+    assert.deepEqual(r.check(TYPES.dynamic, owner, opts({ name: "club-velo-files-grant" })), ["Garage grant: permissions.owner is true"]);
+    assert.deepEqual(r.check(TYPES.dynamic, { kind: "key", allow: { owner: true } }, opts({ name: "k" })), ["Garage key: allow.owner is true"]);
+    assert.deepEqual(r.check(TYPES.dynamic, { kind: "key", permissions: ["read", "owner"] }, opts({ name: "k" })), ['Garage key: permissions[1] grants "owner"']);
+    assert.deepEqual(r.check(TYPES.dynamic, owner, opts({ name: "club-velo-files-platform-grant" })), []);
+  });
+
+  it("data-ports-private", () => {
+    const r = rule("data-ports-private");
+    const port = (p: Record<string, unknown>) => ({ ...goodContainer, ports: [p] });
+    assert.deepEqual(r.check(TYPES.container, port({ internal: 5432 }), opts()), ["container club-velo-nextcloud-fpm publishes port 5432 on every address (set ip to a private address)"]);
+    assert.equal(r.check(TYPES.container, port({ internal: 6379, ip: "0.0.0.0" }), opts()).length, 1);
+    assert.equal(r.check(TYPES.container, port({ internal: 3903, ip: "::" }), opts()).length, 1);
+    assert.equal(r.check(TYPES.container, port({ internal: 3306, external: 3306, ip: "" }), opts()).length, 1);
+    assert.deepEqual(r.check(TYPES.container, port({ internal: 3901, ip: "203.0.113.7" }), opts()), ["container club-velo-nextcloud-fpm publishes port 3901 on the public address 203.0.113.7"]);
+    assert.equal(r.check(TYPES.container, port({ internal: 80, external: 5432, ip: "0.0.0.0" }), opts()).length, 1, "the published port counts too");
+    for (const ip of ["10.1.2.3", "172.20.0.1", "192.168.1.1", "127.0.0.1", "::1", "fd12:3456::1", "fc00::5"]) {
+      assert.deepEqual(r.check(TYPES.container, port({ internal: 5432, ip }), opts()), [], ip);
+    }
+    assert.deepEqual(r.check(TYPES.container, port({ internal: 443, ip: "0.0.0.0" }), opts()), [], "web ports may be public");
+  });
+
+  it("isPrivateAddress", () => {
+    for (const a of ["10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.0.1", "127.0.0.1", "::1", "[fd00::1]", "fdff:1::1", "::ffff:10.0.0.1"]) assert.equal(isPrivateAddress(a), true, a);
+    for (const a of ["172.15.0.1", "172.32.0.1", "192.169.0.1", "8.8.8.8", "2001:db8::1", "fe80::1", "0.0.0.0", "::", "fd::1", "999.1.1.1", "example.org"]) assert.equal(isPrivateAddress(a), false, a);
+  });
+});
+
+describe("CrossGuard wrappers", () => {
+  function run(type: string, props: Record<string, unknown>, protect: boolean, name = "r"): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const p of policies) {
+      const args = { type, props, urn: `urn:pulumi:staging::service-factory::${type}::${name}`, name, opts: { protect, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] }, stackTags: new Map() } as unknown as ResourceValidationArgs;
+      const report: ReportViolation = (message: string) => { (out[p.name] ??= []).push(message); };
+      const v = p.validateResource;
+      for (const f of Array.isArray(v) ? v : v ? [v] : []) void f(args, report);
+    }
+    return out;
+  }
+
+  it("are mandatory and report the rules' messages, reading opts.protect", () => {
+    assert.equal(policies.length, RULES.length);
+    assert.ok(policies.every((p) => p.enforcementLevel === "mandatory"));
+    assert.deepEqual(run(TYPES.volume, { name: "club-velo-config" }, false, "club-velo-config"), {
+      "stateful-protected": [`${TYPES.volume} club-velo-config holds state and must be registered with protect: true`],
+    });
+    assert.deepEqual(run(TYPES.volume, { name: "club-velo-config" }, true), {});
+    assert.deepEqual(Object.keys(run(TYPES.container, { ...goodContainer, privileged: true, image: "x:latest" }, false)), ["container-no-privileges", "image-pinned"]);
+  });
+});
+
+describe("the program's own resources (staging stack, under mocks)", () => {
+  it("every registered resource passes every policy", async (t) => {
+    const { resources } = await runUnderMocks({ stack: "staging" });
+    assert.ok(resources.length > 0);
+    const failures: string[] = [];
+    const perType = new Map<string, number>();
+    for (const r of resources) {
+      perType.set(r.type, (perType.get(r.type) ?? 0) + 1);
+      const inputs = asPolicyInputs(revealSecrets(r.inputs)) as Record<string, unknown>;
+      for (const v of violations(r.type, inputs, { protect: r.protect, name: r.name })) failures.push(`${r.urn}: ${v}`);
+    }
+    const stateful = resources.filter((r) => isStateful(r.type, revealSecrets(r.inputs) as Record<string, unknown>));
+    t.diagnostic(`${resources.length} resources checked, ${stateful.length} stateful (${stateful.filter((r) => r.protect).length} protected); types: ${[...perType].map(([k, n]) => `${k}=${n}`).join(", ")}`);
+    assert.deepEqual(failures, []);
+  });
+});
