@@ -1,0 +1,46 @@
+// Names the factory gives to Keycloak objects. Pure: the components (components/identity.ts), the Caddy
+// walls (edge), Nextcloud's group mapping and the Keycloak lab fixture all derive names from here.
+import { ServiceName, Tenant } from "../types";
+
+/** Services whose access is decided by a tenant role: paheko and wordpress at the Caddy wall, nextcloud by group mapping. */
+export const ROLE_SERVICES = ["nextcloud", "paheko", "wordpress"] as const satisfies readonly ServiceName[];
+export type RoleService = (typeof ROLE_SERVICES)[number];
+
+/** Services guarded by the caddy-security OIDC wall (the wall checks `roles` for `<service>:<slug>`). */
+export const WALLED_SERVICES = ["paheko", "wordpress"] as const satisfies readonly RoleService[];
+
+/** The shared client scope carrying the flat `roles` and `groups` claims; every factory client has it by default. */
+export const CLAIMS_SCOPE = "factory-claims";
+
+/**
+ * Default client scopes of every factory client. `basic` (Keycloak >= 25) carries `sub` and `auth_time`;
+ * the built-in `roles` scope is left out on purpose: its `realm_access`/`resource_access` claims are not
+ * what the walls read, and the flat `roles` claim comes from CLAIMS_SCOPE.
+ */
+export const CLIENT_DEFAULT_SCOPES = ["basic", "profile", "email", "acr", "web-origins", CLAIMS_SCOPE] as const;
+
+/** Realm role a tenant's members hold for one service: `paheko:asso-exemple`. */
+export function roleName(service: RoleService, slug: string): string {
+  return `${service}:${slug}`;
+}
+
+/** The tenant's group: named after the slug (the slug is immutable, so is the group). */
+export function groupName(slug: string): string {
+  return slug;
+}
+
+/** Role services in canonical order, keeping only those that get a role. */
+export function roleServices(services: readonly ServiceName[]): RoleService[] {
+  return ROLE_SERVICES.filter((s) => services.includes(s));
+}
+
+/** The role services a tenant subscribes to (archived tenants keep theirs: roles and group are kept). */
+export function tenantRoleServices(t: Pick<Tenant, "services">): RoleService[] {
+  return roleServices(Object.keys(t.services) as ServiceName[]);
+}
+
+/** OIDC client id for one purpose of one tenant: `nextcloud-asso-exemple`, `wall-paheko-asso-exemple`. */
+export function clientIdFor(purpose: string, slug: string): string {
+  if (!/^[a-z][a-z0-9-]*$/.test(purpose)) throw new Error(`client purpose "${purpose}" must match [a-z][a-z0-9-]*`);
+  return `${purpose}-${slug}`;
+}

@@ -1,0 +1,152 @@
+// A real Keycloak configured like the program configures it (test/lab/support/keycloak.ts, from the pure
+// definitions in src/keycloak): tokens carry a flat top-level `roles` claim with exactly the tenant roles
+// scoped to the client, and `groups`; unregistered redirect URIs, PKCE-less requests, wildcard or
+// PKCE-less clients and password grants are refused.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { CLIENT_DEFAULT_SCOPES, clientIdFor, roleName } from "../../src/keycloak/naming";
+import { clientRepresentation } from "../../src/keycloak/definitions";
+import { freePort, jwtClaims, KeycloakLab, keycloakSkipReason, LabClient, pkcePair, startKeycloak, submitLogin } from "./support/keycloak";
+
+const skip = keycloakSkipReason();
+const PASSWORD = "correct-horse-battery-9";
+
+describe("Keycloak realm as the program configures it", { skip }, () => {
+  let kc: KeycloakLab;
+  let client: LabClient;
+  let redirectUri: string;
+
+  before(async () => {
+    kc = await startKeycloak();
+    const port = await freePort(); // nothing listens: the test reads Keycloak's redirect instead of following it
+    redirectUri = `http://127.0.0.1:${port}/caddy-security/oauth2/kc/authorization-code-callback`;
+    await kc.addTenant("a", ["nextcloud", "paheko", "wordpress"]);
+    await kc.addTenant("b", ["paheko"]);
+    client = await kc.addClient({
+      clientId: clientIdFor("wall-paheko", "a"),
+      rootUrl: `http://127.0.0.1:${port}`,
+      redirectUris: [redirectUri],
+      webOrigins: [`http://127.0.0.1:${port}`],
+      scopeRoles: [roleName("paheko", "a")],
+    });
+    // alice: member of tenant a (paheko:a through the group) and holding paheko:b directly.
+    await kc.addUser({ username: "alice", password: PASSWORD, groups: ["a"], roles: [roleName("paheko", "b")] });
+  });
+  after(async () => {
+    await kc?.stop();
+  });
+
+  function authorizeUrl(params: Record<string, string | undefined>): string {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries({ response_type: "code", client_id: client.clientId, scope: "openid", ...params })) {
+      if (v !== undefined) q.set(k, v);
+    }
+    return `${kc.authorizationEndpoint}?${q}`;
+  }
+
+  it("issues, through authorization code + PKCE, tokens with a flat roles claim limited to the client's scope, and groups", async () => {
+    const { verifier, challenge, state } = pkcePair();
+    const location = await kc.login(authorizeUrl({ redirect_uri: redirectUri, state, code_challenge: challenge, code_challenge_method: "S256" }), "alice", PASSWORD);
+    const cb = new URL(location);
+    assert.equal(`${cb.origin}${cb.pathname}`, redirectUri);
+    assert.equal(cb.searchParams.get("state"), state);
+    const code = cb.searchParams.get("code");
+    assert.ok(code, `no code in ${location}`);
+
+    // Without the verifier the code is worth nothing.
+    const noVerifier = await fetch(kc.tokenEndpoint, {
+      method: "POST",
+      body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: redirectUri, client_id: client.clientId, client_secret: client.clientSecret }),
+    });
+    assert.equal(noVerifier.status, 400);
+
+    // A second login gives a fresh code (the first one was consumed by the failed exchange).
+    const p2 = pkcePair();
+    const cb2 = new URL(await kc.login(authorizeUrl({ redirect_uri: redirectUri, state: p2.state, code_challenge: p2.challenge, code_challenge_method: "S256" }), "alice", PASSWORD));
+    const tokenRes = await fetch(kc.tokenEndpoint, {
+      method: "POST",
+      body: new URLSearchParams({
+        grant_type: "authorization_code", code: cb2.searchParams.get("code")!, redirect_uri: redirectUri,
+        client_id: client.clientId, client_secret: client.clientSecret, code_verifier: p2.verifier,
+      }),
+    });
+    const body = (await tokenRes.json()) as { id_token: string; access_token: string };
+    assert.equal(tokenRes.status, 200, JSON.stringify(body));
+    void verifier;
+    for (const [kind, jwt] of [["id_token", body.id_token], ["access_token", body.access_token]] as const) {
+      const claims = jwtClaims(jwt);
+      // Exactly the roles scoped to this client: paheko:a from the group; not paheko:b (held, but not in
+      // scope), not nextcloud:a/wordpress:a (held through the group, not in scope), no default roles.
+      assert.deepEqual(claims.roles, ["paheko:a"], `${kind} roles`);
+      assert.deepEqual(claims.groups, ["a"], `${kind} groups`);
+      assert.equal(claims.iss, kc.issuer);
+      assert.equal(typeof claims.sub, "string", `${kind} has sub (basic scope)`);
+      assert.equal(claims.resource_access, undefined, `${kind} has no resource_access`);
+    }
+    // The userinfo endpoint (which caddy-security may also read) carries the same flat claims.
+    const ui = await fetch(`${kc.issuer}/protocol/openid-connect/userinfo`, { headers: { authorization: `Bearer ${body.access_token}` } });
+    const info = (await ui.json()) as Record<string, unknown>;
+    assert.deepEqual(info.roles, ["paheko:a"]);
+    assert.deepEqual(info.groups, ["a"]);
+  });
+
+  it("refuses a redirect URI that is not registered, before any login form", async () => {
+    const { challenge, state } = pkcePair();
+    for (const bad of [`${redirectUri}/../evil`, `${redirectUri}x`, "https://evil.example.org/caddy-security/oauth2/kc/authorization-code-callback", `${redirectUri}?next=x`]) {
+      const r = await fetch(authorizeUrl({ redirect_uri: bad, state, code_challenge: challenge, code_challenge_method: "S256" }), { redirect: "manual" });
+      const html = await r.text();
+      assert.equal(r.status, 400, `${bad} answered ${r.status}`);
+      assert.equal(r.headers.get("location"), null);
+      assert.match(html, /Invalid parameter: redirect_uri/);
+      assert.doesNotMatch(html, /kc-form-login/);
+    }
+  });
+
+  it("refuses an authorization request without PKCE or with the plain method", async () => {
+    const { challenge, state } = pkcePair();
+    for (const [label, params] of [
+      ["no PKCE", { redirect_uri: redirectUri, state }],
+      ["plain", { redirect_uri: redirectUri, state, code_challenge: challenge, code_challenge_method: "plain" }],
+    ] as const) {
+      const r = await fetch(authorizeUrl(params), { redirect: "manual" });
+      const html = await r.text();
+      assert.doesNotMatch(html, /kc-form-login/, `${label}: login form served`);
+      // Keycloak reports the error to the (registered) redirect URI as the OAuth spec says.
+      assert.equal(r.status, 302, `${label}: ${r.status} ${html.slice(0, 200)}`);
+      const loc = new URL(r.headers.get("location")!);
+      assert.equal(`${loc.origin}${loc.pathname}`, redirectUri);
+      assert.equal(loc.searchParams.get("error"), "invalid_request", `${label}: ${loc}`);
+      assert.equal(loc.searchParams.get("code"), null);
+    }
+    // And submitLogin (what the wall test uses) fails loudly on it.
+    await assert.rejects(submitLogin(authorizeUrl({ redirect_uri: redirectUri, state }), "alice", PASSWORD), /authorization request answered 302/);
+  });
+
+  it("refuses the password grant (direct access grants off)", async () => {
+    const r = await fetch(kc.tokenEndpoint, {
+      method: "POST",
+      body: new URLSearchParams({ grant_type: "password", client_id: client.clientId, client_secret: client.clientSecret, username: "alice", password: PASSWORD, scope: "openid" }),
+    });
+    assert.equal(r.status, 400);
+    assert.equal(((await r.json()) as { error: string }).error, "unauthorized_client");
+  });
+
+  it("the realm client policy refuses wildcard redirect URIs and clients without PKCE S256", async () => {
+    const base = clientRepresentation({ clientId: "rogue", secret: "rogue-secret-rogue-secret", rootUrl: "https://rogue.example.org", redirectUris: ["https://rogue.example.org/cb"], webOrigins: ["https://rogue.example.org"] });
+    const wildcard = await kc.admin("POST", "/clients", { ...base, clientId: "rogue-wildcard", redirectUris: ["https://rogue.example.org/*"] });
+    assert.equal(wildcard.status, 400, await wildcard.text());
+    const star = await kc.admin("POST", "/clients", { ...base, clientId: "rogue-star", redirectUris: ["*"] });
+    assert.equal(star.status, 400, await star.text());
+    const http = await kc.admin("POST", "/clients", { ...base, clientId: "rogue-http", redirectUris: ["http://rogue.example.org/cb"] });
+    assert.equal(http.status, 400, await http.text());
+    const noPkce = await kc.admin("POST", "/clients", { ...base, clientId: "rogue-nopkce", attributes: {} });
+    assert.equal(noPkce.status, 400, await noPkce.text());
+    // The same representation with the factory's settings is accepted (the refusals above are the policy's).
+    const ok = await kc.admin("POST", "/clients", base);
+    assert.equal(ok.status, 201, await ok.text());
+    const clients = (await (await kc.admin("GET", "/clients?clientId=rogue")).json()) as { defaultClientScopes: string[]; fullScopeAllowed: boolean }[];
+    assert.equal(clients.length, 1);
+    assert.equal(clients[0].fullScopeAllowed, false);
+    void CLIENT_DEFAULT_SCOPES;
+  });
+});
