@@ -142,7 +142,8 @@ export async function startGarage(opts: { binary?: string; region?: string; webR
       const out = (await cli(["node", "id", "-q"])).trim();
       return out ? out.split("@")[0] : undefined;
     }, log);
-    await cli(["layout", "assign", "-z", "dc1", "-c", "1G", nodeId]);
+    // `node id` reads the key from the metadata dir before the server listens: retry until RPC answers.
+    await until("the RPC listener", async () => (await cli(["layout", "assign", "-z", "dc1", "-c", "1G", nodeId]), true), log);
     await cli(["layout", "apply", "--version", "1"]);
     const adminUrl = `http://127.0.0.1:${admin}`;
     // /health answers 200 once the node holds a layout and every partition has a quorum.

@@ -43,17 +43,19 @@ export interface KeyInfo {
   buckets: { id: string; globalAliases: string[]; permissions: BucketKeyPermissions }[];
 }
 
-/** An error answered by the admin API (or a refusal to proceed), without any secret in its message. */
-export class GarageAdminError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly code: string | undefined,
-    readonly operation: string,
-  ) {
-    super(message);
-    this.name = "GarageAdminError";
-  }
+/**
+ * An error answered by the admin API (or a refusal to proceed), without any secret in its message. A plain
+ * Error with extra fields, not a subclass: Pulumi's closure serialization turns `class X extends Error` into
+ * a function whose `super(message)` call loses the message.
+ */
+export type GarageAdminError = Error & { status: number; code: string | undefined; operation: string; garageAdmin: true };
+
+export function garageAdminError(message: string, status: number, code: string | undefined, operation: string): GarageAdminError {
+  return Object.assign(new Error(message), { status, code, operation, garageAdmin: true as const });
+}
+
+export function isGarageAdminError(err: unknown): err is GarageAdminError {
+  return typeof err === "object" && err !== null && (err as { garageAdmin?: unknown }).garageAdmin === true;
 }
 
 export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<{
@@ -179,7 +181,7 @@ export class GarageAdminClient {
       res = await this.doFetch(this.base + pathAndQuery, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (err) {
       // Network errors from undici carry the URL but never the headers: safe to repeat.
-      throw new GarageAdminError(`Garage admin API ${operation}: cannot reach ${this.base}: ${(err as Error).message}`, 0, undefined, operation);
+      throw garageAdminError(`Garage admin API ${operation}: cannot reach ${this.base}: ${(err as Error).message}`, 0, undefined, operation);
     }
     return { status: res.status, text: await res.text() };
   }
@@ -194,7 +196,7 @@ export class GarageAdminClient {
     } catch {
       /* not JSON: keep the text */
     }
-    return new GarageAdminError(`Garage admin API ${operation} failed (HTTP ${status}${code ? ` ${code}` : ""}): ${message}`, status, code, operation);
+    return garageAdminError(`Garage admin API ${operation} failed (HTTP ${status}${code ? ` ${code}` : ""}): ${message}`, status, code, operation);
   }
 
   /** Calls an operation; `query` values are URL-encoded. Returns parsed JSON, or undefined for an empty body. */
@@ -212,7 +214,7 @@ export class GarageAdminClient {
     try {
       return await this.call(op, query);
     } catch (err) {
-      if (err instanceof GarageAdminError && err.status === 404) return undefined;
+      if (isGarageAdminError(err) && err.status === 404) return undefined;
       throw err;
     }
   }
@@ -292,7 +294,7 @@ export class GarageAdminClient {
     if (off.read || off.write || off.owner) info = await this.denyBucketKey(bucketId, accessKeyId, off);
     const got = info!.keys.find((k) => k.accessKeyId === accessKeyId)?.permissions ?? { read: false, write: false, owner: false };
     if (got.read !== wanted.read || got.write !== wanted.write || got.owner !== wanted.owner) {
-      throw new GarageAdminError(
+      throw garageAdminError(
         `Garage kept permissions ${JSON.stringify(got)} for key ${accessKeyId} on bucket ${bucketId}, wanted ${JSON.stringify(wanted)}`,
         200, undefined, "setBucketKeyPermissions",
       );

@@ -6,7 +6,7 @@
 // it manages. So these objects capture only the self-contained admin client module: no configuration,
 // no credential. The admin URL and token arrive in each call's inputs/outputs (the token as a secret input,
 // kept secret in state by the component's additionalSecretOutputs).
-import { BucketKeyPermissions, BucketQuotas, GarageAdminClient, GarageAdminError, GarageApiVersion, WebsiteAccess } from "./admin";
+import { BucketKeyPermissions, BucketQuotas, GarageAdminClient, garageAdminError, GarageApiVersion, isGarageAdminError, WebsiteAccess } from "./admin";
 
 /** Connection fields every Garage dynamic resource carries. */
 export interface GarageConnection {
@@ -108,9 +108,9 @@ export const garageBucketProvider: CrudProvider<BucketInputs, BucketOutputs> = {
     try {
       bucket = await api.createBucket(inputs.globalAlias);
     } catch (err) {
-      if (err instanceof GarageAdminError && err.status === 409) {
+      if (isGarageAdminError(err) && err.status === 409) {
         const existing = await api.getBucket({ globalAlias: inputs.globalAlias });
-        throw new GarageAdminError(
+        throw garageAdminError(
           `Garage bucket ${inputs.globalAlias} already exists (id ${existing?.id ?? "?"}); it is not adopted automatically: ` +
             `add the resource option import: "${existing?.id ?? "<bucket id>"}" to take it over, or choose another name`,
           409, err.code, "createBucket",
@@ -155,7 +155,7 @@ export const garageBucketProvider: CrudProvider<BucketInputs, BucketOutputs> = {
     if (!same(quotaPair(olds.quotas), quotaPair(news.quotas))) change.quotas = quotaPair(news.quotas);
     if (!same(websiteState(olds.website), websiteState(news.website))) change.websiteAccess = websiteState(news.website);
     const bucket = change.quotas || change.websiteAccess ? await api.updateBucket(id, change) : await api.getBucket({ id });
-    if (!bucket) throw new GarageAdminError(`Garage bucket ${id} (${olds.globalAlias}) no longer exists; run pulumi refresh`, 404, undefined, "update");
+    if (!bucket) throw garageAdminError(`Garage bucket ${id} (${olds.globalAlias}) no longer exists; run pulumi refresh`, 404, undefined, "update");
     return { outs: { ...connection(news), globalAlias: news.globalAlias, quotas: quotasOut(bucket.quotas), website: websiteFromInfo(bucket), bucketId: id } };
   },
 
@@ -178,7 +178,7 @@ export const garageKeyProvider: CrudProvider<KeyInputs, KeyOutputs> = {
     const api = client(inputs);
     const created = await api.createKey(inputs.name);
     const secret = created.secretAccessKey ?? (await api.getKey(created.accessKeyId, true))?.secretAccessKey;
-    if (!secret) throw new GarageAdminError(`Garage did not return the secret of key ${created.accessKeyId}`, 200, undefined, "createKey");
+    if (!secret) throw garageAdminError(`Garage did not return the secret of key ${created.accessKeyId}`, 200, undefined, "createKey");
     return { id: created.accessKeyId, outs: { ...connection(inputs), name: created.name, accessKeyId: created.accessKeyId, secretAccessKey: secret } };
   },
 
@@ -247,7 +247,7 @@ export const garageGrantProvider: CrudProvider<GrantInputs, GrantOutputs> = {
     try {
       await api.denyBucketKey(props.bucketId, props.accessKeyId, { read: true, write: true, owner: true });
     } catch (err) {
-      if (!(err instanceof GarageAdminError && err.status === 404)) throw err;
+      if (!(isGarageAdminError(err) && err.status === 404)) throw err;
     }
   },
 };
