@@ -142,11 +142,10 @@ describe("edge Caddyfile", () => {
     assert.throws(() => renderEdgeCaddyfile({ ...input([]), tenants: [tenant("ccc", "active", ["nextcloud"])] }), /ccc: no compute-host upstream/);
   });
 
-  it("lab mode serves plain http on one port with insecure cookies and http callbacks", () => {
-    const config = renderEdgeCaddyfile({ ...input([tenant("aaa", "active", ["paheko"])]), labHttpPort: 18080 });
-    assert.match(config, /\tauto_https off\n\thttp_port 18080\n/);
-    assert.match(config, /\t\t\tcookie insecure on\n/);
-    assert.ok(site(config, "http://aaa.paheko.factory.test:18080"));
+  it("lab mode uses the internal CA on given ports, without on-demand TLS", () => {
+    const config = renderEdgeCaddyfile({ ...input([tenant("aaa", "active", ["paheko", "staticSite"])]), lab: { httpPort: 18080, httpsPort: 18443 } });
+    assert.match(config, /\tlocal_certs\n\tskip_install_trust\n\thttp_port 18080\n\thttps_port 18443\n/);
+    assert.ok(site(config, "aaa.paheko.factory.test"));
     assert.doesNotMatch(config, /on_demand/);
   });
 });
