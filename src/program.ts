@@ -3,8 +3,14 @@
 // under Pulumi's mocks.
 import * as pulumi from "@pulumi/pulumi";
 import { Platform, PlatformSecrets } from "../components/platform";
+import { FactoryRealm, TenantIdentity } from "../components/identity";
+import { ServiceName } from "./types";
 import { FactoryInputs, requireFactoryInputs } from "./inputs";
 import { OPERATOR_SECRET_KEYS, PROJECT } from "./settings";
+import { pahekoHost, PahekoFactory, PahekoOrganisation } from "../components/paheko";
+import { WordPressMultisite, WordPressSite } from "../components/wordpress";
+import { StaticSite } from "../components/staticSite";
+import { SERVICE_HOST_LABEL, wordpressEditRoot } from "./types";
 import { DnsRecords } from "../components/dnsRecords";
 import { tenantDnsRecords } from "./dns/records";
 
@@ -22,6 +28,8 @@ export interface RunOptions {
 export interface FactoryOutputs {
   tenants: string[];
   placement: Record<string, string>;
+  /** Per tenant with a static site: its bucket and upload key (the secret stays a Pulumi secret). */
+  staticSites: Record<string, { bucket: pulumi.Output<string>; accessKeyId: pulumi.Output<string>; secretAccessKey: pulumi.Output<string> }>;
 }
 
 export function readSecrets(config: pulumi.Config): PlatformSecrets {
@@ -44,10 +52,67 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
 
   // Wiring, one section per area. Each section registers its resources for every tenant it concerns.
   // [section: identity] realm, per-tenant groups/roles (TenantIdentity)
+  // The realm once; every tenant (archived included: group and roles are kept) gets its group and roles.
+  // Later sections create OIDC clients with KeycloakClient (not for archived tenants), realmId from
+  // `realm` and scopeRoles from `identities.get(slug)!.scopeRoles([...])`.
+  const realm = new FactoryRealm("realm", { realm: inputs.settings.realm, provider: platform.keycloak });
+  const identities = new Map<string, TenantIdentity>();
+  for (const t of inputs.tenants) {
+    identities.set(t.slug, new TenantIdentity(`${t.slug}-identity`, {
+      tenant: t.slug,
+      realmId: realm.realmId,
+      services: Object.keys(t.services) as ServiceName[],
+      provider: platform.keycloak,
+    }));
+  }
   // [/section: identity]
   // [section: nextcloud] NextcloudFactory
   // [/section: nextcloud]
   // [section: paheko-wordpress-static] PahekoFactory, WordPressMultisite, static sites
+  // One Paheko and one WordPress Multisite for the whole factory, always registered (their volumes are
+  // protected data), on the first compute host by name; per tenant a folder, a site + bucket, a static bucket.
+  const pooledHost = pahekoHost(inputs.settings.hosts);
+  const garageAdmin = { url: platform.endpoints.garage.adminUrl, token: platform.secrets.garageAdminToken };
+  const paheko = new PahekoFactory("paheko", {
+    host: pooledHost,
+    provider: platform.docker[pooledHost.name],
+    image: inputs.settings.images.paheko,
+    factoryDomain: `${SERVICE_HOST_LABEL.paheko}.${inputs.settings.domain}`,
+    orgs: inputs.tenants
+      .filter((t) => t.services.paheko && t.status !== "archived")
+      .map((t) => ({ org: t.slug, hostnames: [t.services.paheko!.hostname] })),
+    mail: inputs.settings.mail,
+    smtpPassword: platform.secrets.smtpPassword,
+  });
+  const wordpress = new WordPressMultisite("wordpress", {
+    host: pooledHost,
+    provider: platform.docker[pooledHost.name],
+    image: inputs.settings.images.wordpress,
+    mariadbImage: inputs.settings.images.mariadb,
+    networkDomain: wordpressEditRoot(inputs.settings.domain),
+    title: `Sites ${inputs.settings.domain}`,
+    adminEmail: inputs.settings.acmeEmail,
+    plugins: inputs.settings.wordpress.plugins,
+    themes: inputs.settings.wordpress.themes,
+  });
+  const staticSiteOutputs: Record<string, { bucket: pulumi.Output<string>; accessKeyId: pulumi.Output<string>; secretAccessKey: pulumi.Output<string> }> = {};
+  for (const t of inputs.tenants) {
+    const active = t.status !== "archived";
+    if (t.services.paheko) new PahekoOrganisation(`${t.slug}-paheko`, { tenant: t.slug, factory: paheko, active });
+    const wp = t.services.wordpress;
+    if (wp) {
+      new WordPressSite(`${t.slug}-wordpress`, {
+        tenant: t.slug, multisite: wordpress, title: wp.title, email: t.contact, hostname: wp.hostname,
+        editHostname: wp.editHostname, garageAdmin, s3Provider: platform.s3, active,
+        s3: { endpoint: platform.endpoints.garage.s3Url, region: platform.endpoints.garage.region },
+      });
+    }
+    const st = t.services.staticSite;
+    if (st) {
+      const site = new StaticSite(`${t.slug}-static`, { tenant: t.slug, hostname: st.hostname, garageAdmin, s3Provider: platform.s3 });
+      staticSiteOutputs[t.slug] = { bucket: site.bucketName, accessKeyId: site.accessKeyId, secretAccessKey: site.secretAccessKey };
+    }
+  }
   // [/section: paheko-wordpress-static]
   // [section: dns] DNS records for managed tenants
   for (const t of inputs.tenants) {
@@ -68,5 +133,6 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   return {
     tenants: inputs.tenants.map((t) => t.slug),
     placement: Object.fromEntries(inputs.placement),
+    staticSites: staticSiteOutputs,
   };
 }

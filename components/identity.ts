@@ -1,0 +1,240 @@
+// Keycloak: the factory realm (once), each tenant's group and roles, and confidential OIDC clients.
+// What is configured comes from src/keycloak (pure); this file only wires @pulumi/keycloak resources.
+import * as keycloak from "@pulumi/keycloak";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import {
+  BRUTE_FORCE, CLAIMS_SCOPE_SPEC, CLIENT_HARDENING, CLIENT_SECRET_LENGTH, clientPolicy, clientPolicyProfile, GROUPS_MAPPER,
+  REALM_SETTINGS, ROLES_MAPPER,
+} from "../src/keycloak/definitions";
+import { CLIENT_DEFAULT_SCOPES, groupName, RoleService, roleName, roleServices } from "../src/keycloak/naming";
+import { redirectUriProblems, validateClientUris } from "../src/keycloak/redirects";
+import { ServiceName } from "../src/types";
+
+export interface FactoryRealmArgs {
+  /** Realm name (stack setting `realm`, default "factory"). */
+  realm: string;
+  /** Keycloak provider logged in to the master realm (Platform.keycloak). */
+  provider: keycloak.Provider;
+}
+
+/**
+ * The realm holding every user of the factory: protected and retained (users and credentials live there),
+ * realm client policies enforcing exact https redirect URIs and PKCE S256 on every client, and the shared
+ * `factory-claims` client scope whose mappers put flat `roles` and `groups` claims in every token.
+ */
+export class FactoryRealm extends pulumi.ComponentResource {
+  /**
+   * Realm name, resolved once the realm, its client policies and the claims scope exist: resources that
+   * take it as input (tenant groups, clients) are created after them, so the policies check every client.
+   */
+  readonly realmId: pulumi.Output<string>;
+  /** Realm name as given (plain string, for URLs computed at plan time). */
+  readonly realmName: string;
+  /** Id of the `factory-claims` client scope. */
+  readonly claimsScopeId: pulumi.Output<string>;
+
+  constructor(name: string, args: FactoryRealmArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("factory:identity:FactoryRealm", name, { realm: args.realm }, opts);
+    const child = { parent: this, provider: args.provider };
+
+    const realm = new keycloak.Realm(`${name}-realm`, {
+      realm: args.realm,
+      displayName: args.realm,
+      ...REALM_SETTINGS,
+      securityDefenses: { bruteForceDetection: { ...BRUTE_FORCE } },
+    }, { ...child, protect: true, retainOnDelete: true });
+
+    const profileSpec = clientPolicyProfile();
+    const profile = new keycloak.RealmClientPolicyProfile(`${name}-client-profile`, {
+      realmId: realm.id,
+      name: profileSpec.name,
+      description: profileSpec.description,
+      executors: profileSpec.executors,
+    }, child);
+    const policySpec = clientPolicy();
+    const policy = new keycloak.RealmClientPolicyProfilePolicy(`${name}-client-policy`, {
+      realmId: realm.id,
+      name: policySpec.name,
+      description: policySpec.description,
+      enabled: policySpec.enabled,
+      conditions: policySpec.conditions,
+      profiles: [profile.name],
+    }, { ...child, dependsOn: [profile] });
+
+    const scope = new keycloak.openid.ClientScope(`${name}-claims-scope`, {
+      realmId: realm.id,
+      name: CLAIMS_SCOPE_SPEC.name,
+      description: CLAIMS_SCOPE_SPEC.description,
+      includeInTokenScope: CLAIMS_SCOPE_SPEC.includeInTokenScope,
+    }, child);
+    const rolesMapper = new keycloak.openid.UserRealmRoleProtocolMapper(`${name}-roles-mapper`, {
+      realmId: realm.id,
+      clientScopeId: scope.id,
+      ...ROLES_MAPPER,
+    }, child);
+    const groupsMapper = new keycloak.openid.GroupMembershipProtocolMapper(`${name}-groups-mapper`, {
+      realmId: realm.id,
+      clientScopeId: scope.id,
+      ...GROUPS_MAPPER,
+    }, child);
+
+    this.realmName = args.realm;
+    this.claimsScopeId = scope.id;
+    this.realmId = pulumi
+      .all([realm.id, policy.id, scope.id, rolesMapper.id, groupsMapper.id])
+      .apply(([id]) => id);
+    this.registerOutputs({ realmId: this.realmId, claimsScopeId: this.claimsScopeId });
+  }
+}
+
+export interface TenantIdentityArgs {
+  /** Tenant slug: names the group and the roles. */
+  tenant: string;
+  /** Realm name (FactoryRealm.realmId). */
+  realmId: pulumi.Input<string>;
+  /** The tenant's services; those in ROLE_SERVICES (nextcloud, paheko, wordpress) get a role. */
+  services: readonly ServiceName[];
+  /** Keycloak provider (Platform.keycloak). */
+  provider: keycloak.Provider;
+}
+
+/**
+ * A tenant's place in the realm: a group named after the slug (its members are the tenant's people) and a
+ * realm role `<service>:<slug>` per role service, granted to the group. Group and roles are protected and
+ * retained: memberships are data, and an archived tenant keeps them.
+ */
+export class TenantIdentity extends pulumi.ComponentResource {
+  readonly groupId: pulumi.Output<string>;
+  /** Role names by service: `paheko:<slug>`… (plain strings, usable in generated configs). */
+  readonly roleNames: Partial<Record<ServiceName, string>>;
+  /** Role ids by service (for client scope mappings). */
+  readonly roleIds: Partial<Record<RoleService, pulumi.Output<string>>>;
+
+  constructor(name: string, args: TenantIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("factory:identity:TenantIdentity", name, { tenant: args.tenant }, opts);
+    const child = { parent: this, provider: args.provider };
+    const kept = { ...child, protect: true, retainOnDelete: true };
+
+    const group = new keycloak.Group(`${name}-group`, { realmId: args.realmId, name: groupName(args.tenant) }, kept);
+    this.roleNames = {};
+    this.roleIds = {};
+    const roles: keycloak.Role[] = [];
+    for (const service of roleServices(args.services)) {
+      const role = new keycloak.Role(`${name}-role-${service}`, {
+        realmId: args.realmId,
+        name: roleName(service, args.tenant),
+        description: `${service} access for tenant ${args.tenant}`,
+      }, kept);
+      roles.push(role);
+      this.roleNames[service] = roleName(service, args.tenant);
+      this.roleIds[service] = role.id;
+    }
+    if (roles.length > 0) {
+      new keycloak.GroupRoles(`${name}-group-roles`, {
+        realmId: args.realmId,
+        groupId: group.id,
+        roleIds: roles.map((r) => r.id),
+        exhaustive: true,
+      }, child);
+    }
+    this.groupId = group.id;
+    this.registerOutputs({ groupId: this.groupId, roleNames: this.roleNames });
+  }
+
+  /**
+   * `{ roleName: roleId }` for some (default all) of the tenant's roles: the `scopeRoles` of a KeycloakClient
+   * whose tokens must carry them.
+   */
+  scopeRoles(services?: readonly RoleService[]): Record<string, pulumi.Output<string>> {
+    const out: Record<string, pulumi.Output<string>> = {};
+    for (const [service, id] of Object.entries(this.roleIds) as [RoleService, pulumi.Output<string>][]) {
+      if (!services || services.includes(service)) out[this.roleNames[service]!] = id;
+    }
+    return out;
+  }
+}
+
+export interface KeycloakClientArgs {
+  /** Tenant slug (component props; the client's resources are attributed to it). */
+  tenant: string;
+  /** Realm name (FactoryRealm.realmId). */
+  realmId: pulumi.Input<string>;
+  /** OIDC client id, e.g. from clientIdFor("nextcloud", slug). */
+  clientId: string;
+  /** The application's base URL (https). */
+  rootUrl: string;
+  /** Exact redirect URIs (https, no wildcard, canonical form); at least one. */
+  redirectUris: string[];
+  /** Exact web origins (`https://host[:port]`, no `*` or `+`); at least one. */
+  webOrigins: string[];
+  /** Exact post-logout redirect URIs (same rules as redirectUris); default none. */
+  postLogoutRedirectUris?: string[];
+  /**
+   * Realm roles the client's tokens may carry, as `{ roleName: roleId }` (TenantIdentity.scopeRoles()).
+   * Full scope is off: a role missing here never reaches the `roles` claim. Default none.
+   */
+  scopeRoles?: Record<string, pulumi.Input<string>>;
+  /** Keycloak provider (Platform.keycloak). */
+  provider: keycloak.Provider;
+}
+
+/**
+ * A confidential OIDC client: standard flow only, PKCE S256, exact redirect URIs and web origins, no direct
+ * access grants, no implicit flow, no service account, full scope off with scope mappings for exactly the
+ * roles given, default scopes CLIENT_DEFAULT_SCOPES (with `factory-claims`), and a generated secret that
+ * only ever travels as a Pulumi secret. Invalid URIs throw before anything is registered.
+ */
+export class KeycloakClient extends pulumi.ComponentResource {
+  readonly clientId: pulumi.Output<string>;
+  /** Client secret (Pulumi secret). */
+  readonly clientSecret: pulumi.Output<string>;
+  /** Keycloak's internal id of the client. */
+  readonly internalId: pulumi.Output<string>;
+
+  constructor(name: string, args: KeycloakClientArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Validate before super(): a bad URI registers nothing.
+    const uris = validateClientUris(args.clientId, args.redirectUris, args.webOrigins);
+    const rootProblems = redirectUriProblems(args.rootUrl);
+    if (rootProblems.length > 0) throw new Error(`invalid OIDC client URIs:\n  root URL of client "${args.clientId}": ${JSON.stringify(args.rootUrl)} ${rootProblems.join(", ")}`);
+    const postLogout = args.postLogoutRedirectUris?.length
+      ? validateClientUris(args.clientId, args.postLogoutRedirectUris, args.webOrigins).redirectUris
+      : undefined;
+    super("factory:identity:KeycloakClient", name, { tenant: args.tenant }, opts);
+    const child = { parent: this, provider: args.provider };
+
+    // Not protected: archiving a tenant unregisters its clients, and a client secret is no data (a new
+    // one reaches its consumers in the same update). Alphanumeric: it lands in config files.
+    const secret = new random.RandomPassword(`${name}-secret`, { length: CLIENT_SECRET_LENGTH, special: false }, { parent: this });
+    const client = new keycloak.openid.Client(`${name}-client`, {
+      realmId: args.realmId,
+      clientId: args.clientId,
+      name: args.clientId,
+      description: `OIDC client of tenant ${args.tenant}`,
+      ...CLIENT_HARDENING,
+      clientSecret: secret.result,
+      rootUrl: args.rootUrl,
+      baseUrl: args.rootUrl,
+      validRedirectUris: uris.redirectUris,
+      webOrigins: uris.webOrigins,
+      validPostLogoutRedirectUris: postLogout,
+    }, { ...child, additionalSecretOutputs: ["clientSecret"] });
+    new keycloak.openid.ClientDefaultScopes(`${name}-default-scopes`, {
+      realmId: args.realmId,
+      clientId: client.id,
+      defaultScopes: [...CLIENT_DEFAULT_SCOPES],
+    }, child);
+    for (const [role, roleId] of Object.entries(args.scopeRoles ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+      new keycloak.GenericRoleMapper(`${name}-scope-${role.replace(/[^a-z0-9-]/g, "-")}`, {
+        realmId: args.realmId,
+        clientId: client.id,
+        roleId,
+      }, child);
+    }
+
+    this.clientId = client.clientId;
+    this.clientSecret = pulumi.secret(secret.result);
+    this.internalId = client.id;
+    this.registerOutputs({ clientId: this.clientId, clientSecret: this.clientSecret });
+  }
+}
