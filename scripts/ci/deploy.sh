@@ -13,9 +13,9 @@ mkdir -p "$out"
 use_plan="${PULUMI_UPDATE_PLANS:-true}"
 if [ "$use_plan" = "true" ]; then
   export PULUMI_EXPERIMENTAL=true
-  bash scripts/ci/preview.sh "$stack" "$out" --save-plan
+  bash scripts/ci/preview.sh "$stack" "$out" --save-plan --no-tenant-plan
 else
-  bash scripts/ci/preview.sh "$stack" "$out"
+  bash scripts/ci/preview.sh "$stack" "$out" --no-tenant-plan
 fi
 rc="$(cat "$out/$stack.preview.rc")"
 if [ "$rc" != "0" ]; then
