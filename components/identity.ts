@@ -8,7 +8,7 @@ import {
   REALM_SETTINGS, ROLES_MAPPER,
 } from "../src/keycloak/definitions";
 import { CLIENT_DEFAULT_SCOPES, groupName, RoleService, roleName, roleServices } from "../src/keycloak/naming";
-import { redirectUriProblems, validateClientUris } from "../src/keycloak/redirects";
+import { rootUrlProblems, validateClientUris } from "../src/keycloak/redirects";
 import { ServiceName } from "../src/types";
 
 export interface FactoryRealmArgs {
@@ -195,7 +195,7 @@ export class KeycloakClient extends pulumi.ComponentResource {
   constructor(name: string, args: KeycloakClientArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before super(): a bad URI registers nothing.
     const uris = validateClientUris(args.clientId, args.redirectUris, args.webOrigins);
-    const rootProblems = redirectUriProblems(args.rootUrl);
+    const rootProblems = rootUrlProblems(args.rootUrl);
     if (rootProblems.length > 0) throw new Error(`invalid OIDC client URIs:\n  root URL of client "${args.clientId}": ${JSON.stringify(args.rootUrl)} ${rootProblems.join(", ")}`);
     const postLogout = args.postLogoutRedirectUris?.length
       ? validateClientUris(args.clientId, args.postLogoutRedirectUris, args.webOrigins).redirectUris

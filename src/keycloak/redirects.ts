@@ -44,6 +44,12 @@ export function redirectUriProblems(value: unknown, rules: UriRules = {}): strin
   return out;
 }
 
+/** Problems of a client's root URL: like a redirect URI, but `https://host` without the trailing slash is fine. */
+export function rootUrlProblems(value: unknown, rules: UriRules = {}): string[] {
+  const asUri = typeof value === "string" && /^https?:\/\/[^/]+$/.test(value) ? `${value}/` : value;
+  return redirectUriProblems(asUri, rules);
+}
+
 /** Problems of one web origin (`https://host[:port]`, nothing else). */
 export function webOriginProblems(value: unknown, rules: UriRules = {}): string[] {
   if (value === "+") return ['must be an explicit origin, not "+"'];

@@ -1,0 +1,392 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import * as keycloak from "@pulumi/keycloak";
+import * as pulumi from "@pulumi/pulumi";
+import { FactoryRealm, KeycloakClient, TenantIdentity } from "../components/identity";
+import { RecordedResource, runUnderMocks, SECRET_MARK } from "../src/harness";
+import {
+  CLIENT_HARDENING, clientPoliciesRepresentation, clientPolicy, clientPolicyProfile, clientProfilesRepresentation,
+  clientRepresentation, GROUPS_MAPPER, groupsMapperRepresentation, REALM_SETTINGS, ROLES_MAPPER, rolesMapperRepresentation,
+} from "../src/keycloak/definitions";
+import { CLIENT_DEFAULT_SCOPES, clientIdFor, groupName, roleName, roleServices, tenantRoleServices } from "../src/keycloak/naming";
+import { redirectUriProblems, rootUrlProblems, validateClientUris, webOriginProblems } from "../src/keycloak/redirects";
+
+describe("keycloak naming", () => {
+  it("names roles, groups and clients from the slug", () => {
+    assert.equal(roleName("paheko", "asso-exemple"), "paheko:asso-exemple");
+    assert.equal(roleName("wordpress", "a"), "wordpress:a");
+    assert.equal(groupName("asso-exemple"), "asso-exemple");
+    assert.equal(clientIdFor("nextcloud", "asso-exemple"), "nextcloud-asso-exemple");
+    assert.equal(clientIdFor("wall-paheko", "a"), "wall-paheko-a");
+    assert.throws(() => clientIdFor("Wall", "a"), /client purpose "Wall"/);
+    assert.throws(() => clientIdFor("wall:paheko", "a"), /must match/);
+  });
+  it("gives roles to nextcloud, paheko and wordpress only, in canonical order", () => {
+    assert.deepEqual(roleServices(["staticSite", "wordpress", "nextcloud", "paheko"]), ["nextcloud", "paheko", "wordpress"]);
+    assert.deepEqual(roleServices(["staticSite"]), []);
+    assert.deepEqual(tenantRoleServices({ services: { paheko: { hostname: "x.org" }, staticSite: { hostname: "y.org" } } }), ["paheko"]);
+  });
+  it("lists the default client scopes with the claims scope and without the built-in roles scope", () => {
+    assert.deepEqual([...CLIENT_DEFAULT_SCOPES], ["basic", "profile", "email", "acr", "web-origins", "factory-claims"]);
+  });
+});
+
+describe("redirect URI and web origin validation", () => {
+  const ok = "https://cloud.exemple.org/apps/user_oidc/code";
+  it("accepts exact https URIs and origins and returns them sorted", () => {
+    assert.deepEqual(
+      validateClientUris("c", ["https://b.example.org/cb", ok], ["https://cloud.exemple.org", "https://b.example.org:8443"]),
+      { redirectUris: ["https://b.example.org/cb", ok], webOrigins: ["https://b.example.org:8443", "https://cloud.exemple.org"] },
+    );
+  });
+  it("refuses wildcards anywhere", () => {
+    for (const bad of ["*", "https://cloud.exemple.org/*", "https://*.exemple.org/cb", "https://cloud.exemple.org/a*b"]) {
+      assert.deepEqual(redirectUriProblems(bad), ["must not contain a wildcard (*): register the exact URI"], bad);
+    }
+    assert.deepEqual(webOriginProblems("*"), ["must not contain a wildcard (*): register the exact URI"]);
+    assert.deepEqual(webOriginProblems("+"), ['must be an explicit origin, not "+"']);
+    assert.throws(
+      () => validateClientUris("nextcloud-a", ["https://cloud.exemple.org/*"], ["https://cloud.exemple.org"]),
+      (e: Error) => e.message === 'invalid OIDC client URIs:\n  redirect URI of client "nextcloud-a": "https://cloud.exemple.org/*" must not contain a wildcard (*): register the exact URI',
+    );
+  });
+  it("refuses http, localhost, fragments, user info, relative and non-canonical URIs", () => {
+    assert.deepEqual(redirectUriProblems("http://cloud.exemple.org/cb"), ["must use https"]);
+    assert.deepEqual(redirectUriProblems("http://127.0.0.1:8080/cb"), ["must use https"]);
+    assert.deepEqual(redirectUriProblems("https://localhost/cb"), ["must not use localhost (use 127.0.0.1 in tests)"]);
+    assert.deepEqual(redirectUriProblems("https://a.org/cb#x"), ["must not contain a fragment"]);
+    assert.deepEqual(redirectUriProblems("https://u:p@a.org/cb"), ["must not contain user info"]);
+    assert.deepEqual(redirectUriProblems("/cb"), ["is not an absolute URL"]);
+    assert.deepEqual(redirectUriProblems("https://A.org/cb"), ['must be written in canonical form ("https://a.org/cb")']);
+    assert.deepEqual(redirectUriProblems("https://a.org"), ['must be written in canonical form ("https://a.org/")']);
+    assert.deepEqual(redirectUriProblems("https://a.org/c b"), ["must not contain white space"]);
+    assert.deepEqual(redirectUriProblems(""), ["must be a non-empty string"]);
+    assert.deepEqual(webOriginProblems("https://a.org/"), ['must be an origin only, scheme://host[:port] without path or trailing slash ("https://a.org")']);
+    assert.deepEqual(webOriginProblems("https://a.org/app"), ['must be an origin only, scheme://host[:port] without path or trailing slash ("https://a.org")']);
+    assert.deepEqual(webOriginProblems("http://a.org"), ["must use https"]);
+  });
+  it("accepts a root URL with or without its trailing slash, nothing looser", () => {
+    assert.deepEqual(rootUrlProblems("https://cloud.exemple.org"), []);
+    assert.deepEqual(rootUrlProblems("https://cloud.exemple.org/"), []);
+    assert.deepEqual(rootUrlProblems("https://cloud.exemple.org/app"), []);
+    assert.deepEqual(rootUrlProblems("http://cloud.exemple.org"), ["must use https"]);
+    assert.deepEqual(rootUrlProblems("https://*.exemple.org"), ["must not contain a wildcard (*): register the exact URI"]);
+  });
+  it("allows loopback http only when asked (lab)", () => {
+    const rules = { allowLoopbackHttp: true };
+    assert.deepEqual(redirectUriProblems("http://127.0.0.1:8080/cb", rules), []);
+    assert.deepEqual(redirectUriProblems("http://[::1]:8080/cb", rules), []);
+    assert.deepEqual(redirectUriProblems("http://10.0.0.1:8080/cb", rules), ["must use https (or http on 127.0.0.1/[::1])"]);
+    assert.deepEqual(webOriginProblems("http://127.0.0.1:8080", rules), []);
+  });
+  it("refuses empty lists and duplicates, reporting every problem at once", () => {
+    assert.throws(() => validateClientUris("c", [], ["https://a.org"]), /redirect URI of client "c": at least one is required/);
+    assert.throws(
+      () => validateClientUris("c", ["https://a.org/cb", "https://a.org/cb"], ["https://a.org/", "*"]),
+      (e: Error) => e.message.split("\n").length === 4
+        && /"https:\/\/a.org\/cb" is listed twice/.test(e.message)
+        && /web origin of client "c": "https:\/\/a.org\/" must be an origin only/.test(e.message)
+        && /web origin of client "c": "\*" must not contain a wildcard/.test(e.message),
+    );
+  });
+});
+
+describe("keycloak definitions", () => {
+  it("enforces exact https redirect URIs and PKCE S256 for every client", () => {
+    assert.deepEqual(clientPolicyProfile(), {
+      name: "factory-secure-clients",
+      description: "Factory clients: exact https redirect URIs and PKCE S256",
+      executors: [
+        {
+          name: "secure-redirect-uris-enforcer",
+          configuration: {
+            "allow-private-use-uri-scheme": "false", "allow-ipv4-loopback-address": "false", "allow-ipv6-loopback-address": "false",
+            "allow-http-scheme": "false", "allow-wildcard-context-path": "false", "allow-open-redirect": "false", "oauth-2-1-compliant": "true",
+          },
+        },
+        { name: "pkce-enforcer", configuration: { "auto-configure": "false" } },
+      ],
+    });
+    const lab = clientPolicyProfile({ allowLoopbackHttp: true }).executors[0].configuration;
+    assert.equal(lab["allow-http-scheme"], "true");
+    assert.equal(lab["allow-ipv4-loopback-address"], "true");
+    assert.equal(lab["allow-wildcard-context-path"], "false");
+    assert.deepEqual(clientPolicy(), {
+      name: "factory-secure-clients", description: "Every client of the factory realm follows the factory-secure-clients profile",
+      enabled: true, conditions: [{ name: "any-client" }], profiles: ["factory-secure-clients"],
+    });
+  });
+  it("renders the same definitions for the admin REST API", () => {
+    assert.deepEqual(rolesMapperRepresentation(), {
+      name: "realm-roles-flat", protocol: "openid-connect", protocolMapper: "oidc-usermodel-realm-role-mapper",
+      config: {
+        "claim.name": "roles", "jsonType.label": "String", multivalued: "true", "id.token.claim": "true",
+        "access.token.claim": "true", "userinfo.token.claim": "true", "introspection.token.claim": "true",
+      },
+    });
+    assert.deepEqual(groupsMapperRepresentation(), {
+      name: "groups", protocol: "openid-connect", protocolMapper: "oidc-group-membership-mapper",
+      config: {
+        "claim.name": "groups", "full.path": "false", "id.token.claim": "true", "access.token.claim": "true",
+        "userinfo.token.claim": "true", "introspection.token.claim": "true",
+      },
+    });
+    const c = clientRepresentation({ clientId: "x", secret: "s", rootUrl: "https://a.org", redirectUris: ["https://a.org/cb"], webOrigins: ["https://a.org"] });
+    assert.equal(c.publicClient, false);
+    assert.equal(c.standardFlowEnabled, true);
+    assert.equal(c.implicitFlowEnabled, false);
+    assert.equal(c.directAccessGrantsEnabled, false);
+    assert.equal(c.serviceAccountsEnabled, false);
+    assert.equal(c.fullScopeAllowed, false);
+    assert.deepEqual(c.attributes, { "pkce.code.challenge.method": "S256", "oauth2.device.authorization.grant.enabled": "false", "standard.token.exchange.enabled": "false" });
+    assert.deepEqual(c.defaultClientScopes, [...CLIENT_DEFAULT_SCOPES]);
+    assert.deepEqual(clientProfilesRepresentation(), {
+      profiles: [{ name: "factory-secure-clients", description: clientPolicyProfile().description, executors: clientPolicyProfile().executors.map((e) => ({ executor: e.name, configuration: e.configuration })) }],
+    });
+    assert.deepEqual((clientPoliciesRepresentation().policies as { conditions: unknown }[])[0].conditions, [{ condition: "any-client", configuration: {} }]);
+  });
+});
+
+// ---- components under mocks ----
+
+const PROVIDER_URN_PART = "pulumi:providers:keycloak::kc";
+
+async function runIdentity(build: (provider: keycloak.Provider) => unknown): Promise<RecordedResource[]> {
+  const { resources } = await runUnderMocks({
+    stack: "staging",
+    program: () => {
+      const provider = new keycloak.Provider("kc", { url: "http://10.0.0.2:8080", realm: "master", clientId: "admin-cli", username: "admin", password: "admin-pw" });
+      return build(provider);
+    },
+  });
+  return resources;
+}
+
+const childrenOf = (rs: RecordedResource[], parent: RecordedResource) => rs.filter((r) => r.parent === parent.urn);
+const names = (rs: RecordedResource[]) => rs.map((r) => `${r.type} ${r.name}`).sort();
+
+describe("FactoryRealm", () => {
+  it("registers the protected realm, the client policy and the claims scope with its two mappers", async () => {
+    const rs = await runIdentity((provider) => new FactoryRealm("realm", { realm: "factory", provider }).realmId);
+    const comp = rs.find((r) => r.type === "factory:identity:FactoryRealm")!;
+    assert.deepEqual(comp.inputs, { realm: "factory" });
+    const kids = childrenOf(rs, comp);
+    assert.deepEqual(names(kids), [
+      "keycloak:index/realm:Realm realm-realm",
+      "keycloak:index/realmClientPolicyProfile:RealmClientPolicyProfile realm-client-profile",
+      "keycloak:index/realmClientPolicyProfilePolicy:RealmClientPolicyProfilePolicy realm-client-policy",
+      "keycloak:openid/clientScope:ClientScope realm-claims-scope",
+      "keycloak:openid/groupMembershipProtocolMapper:GroupMembershipProtocolMapper realm-groups-mapper",
+      "keycloak:openid/userRealmRoleProtocolMapper:UserRealmRoleProtocolMapper realm-roles-mapper",
+    ]);
+    assert.equal(rs.length, 1 + 1 + 6);
+    for (const k of kids) assert.ok(k.provider?.includes(PROVIDER_URN_PART), `${k.name} uses the given provider`);
+    const by = (n: string) => kids.find((k) => k.name === n)!;
+    const realm = by("realm-realm");
+    assert.equal(realm.protect, true);
+    assert.equal(realm.retainOnDelete, true);
+    assert.deepEqual(realm.inputs, {
+      realm: "factory", displayName: "factory", ...REALM_SETTINGS,
+      securityDefenses: { bruteForceDetection: { permanentLockout: false, maxLoginFailures: 10, waitIncrementSeconds: 60, maxFailureWaitSeconds: 900, failureResetTimeSeconds: 43200 } },
+    });
+    const realmId = "realm-realm-id-";
+    const profile = by("realm-client-profile");
+    assert.equal(profile.protect, false);
+    assert.ok(String(profile.inputs.realmId).startsWith(realmId));
+    assert.deepEqual({ ...profile.inputs, realmId: undefined }, { ...clientPolicyProfile(), realmId: undefined });
+    const policy = by("realm-client-policy");
+    assert.deepEqual(policy.inputs.conditions, [{ name: "any-client" }]);
+    assert.deepEqual(policy.inputs.profiles, ["factory-secure-clients"]);
+    assert.equal(policy.inputs.enabled, true);
+    assert.ok(policy.dependsOn.includes(profile.urn), "the policy is created after its profile");
+    const scope = by("realm-claims-scope");
+    assert.equal(scope.inputs.name, "factory-claims");
+    const scopeId = String(scope.inputs.name) && `realm-claims-scope-id-`;
+    const roles = by("realm-roles-mapper");
+    assert.deepEqual({ ...roles.inputs, realmId: undefined, clientScopeId: undefined }, { ...ROLES_MAPPER, realmId: undefined, clientScopeId: undefined });
+    assert.ok(String(roles.inputs.clientScopeId).startsWith(scopeId));
+    const groups = by("realm-groups-mapper");
+    assert.deepEqual({ ...groups.inputs, realmId: undefined, clientScopeId: undefined }, { ...GROUPS_MAPPER, realmId: undefined, clientScopeId: undefined });
+    assert.equal(groups.inputs.fullPath, false);
+    assert.equal(roles.inputs.claimName, "roles");
+    assert.equal(roles.inputs.multivalued, true);
+  });
+});
+
+describe("TenantIdentity", () => {
+  it("registers a protected group and one protected role per role service, granted to the group", async () => {
+    const rs = await runIdentity((provider) => {
+      const id = new TenantIdentity("asso-exemple-identity", { tenant: "asso-exemple", realmId: "factory", services: ["nextcloud", "paheko", "wordpress", "staticSite"], provider });
+      assert.deepEqual(id.roleNames, { nextcloud: "nextcloud:asso-exemple", paheko: "paheko:asso-exemple", wordpress: "wordpress:asso-exemple" });
+      assert.deepEqual(Object.keys(id.scopeRoles(["paheko"])), ["paheko:asso-exemple"]);
+      assert.deepEqual(Object.keys(id.scopeRoles()).sort(), ["nextcloud:asso-exemple", "paheko:asso-exemple", "wordpress:asso-exemple"]);
+      return id.groupId;
+    });
+    const comp = rs.find((r) => r.type === "factory:identity:TenantIdentity")!;
+    assert.deepEqual(comp.inputs, { tenant: "asso-exemple" });
+    const kids = childrenOf(rs, comp);
+    assert.deepEqual(names(kids), [
+      "keycloak:index/group:Group asso-exemple-identity-group",
+      "keycloak:index/groupRoles:GroupRoles asso-exemple-identity-group-roles",
+      "keycloak:index/role:Role asso-exemple-identity-role-nextcloud",
+      "keycloak:index/role:Role asso-exemple-identity-role-paheko",
+      "keycloak:index/role:Role asso-exemple-identity-role-wordpress",
+    ]);
+    assert.equal(rs.length, 1 + 1 + 5);
+    for (const k of kids) {
+      assert.equal(k.tenant, "asso-exemple");
+      assert.equal(k.inputs.realmId, "factory");
+      assert.ok(k.provider?.includes(PROVIDER_URN_PART));
+      const kept = k.type !== "keycloak:index/groupRoles:GroupRoles";
+      assert.equal(k.protect, kept, k.name);
+      assert.equal(k.retainOnDelete, kept, k.name);
+    }
+    const group = kids.find((k) => k.type === "keycloak:index/group:Group")!;
+    assert.deepEqual(group.inputs, { realmId: "factory", name: "asso-exemple" });
+    const roles = kids.filter((k) => k.type === "keycloak:index/role:Role");
+    assert.deepEqual(roles.map((r) => r.inputs.name).sort(), ["nextcloud:asso-exemple", "paheko:asso-exemple", "wordpress:asso-exemple"]);
+    const gr = kids.find((k) => k.type === "keycloak:index/groupRoles:GroupRoles")!;
+    assert.equal(gr.inputs.exhaustive, true);
+    assert.ok(String(gr.inputs.groupId).startsWith("asso-exemple-identity-group-id-"));
+    assert.deepEqual((gr.inputs.roleIds as string[]).map((x) => x.replace(/-id-\d+$/, "")), [
+      "asso-exemple-identity-role-nextcloud", "asso-exemple-identity-role-paheko", "asso-exemple-identity-role-wordpress",
+    ]);
+  });
+  it("registers only the group for a tenant without role services", async () => {
+    const rs = await runIdentity((provider) => new TenantIdentity("s-identity", { tenant: "s", realmId: "factory", services: ["staticSite"], provider }).groupId);
+    const comp = rs.find((r) => r.type === "factory:identity:TenantIdentity")!;
+    assert.deepEqual(names(childrenOf(rs, comp)), ["keycloak:index/group:Group s-identity-group"]);
+  });
+});
+
+describe("KeycloakClient", () => {
+  const args = {
+    tenant: "asso-exemple",
+    realmId: "factory",
+    clientId: "nextcloud-asso-exemple",
+    rootUrl: "https://cloud.exemple.org",
+    redirectUris: ["https://cloud.exemple.org/apps/user_oidc/code"],
+    webOrigins: ["https://cloud.exemple.org"],
+  };
+
+  it("registers a hardened confidential client with a secret, its default scopes and one scope mapping per role", async () => {
+    let secretIsSecret: Promise<boolean> | undefined;
+    const rs = await runIdentity((provider) => {
+      const c = new KeycloakClient("asso-exemple-nextcloud-oidc", {
+        ...args, provider, scopeRoles: { "nextcloud:asso-exemple": "role-nc-id", "paheko:asso-exemple": pulumi.output("role-pk-id") },
+      });
+      secretIsSecret = (c.clientSecret as unknown as { isSecret: Promise<boolean> }).isSecret;
+      return { id: c.clientId, secret: c.clientSecret };
+    });
+    assert.equal(await secretIsSecret, true);
+    const comp = rs.find((r) => r.type === "factory:identity:KeycloakClient")!;
+    assert.deepEqual(comp.inputs, { tenant: "asso-exemple" });
+    const kids = childrenOf(rs, comp);
+    assert.deepEqual(names(kids), [
+      "keycloak:index/genericRoleMapper:GenericRoleMapper asso-exemple-nextcloud-oidc-scope-nextcloud-asso-exemple",
+      "keycloak:index/genericRoleMapper:GenericRoleMapper asso-exemple-nextcloud-oidc-scope-paheko-asso-exemple",
+      "keycloak:openid/client:Client asso-exemple-nextcloud-oidc-client",
+      "keycloak:openid/clientDefaultScopes:ClientDefaultScopes asso-exemple-nextcloud-oidc-default-scopes",
+      "random:index/randomPassword:RandomPassword asso-exemple-nextcloud-oidc-secret",
+    ]);
+    assert.equal(rs.length, 1 + 1 + 5);
+    for (const k of kids) assert.equal(k.tenant, "asso-exemple");
+    const by = (suffix: string) => kids.find((k) => k.name === `asso-exemple-nextcloud-oidc-${suffix}`)!;
+    const pw = by("secret");
+    assert.deepEqual(pw.inputs, { length: 48, special: false });
+    const client = by("client");
+    assert.ok(client.provider?.includes(PROVIDER_URN_PART));
+    assert.deepEqual(client.inputs, {
+      realmId: "factory",
+      clientId: "nextcloud-asso-exemple",
+      name: "nextcloud-asso-exemple",
+      description: "OIDC client of tenant asso-exemple",
+      enabled: true,
+      accessType: "CONFIDENTIAL",
+      clientAuthenticatorType: "client-secret",
+      standardFlowEnabled: true,
+      implicitFlowEnabled: false,
+      directAccessGrantsEnabled: false,
+      serviceAccountsEnabled: false,
+      oauth2DeviceAuthorizationGrantEnabled: false,
+      standardTokenExchangeEnabled: false,
+      fullScopeAllowed: false,
+      consentRequired: false,
+      pkceCodeChallengeMethod: "S256",
+      frontchannelLogoutEnabled: false,
+      clientSecret: { [SECRET_MARK]: `mock-asso-exemple-nextcloud-oidc-secret-${"x".repeat(48)}` },
+      rootUrl: "https://cloud.exemple.org",
+      baseUrl: "https://cloud.exemple.org",
+      validRedirectUris: ["https://cloud.exemple.org/apps/user_oidc/code"],
+      webOrigins: ["https://cloud.exemple.org"],
+    });
+    assert.deepEqual(Object.keys(CLIENT_HARDENING).filter((k) => !(k in client.inputs)), []);
+    const scopes = by("default-scopes");
+    assert.deepEqual(Object.keys(scopes.inputs).sort(), ["clientId", "defaultScopes", "realmId"]);
+    assert.equal(scopes.inputs.realmId, "factory");
+    assert.deepEqual(scopes.inputs.defaultScopes, [...CLIENT_DEFAULT_SCOPES]);
+    assert.ok(String(scopes.inputs.clientId).startsWith("asso-exemple-nextcloud-oidc-client-id-"));
+    assert.deepEqual(by("scope-nextcloud-asso-exemple").inputs, { realmId: "factory", clientId: scopes.inputs.clientId, roleId: "role-nc-id" });
+    assert.deepEqual(by("scope-paheko-asso-exemple").inputs, { realmId: "factory", clientId: scopes.inputs.clientId, roleId: "role-pk-id" });
+    // No secret in component props.
+    assert.doesNotMatch(JSON.stringify(rs.filter((r) => !r.custom).map((r) => r.inputs)), /mock-/);
+  });
+
+  it("refuses wildcard or http URIs and registers nothing", async () => {
+    for (const [field, value, msg] of [
+      ["redirectUris", ["https://cloud.exemple.org/*"], /redirect URI of client "nextcloud-asso-exemple": "https:\/\/cloud.exemple.org\/\*" must not contain a wildcard/],
+      ["redirectUris", ["*"], /must not contain a wildcard/],
+      ["webOrigins", ["*"], /web origin of client "nextcloud-asso-exemple": "\*" must not contain a wildcard/],
+      ["webOrigins", ["+"], /not "\+"/],
+      ["redirectUris", ["http://cloud.exemple.org/apps/user_oidc/code"], /must use https/],
+      ["rootUrl", "http://cloud.exemple.org", /root URL of client "nextcloud-asso-exemple": "http:\/\/cloud.exemple.org" must use https/],
+      ["postLogoutRedirectUris", ["https://cloud.exemple.org/*"], /must not contain a wildcard/],
+    ] as const) {
+      await assert.rejects(
+        runIdentity((provider) => new KeycloakClient("c", { ...args, [field]: value, provider }).clientId),
+        (e: Error & { registered?: RecordedResource[] }) => {
+          assert.match(e.message, msg);
+          assert.deepEqual(e.registered?.map((r) => r.type), ["pulumi:providers:keycloak"], `${field}: only the provider was registered`);
+          return true;
+        },
+      );
+    }
+  });
+
+  it("passes validated post-logout redirect URIs", async () => {
+    const rs = await runIdentity((provider) => new KeycloakClient("c", { ...args, postLogoutRedirectUris: ["https://cloud.exemple.org/"], provider }).clientId);
+    assert.deepEqual(rs.find((r) => r.name === "c-client")!.inputs.validPostLogoutRedirectUris, ["https://cloud.exemple.org/"]);
+  });
+});
+
+describe("identity section of the program (staging)", () => {
+  it("registers the realm once and, per tenant, exactly its group and roles (archived tenants keep theirs)", async () => {
+    const { resources: rs } = await runUnderMocks({ stack: "staging" });
+    assert.equal(rs.filter((r) => r.type === "factory:identity:FactoryRealm").length, 1);
+    assert.equal(rs.filter((r) => r.type === "keycloak:index/realm:Realm").length, 1);
+    const realm = rs.find((r) => r.type === "keycloak:index/realm:Realm")!;
+    assert.equal(realm.inputs.realm, "factory");
+    assert.ok(realm.provider?.includes("pulumi:providers:keycloak::platform-keycloak"));
+    const expected: Record<string, string[]> = {
+      "ancienne-asso": ["nextcloud:ancienne-asso"],
+      "asso-exemple": ["nextcloud:asso-exemple", "paheko:asso-exemple", "wordpress:asso-exemple"],
+      "club-velo": ["nextcloud:club-velo", "paheko:club-velo"],
+      "collectif-jardins": ["wordpress:collectif-jardins"],
+    };
+    const comps = rs.filter((r) => r.type === "factory:identity:TenantIdentity");
+    assert.deepEqual(comps.map((c) => c.name).sort(), Object.keys(expected).map((s) => `${s}-identity`));
+    for (const [slug, roles] of Object.entries(expected)) {
+      const mine = rs.filter((r) => r.tenant === slug && r.type.startsWith("keycloak:index/"));
+      assert.deepEqual(mine.filter((r) => r.type === "keycloak:index/group:Group").map((r) => r.inputs.name), [slug]);
+      assert.deepEqual(mine.filter((r) => r.type === "keycloak:index/role:Role").map((r) => r.inputs.name).sort(), roles);
+      assert.equal(mine.filter((r) => r.type === "keycloak:index/groupRoles:GroupRoles").length, 1);
+      for (const r of mine.filter((x) => x.type !== "keycloak:index/groupRoles:GroupRoles")) {
+        assert.equal(r.protect, true, r.name);
+        // Groups and roles are created after the realm-level policies and claims scope (realmId carries them).
+        for (const dep of ["realm-realm", "realm-client-policy", "realm-claims-scope", "realm-roles-mapper", "realm-groups-mapper"]) {
+          assert.ok(r.dependsOn.some((u) => u.endsWith(`::${dep}`)), `${r.name} depends on ${dep}`);
+        }
+      }
+    }
+  });
+});
