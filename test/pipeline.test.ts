@@ -4,7 +4,7 @@
 // edited in place (against a local stand-in for the GitHub/Forgejo API); the CI shell scripts with a fake
 // `pulumi` on PATH.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawnSync, SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
@@ -54,7 +54,7 @@ describe("workflow files", () => {
     if (!actionlint) return;
     for (const dir of WORKFLOW_DIRS) {
       for (const f of fs.readdirSync(path.join(root, dir))) {
-        const r = spawnSync(actionlint, ["-no-color", "-config-file", ".github/actionlint.yaml", path.join(dir, f)], { cwd: root, encoding: "utf8" });
+        const r: SpawnSyncReturns<string> = spawnSync(actionlint, ["-no-color", "-config-file", ".github/actionlint.yaml", path.join(dir, f)], { cwd: root, encoding: "utf8" });
         assert.equal(r.status, 0, `${dir}/${f}:\n${r.stdout}${r.stderr}`);
         assert.equal(r.stdout, "");
       }
