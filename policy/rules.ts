@@ -48,6 +48,14 @@ export const DATA_PORTS: readonly number[] = [5432, 3306, 6379, 3901, 3903];
 export const INSTALL_VOLUME_MARK = "nextcloud-install";
 export const UPDATER_MARK = "updater";
 
+/**
+ * True for the name of a shared Nextcloud install volume: it contains `nextcloud-install`, or it is named
+ * after the Nextcloud version it holds (`<stack>-nextcloud-31.0.9-<hash>`, components/nextcloud.ts).
+ */
+export function isInstallVolumeName(name: string): boolean {
+  return name.includes(INSTALL_VOLUME_MARK) || /(^|[^a-z0-9])nextcloud-\d+\.\d+\.\d+/.test(name);
+}
+
 const STATEFUL_TYPES: ReadonlySet<string> = new Set([
   TYPES.pgRole, TYPES.pgDatabase, TYPES.volume, TYPES.randomPassword, TYPES.kcRealm, TYPES.kcGroup,
   TYPES.s3Bucket, TYPES.s3BucketV2,
@@ -91,6 +99,9 @@ export const PLATFORM_GRANT_SUFFIX = "-platform-grant";
 
 /** True for a resource whose deletion loses data or credentials: it must be protected. */
 export function isStateful(type: string, inputs: Inputs = {}): boolean {
+  // The Nextcloud install volume holds only code copied from the pinned image: each upgrade replaces it
+  // with a new one (named after the version); nothing is lost when the old one goes.
+  if (type === TYPES.volume && isInstallVolumeName(str(inputs.name) ?? "")) return false;
   if (STATEFUL_TYPES.has(type)) return true;
   const kind = garageKind(type, inputs);
   return kind === "bucket" || kind === "key";
@@ -158,7 +169,7 @@ export function commandInstallMounts(script: string): { spec: string; readOnly: 
   const re = /(?:^|\s)(-v|--volume|--mount)(?:=|\s+)(["']?)(\S+?)\2(?=\s|$)/g;
   for (let m = re.exec(script); m; m = re.exec(script)) {
     const spec = m[3];
-    if (!spec.includes(INSTALL_VOLUME_MARK)) continue;
+    if (!isInstallVolumeName(spec)) continue;
     if (m[1] === "--mount") {
       const fields = spec.split(",").map((f) => f.trim().toLowerCase());
       out.push({ spec, readOnly: fields.some((f) => f === "readonly" || f === "ro" || f === "readonly=true" || f === "ro=true" || f === "readonly=1") });
@@ -201,7 +212,7 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: "nextcloud-install-read-only",
-    description: `The Nextcloud install volume (name contains "${INSTALL_VOLUME_MARK}") is mounted read-only everywhere except by the updater.`,
+    description: `The Nextcloud install volume (name contains "${INSTALL_VOLUME_MARK}" or nextcloud-<version>) is mounted read-only everywhere except by the updater.`,
     check(type, inputs, options) {
       if (isUpdater(inputs, options)) return [];
       const out: string[] = [];
@@ -209,11 +220,11 @@ export const RULES: readonly Rule[] = [
         const label = containerLabel(inputs, options);
         for (const v of list(inputs.volumes).map(obj)) {
           const source = str(v.volumeName) ?? str(v.hostPath) ?? "";
-          if (source.includes(INSTALL_VOLUME_MARK) && v.readOnly !== true) out.push(`container ${label} mounts ${source} at ${String(v.containerPath)} read-write`);
+          if (isInstallVolumeName(source) && v.readOnly !== true) out.push(`container ${label} mounts ${source} at ${String(v.containerPath)} read-write`);
         }
         for (const m of list(inputs.mounts).map(obj)) {
           const source = str(m.source) ?? "";
-          if (source.includes(INSTALL_VOLUME_MARK) && m.readOnly !== true) out.push(`container ${label} mounts ${source} at ${String(m.target)} read-write`);
+          if (isInstallVolumeName(source) && m.readOnly !== true) out.push(`container ${label} mounts ${source} at ${String(m.target)} read-write`);
         }
       } else if (type === TYPES.remoteCommand || type === TYPES.localCommand) {
         for (const field of ["create", "update", "delete"]) {

@@ -87,6 +87,9 @@ describe("rules: each rejects a violation and accepts the compliant resource", (
     assert.equal(r.check(TYPES.container, mount, opts()).length, 1);
     assert.deepEqual(r.check(TYPES.container, { ...mount, mounts: [{ ...mount.mounts[0], readOnly: true }] }, opts()), []);
     assert.deepEqual(r.check(TYPES.container, { ...goodContainer, volumes: [{ volumeName: "club-velo-config", containerPath: "/config" }] }, opts()), []);
+    const versioned = { ...goodContainer, volumes: [], mounts: [{ type: "volume", source: "staging-nextcloud-31.0.9-a6a8996b", target: "/var/www/html" }] };
+    assert.equal(r.check(TYPES.container, versioned, opts()).length, 1, "the version-named install volume is recognised");
+    assert.deepEqual(r.check(TYPES.container, { ...versioned, mounts: [{ ...versioned.mounts[0], source: "staging-nc-club-velo-config" }] }, opts()), []);
 
     const cmd = "docker run --rm -v nextcloud-install-node1:/var/www/html nextcloud:31.0.9-fpm php occ status";
     assert.deepEqual(r.check(TYPES.remoteCommand, { create: cmd }, opts({ name: "club-velo-occ" })), ["command club-velo-occ (create) mounts nextcloud-install-node1:/var/www/html read-write"]);
@@ -119,6 +122,10 @@ describe("rules: each rejects a violation and accepts the compliant resource", (
     }
     const grant = { adminUrl: "http://10.0.0.3:3903", bucketId: "b", accessKeyId: "GK1", permissions: { read: true, write: true, owner: false } };
     assert.equal(garageKind(TYPES.dynamic, grant), "grant");
+    // The install volume holds code from the pinned image, replaced at each upgrade: not stateful.
+    assert.equal(isStateful(TYPES.volume, { name: "staging-nextcloud-31.0.9-a6a8996b" }), false);
+    assert.equal(isStateful(TYPES.volume, { name: "nextcloud-install-node1" }), false);
+    assert.equal(isStateful(TYPES.volume, { name: "staging-nc-club-velo-config" }), true);
     for (const [type, inputs] of [[TYPES.dynamic, grant], [TYPES.container, goodContainer], [TYPES.kcClient, {}], [TYPES.dynamic, { kind: "dns-record" }]] as const) {
       assert.deepEqual(r.check(type, inputs, opts()), [], type);
     }
