@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { CLIENT_DEFAULT_SCOPES, clientIdFor, roleName } from "../../src/keycloak/naming";
-import { clientRepresentation } from "../../src/keycloak/definitions";
+import { clientProfilesRepresentation, clientRepresentation } from "../../src/keycloak/definitions";
 import { freePort, jwtClaims, KeycloakLab, keycloakSkipReason, LabClient, pkcePair, startKeycloak, submitLogin } from "./support/keycloak";
 
 const skip = keycloakSkipReason();
@@ -122,6 +122,20 @@ describe("Keycloak realm as the program configures it", { skip }, () => {
     await assert.rejects(submitLogin(authorizeUrl({ redirect_uri: redirectUri, state }), "alice", PASSWORD), /authorization request answered 302/);
   });
 
+  it("leaves Keycloak's own account console usable under the any-client policy", async () => {
+    // account-console is a built-in public client with PKCE S256 and a wildcard registered redirect URI
+    // (/realms/<realm>/account/*); the policy judges the redirect_uri of each request, which is exact.
+    const { challenge, state } = pkcePair();
+    const q = new URLSearchParams({
+      response_type: "code", client_id: "account-console", scope: "openid", state,
+      redirect_uri: `${kc.issuer}/account/`, code_challenge: challenge, code_challenge_method: "S256",
+    });
+    const location = await kc.login(`${kc.authorizationEndpoint}?${q}`, "alice", PASSWORD);
+    const cb = new URL(location);
+    assert.equal(`${cb.origin}${cb.pathname}`, `${kc.issuer}/account/`);
+    assert.ok(cb.searchParams.get("code"), location);
+  });
+
   it("refuses the password grant (direct access grants off)", async () => {
     const r = await fetch(kc.tokenEndpoint, {
       method: "POST",
@@ -148,5 +162,18 @@ describe("Keycloak realm as the program configures it", { skip }, () => {
     assert.equal(clients.length, 1);
     assert.equal(clients[0].fullScopeAllowed, false);
     void CLIENT_DEFAULT_SCOPES;
+  });
+
+  it("accepts the program's own (strict) profile, which admits https clients and refuses loopback http", async () => {
+    const put = await kc.admin("PUT", "/client-policies/profiles", clientProfilesRepresentation());
+    assert.equal(put.status, 204, await put.text());
+    const stored = (await (await kc.admin("GET", "/client-policies/profiles")).json()) as { profiles: { name: string; executors: { executor: string }[] }[] };
+    assert.deepEqual(stored.profiles.map((p) => [p.name, p.executors.map((e) => e.executor)]), [["factory-secure-clients", ["secure-redirect-uris-enforcer", "pkce-enforcer"]]]);
+    const https = await kc.admin("POST", "/clients", clientRepresentation({ clientId: "strict-https", secret: "strict-secret-strict-secret", rootUrl: "https://s.example.org", redirectUris: ["https://s.example.org/cb"], webOrigins: ["https://s.example.org"] }));
+    assert.equal(https.status, 201, await https.text());
+    const loop = await kc.admin("POST", "/clients", clientRepresentation({ clientId: "strict-loop", secret: "strict-secret-strict-secret", rootUrl: "http://127.0.0.1", redirectUris: ["http://127.0.0.1/cb"], webOrigins: ["http://127.0.0.1"] }));
+    assert.equal(loop.status, 400, await loop.text());
+    // Back to the lab profile for whatever runs after.
+    await kc.admin("PUT", "/client-policies/profiles", clientProfilesRepresentation({ allowLoopbackHttp: true }));
   });
 });
