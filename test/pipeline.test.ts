@@ -198,6 +198,12 @@ describe("data-loss gate on preview JSON samples", () => {
     assert.match(allowed.markdown, /ALLOWED by the `allow-data-loss` label/);
   });
 
+  it("a Nextcloud upgrade replacing the version-named install volume (code only) passes", () => {
+    const urn = "urn:pulumi:prod::service-factory::factory:nextcloud:NextcloudFactory$docker:index/volume:Volume::nextcloud-node1-install-31.0.8";
+    const doc = JSON.stringify({ steps: [{ op: "delete", urn, oldState: { urn, type: "docker:index/volume:Volume", inputs: { name: "prod-nextcloud-31.0.8-0badc0de" } } }] });
+    assert.equal(runGate([{ label: "prod", text: doc }], false).pass, true);
+  });
+
   it("fails closed on a missing or unreadable preview, label or not", () => {
     for (const allow of [false, true]) {
       const r = runGate([{ label: "staging", text: readFixture("safe") }, { label: "prod", text: undefined }, { label: "x", text: "Error: not logged in" }], allow);
