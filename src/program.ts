@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Platform, PlatformSecrets } from "../components/platform";
 import { FactoryRealm, TenantIdentity } from "../components/identity";
+import { NextcloudFactory } from "../components/nextcloud";
 import { ServiceName } from "./types";
 import { FactoryInputs, requireFactoryInputs } from "./inputs";
 import { OPERATOR_SECRET_KEYS, PROJECT } from "./settings";
@@ -13,6 +14,11 @@ import { StaticSite } from "../components/staticSite";
 import { SERVICE_HOST_LABEL, wordpressEditRoot } from "./types";
 import { DnsRecords } from "../components/dnsRecords";
 import { tenantDnsRecords } from "./dns/records";
+import { CaddyEdge } from "../components/edge";
+import { KeycloakClient } from "../components/identity";
+import { edgeUpstreams } from "./caddy/upstreams";
+import { tenantWalls, wallRootUrl } from "./caddy/wall";
+import { renderNextcloudSite } from "./nextcloud/caddy";
 
 export interface RunOptions {
   /** Stack name; defaults to the current Pulumi stack. */
@@ -67,6 +73,24 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   }
   // [/section: identity]
   // [section: nextcloud] NextcloudFactory
+  // Every Nextcloud tenant (archived ones keep their data resources only); the edge section serves
+  // `nextcloud.caddySites` from each compute host's Caddy, mounting `nextcloud.installs` read-only.
+  const nextcloud = new NextcloudFactory("nextcloud", {
+    settings: inputs.settings,
+    tenants: inputs.tenants,
+    placement: inputs.placement,
+    docker: platform.docker,
+    networks: platform.networks,
+    postgres: platform.postgres,
+    s3Provider: platform.s3,
+    garageAdmin: { url: platform.endpoints.garage.adminUrl, token: platform.secrets.garageAdminToken },
+    keycloak: platform.keycloak,
+    realmId: realm.realmId,
+    identities,
+    redis: platform.endpoints.redis,
+    collaboraUrl: platform.endpoints.collaboraUrl,
+    smtpPassword: platform.secrets.smtpPassword,
+  });
   // [/section: nextcloud]
   // [section: paheko-wordpress-static] PahekoFactory, WordPressMultisite, static sites
   // One Paheko and one WordPress Multisite for the whole factory, always registered (their volumes are
@@ -128,6 +152,40 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   }
   // [/section: dns]
   // [section: edge] Caddy edge and compute configs
+  // One Keycloak client per wall (tenant and walled service, suspended included, archived not), then the
+  // Caddy containers: the edge config holds every wall and route, each compute host's config its
+  // Nextcloud sites (and the WordPress editing hostnames on the WordPress host).
+  const wallClientSecrets: Record<string, pulumi.Output<string>> = {};
+  for (const t of inputs.tenants) {
+    for (const w of tenantWalls(t)) {
+      const client = new KeycloakClient(`${t.slug}-wall-${w.service}`, {
+        tenant: t.slug,
+        realmId: realm.realmId,
+        clientId: w.clientId,
+        rootUrl: wallRootUrl(w.hostname),
+        redirectUris: [w.redirectUri],
+        webOrigins: [wallRootUrl(w.hostname)],
+        scopeRoles: identities.get(t.slug)!.scopeRoles([w.service]),
+        provider: platform.keycloak,
+      });
+      wallClientSecrets[w.clientId] = client.clientSecret;
+    }
+  }
+  new CaddyEdge("caddy", {
+    settings: inputs.settings,
+    tenants: inputs.tenants,
+    docker: platform.docker,
+    garageAdminUrl: platform.endpoints.garage.adminUrl,
+    upstreams: edgeUpstreams({
+      settings: inputs.settings, endpoints: platform.endpoints, tenants: inputs.tenants, placement: inputs.placement,
+      paheko: paheko.upstream, wordpressHost: wordpress.host,
+    }),
+    wallClientSecrets,
+    nextcloudSites: nextcloud.caddySites,
+    renderNextcloudSite,
+    wordpress: { host: wordpress.host, fpmUpstream: wordpress.fpmUpstream, documentRoot: wordpress.documentRoot, htmlVolume: wordpress.htmlVolume },
+    computeNetworks: Object.fromEntries(Object.entries(platform.networks).map(([h, n]) => [h, n.name])),
+  }, { dependsOn: nextcloud.installs.map((i) => i.ready) });
   // [/section: edge]
 
   return {

@@ -273,3 +273,29 @@ describe("CaddyEdge under mocks", () => {
     }), /no client secret for wall client wall-paheko-asso-exemple/);
   });
 });
+
+describe("edge section of the program (staging, under mocks)", () => {
+  it("registers one wall client per tenant and walled service (not archived) and one Caddy per edge/compute host", async () => {
+    const { resources: rs } = await runUnderMocks({ stack: "staging", projectDir: ROOT });
+    const walls = rs.filter((r) => r.type === "factory:identity:KeycloakClient" && r.name.includes("-wall-"));
+    assert.deepEqual(walls.map((w) => `${w.tenant}:${w.name}`).sort(), [
+      "asso-exemple:asso-exemple-wall-paheko", "asso-exemple:asso-exemple-wall-wordpress",
+      "club-velo:club-velo-wall-paheko", "collectif-jardins:collectif-jardins-wall-wordpress",
+    ]);
+    const oidc = rs.filter((r) => r.type === "keycloak:openid/client:Client" && String(r.inputs.clientId).startsWith("wall-"));
+    const byId = Object.fromEntries(oidc.map((c) => [String(c.inputs.clientId), c.inputs.validRedirectUris]));
+    assert.deepEqual(byId["wall-paheko-asso-exemple"], [wallRedirectUri("compta.exemple.org")]);
+    assert.equal(oidc.length, 4);
+    assert.equal(rs.filter((r) => r.type === "factory:edge:CaddyEdge").length, 1);
+    const containers = rs.filter((r) => r.type === "docker:index/container:Container" && r.name.startsWith("caddy-"));
+    assert.deepEqual(containers.map((c) => c.name).sort(), ["caddy-stg-compute1", "caddy-stg-compute2", "caddy-stg-edge1"]);
+    // Compute configs use the Nextcloud helper's site renderer, pinned to the compute listener.
+    const reloads = rs.filter((r) => r.type === "command:local:Command" && /^caddy-stg-compute\d-reload$/.test(r.name));
+    const configs = reloads.map((r) => String(revealSecrets(r.inputs.stdin))).join("\n");
+    assert.match(configs, /http:\/\/cloud\.exemple\.org:8081 \{\n\troot \* \/srv\/nextcloud\//);
+    assert.match(configs, /http:\/\/club-velo\.nextcloud\.staging\.factory\.example\.org:8081 \{/);
+    for (const c of containers.filter((x) => x.name !== "caddy-stg-edge1")) {
+      for (const m of (c.inputs.mounts ?? []) as { readOnly: boolean }[]) assert.equal(m.readOnly, true);
+    }
+  });
+});
