@@ -114,14 +114,27 @@ export async function startKeycloak(opts: StartOptions = {}): Promise<KeycloakLa
   const adminPassword = randomBytes(18).toString("base64url");
   const logFile = path.join(dir, "keycloak.log");
   const log = fs.openSync(logFile, "a");
-  const child: ChildProcess = spawn(path.join(home, "bin", "kc.sh"), [
-    "start-dev", "--http-host=127.0.0.1", `--http-port=${port}`, `--http-management-port=${mgmtPort}`, "--db=dev-mem",
-  ], {
+  // A small watchdog shell runs Keycloak and stops it (and removes the temp dir) when this test process
+  // disappears without calling stop() (killed by a timeout, crashed): no server outlives its test.
+  const watchdog = [
+    '"$SF_KC_SH" start-dev --http-host=127.0.0.1 --http-port="$SF_KC_PORT" --http-management-port="$SF_KC_MGMT" --db=dev-mem &',
+    "kc=$!",
+    'while kill -0 "$SF_KC_PARENT" 2>/dev/null && kill -0 "$kc" 2>/dev/null; do sleep 1; done',
+    'kill "$kc" 2>/dev/null; wait "$kc"; status=$?',
+    'kill -0 "$SF_KC_PARENT" 2>/dev/null || rm -rf "$SF_KC_DIR"',
+    'exit "$status"',
+  ].join("\n");
+  const child: ChildProcess = spawn("bash", ["-c", watchdog], {
     cwd: dir,
-    detached: true, // own process group: stop() kills kc.sh and java together
+    detached: true, // own process group: stop() kills the watchdog and java together
     stdio: ["ignore", log, log],
     env: {
       ...process.env,
+      SF_KC_SH: path.join(home, "bin", "kc.sh"),
+      SF_KC_PORT: String(port),
+      SF_KC_MGMT: String(mgmtPort),
+      SF_KC_PARENT: String(process.pid),
+      SF_KC_DIR: dir,
       KC_BOOTSTRAP_ADMIN_USERNAME: "admin",
       KC_BOOTSTRAP_ADMIN_PASSWORD: adminPassword,
       JAVA_OPTS_APPEND: `-Djava.io.tmpdir=${dir}`,
