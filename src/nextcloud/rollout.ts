@@ -4,7 +4,9 @@
 // install volume name and the steps' triggers change, while a run with no change finds nothing to do.
 //
 // Per host (hosts by name, tenants by slug), each host starting only after the previous one finished:
-//   maint-on:H -> populate:H -> fpm:H:t1 -> upgrade:H:t1 -> fpm:H:t2 -> upgrade:H:t2 -> ... -> cron:H -> maint-off:H
+//   maint-on:H -> populate:H -> [init:H:t1] -> fpm:H:t1 -> upgrade:H:t1 -> configure:H:t1 -> fpm:H:t2 -> ...
+//              -> cron:H -> maint-off:H
+// (init only does something for a new tenant: it is created once and never re-run.)
 // Pulumi starts no new step after a failure: a failing tenant stops the rollout there, the remaining
 // tenants and hosts keep running the old version (their containers still mount the old volume).
 
@@ -15,7 +17,7 @@ export interface RolloutTenant {
 
 export interface RolloutStep {
   id: string;
-  kind: "maint-on" | "populate" | "fpm" | "upgrade" | "cron" | "maint-off";
+  kind: "maint-on" | "populate" | "init" | "fpm" | "upgrade" | "configure" | "cron" | "maint-off";
   host: string;
   tenant?: string;
   /** Step ids that must be finished first. */
@@ -25,8 +27,10 @@ export interface RolloutStep {
 export const stepId = {
   maintOn: (h: string) => `maint-on:${h}`,
   populate: (h: string) => `populate:${h}`,
+  init: (h: string, t: string) => `init:${h}:${t}`,
   fpm: (h: string, t: string) => `fpm:${h}:${t}`,
   upgrade: (h: string, t: string) => `upgrade:${h}:${t}`,
+  configure: (h: string, t: string) => `configure:${h}:${t}`,
   cron: (h: string) => `cron:${h}`,
   maintOff: (h: string) => `maint-off:${h}`,
 };
@@ -48,11 +52,15 @@ export function planRollout(tenants: readonly RolloutTenant[]): RolloutStep[] {
     steps.push({ id: populate, kind: "populate", host, after: [on] });
     let previousTenant: string | undefined;
     for (const slug of slugs) {
+      const init = stepId.init(host, slug);
+      steps.push({ id: init, kind: "init", host, tenant: slug, after: [populate] });
       const fpm = stepId.fpm(host, slug);
-      steps.push({ id: fpm, kind: "fpm", host, tenant: slug, after: [on, populate, ...(previousTenant ? [previousTenant] : [])] });
+      steps.push({ id: fpm, kind: "fpm", host, tenant: slug, after: [on, populate, init, ...(previousTenant ? [previousTenant] : [])] });
       const upgrade = stepId.upgrade(host, slug);
       steps.push({ id: upgrade, kind: "upgrade", host, tenant: slug, after: [fpm] });
-      previousTenant = upgrade;
+      const configure = stepId.configure(host, slug);
+      steps.push({ id: configure, kind: "configure", host, tenant: slug, after: [upgrade] });
+      previousTenant = configure;
     }
     const cron = stepId.cron(host);
     steps.push({ id: cron, kind: "cron", host, after: [populate, previousTenant!] });

@@ -1,0 +1,560 @@
+// The Nextcloud factory: per compute host one read-only install volume per Nextcloud version (populated by
+// an ephemeral official-image run) and one staggered cron scheduler; per tenant a database, a bucket as
+// primary storage, a config and a data volume, an FPM container and the one-time install. What is run and
+// in which order comes from src/nextcloud (pure); this file only wires resources. See docs/nextcloud.md.
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as keycloak from "@pulumi/keycloak";
+import * as postgresql from "@pulumi/postgresql";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { PORTS } from "../src/endpoints";
+import { keycloakPublicUrl } from "../src/caddy/edge";
+import { serviceBucketName } from "../src/garage/naming";
+import { clientIdFor } from "../src/keycloak/naming";
+import { cronSchedule, cronTenantPaths, renderCronScheduler } from "../src/nextcloud/cron";
+import { renderEnvFile, renderTenantEnv, RUNTIME_SECRETS, SECRET_FILES, SecretFile } from "../src/nextcloud/env";
+import {
+  caddyInstallRoot, fpmUpstream, FPM_PORT, hostNames, imageVersionProblem, installVolumeName, MAX_UPLOAD_MB, NC_LABELS,
+  NC_LIMITS, NC_PATHS, quotaPolicy, tenantNames, WWW_DATA_UID,
+} from "../src/nextcloud/layout";
+import { planRollout, RolloutStep } from "../src/nextcloud/rollout";
+import {
+  dockerCommands, renderConfigureScript, renderInitScript, renderMaintenanceScript, renderPopulateScript,
+  renderUpgradeScript, SCRIPT_SECRETS_DIR, withSecretFiles,
+} from "../src/nextcloud/scripts";
+import { factoryNetworkName, serviceAddressFrom } from "../src/platform/layout";
+import { tenantDatabaseName } from "../src/postgres/names";
+import { Host, platformHostnames, StackSettings, Tenant } from "../src/types";
+import { GarageBucket } from "./garageBucket";
+import { KeycloakClient, TenantIdentity } from "./identity";
+import { TenantDatabase } from "./tenantDatabase";
+
+/** The patched entrypoint, uploaded into every FPM container. */
+export const ENTRYPOINT_SOURCE = path.join(__dirname, "..", "scripts", "nextcloud", "entrypoint.sh");
+
+/** Nextcloud's local break-glass administrator (SSO is the normal login). */
+export const NEXTCLOUD_ADMIN_USER = "factory-admin";
+
+const LOG = { logDriver: "json-file", logOpts: { "max-size": "10m", "max-file": "3" } };
+
+/** What the compute Caddy (edge helper) needs to serve one tenant's Nextcloud. */
+export interface NextcloudCaddySite {
+  host: string;
+  tenant: string;
+  hostname: string;
+  /** FastCGI upstream on the host's factory network (the FPM container). */
+  fpmUpstream: string;
+  /** Docker name of the install volume the tenant runs on (mount it read-only at installRoot). */
+  installVolume: pulumi.Output<string>;
+  /** Where the Caddy container must mount that volume (caddyInstallRoot). */
+  installRoot: string;
+}
+
+/** One install volume of a host. */
+export interface NextcloudInstall {
+  host: string;
+  version: string;
+  volumeName: pulumi.Output<string>;
+  /** Mount point in the compute Caddy (read-only). */
+  mountPath: string;
+  /** The populate run: depend on it before mounting the volume anywhere. */
+  ready: pulumi.Resource;
+}
+
+export interface NextcloudFactoryArgs {
+  /** Validated stack settings (nextcloud version/apps/cron interval, images, hosts, mail, domain). */
+  settings: StackSettings;
+  /** Every validated tenant; only those with a Nextcloud service are used (archived: data resources only). */
+  tenants: readonly Tenant[];
+  /** Compute host of every tenant, by slug. */
+  placement: ReadonlyMap<string, string>;
+  /** Docker provider per host (Platform.docker). */
+  docker: Record<string, docker.Provider>;
+  /** The factory network per host (Platform.networks); containers join it and depend on it. */
+  networks: Record<string, docker.Network>;
+  /** Shared PostgreSQL provider (Platform.postgres). */
+  postgres: postgresql.Provider;
+  /** aws provider on Garage's S3 API (Platform.s3). */
+  s3Provider: aws.Provider;
+  /** Garage admin API URL and token (Platform.endpoints.garage.adminUrl, secrets.garageAdminToken). */
+  garageAdmin: { url: string; token: pulumi.Input<string> };
+  /** Keycloak provider (Platform.keycloak) and the realm (FactoryRealm.realmId). */
+  keycloak: keycloak.Provider;
+  realmId: pulumi.Input<string>;
+  /** Each tenant's identity (roles), by slug, from the identity section. */
+  identities: ReadonlyMap<string, TenantIdentity>;
+  /** Redis per compute host (Platform.endpoints.redis). */
+  redis: Record<string, { host: string; port: number }>;
+  /** Collabora's public URL (Platform.endpoints.collaboraUrl). */
+  collaboraUrl: string;
+  /** SMTP relay password (operator secret). */
+  smtpPassword: pulumi.Input<string>;
+}
+
+/**
+ * All Nextcloud tenants of the stack. Host by host (by name) and tenant by tenant (by slug), the rollout
+ * order of src/nextcloud/rollout.ts is expressed with dependsOn, so a version change upgrades the fleet in
+ * order and stops at the first failure.
+ */
+export class NextcloudFactory extends pulumi.ComponentResource {
+  /** Per tenant served on a compute host: what its Caddy site needs. */
+  readonly caddySites: NextcloudCaddySite[] = [];
+  /** Per host: the install volume of the current version. */
+  readonly installs: NextcloudInstall[] = [];
+  readonly instances = new Map<string, NextcloudInstance>();
+  /** The resource of each rollout step, by step id (tests assert the edges). */
+  readonly steps = new Map<string, pulumi.Resource>();
+  /** The plan the steps follow. */
+  readonly plan: RolloutStep[];
+
+  constructor(name: string, args: NextcloudFactoryArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("factory:nextcloud:NextcloudFactory", name, {}, opts);
+    const s = args.settings;
+    const nc = s.nextcloud;
+    const image = s.images.nextcloud;
+    const nextcloudTenants = args.tenants.filter((t) => t.services.nextcloud).sort((a, b) => (a.slug < b.slug ? -1 : 1));
+    const running = nextcloudTenants.filter((t) => t.status !== "archived");
+    if (running.length > 0) {
+      const problem = imageVersionProblem(image, nc.version);
+      if (problem) throw new Error(problem);
+    }
+    const hostOf = (slug: string): Host => {
+      const name = args.placement.get(slug);
+      const h = s.hosts.find((x) => x.name === name);
+      if (!h) throw new Error(`tenant ${slug}: no placement on a known host`);
+      return h;
+    };
+    const entrypoint = fs.readFileSync(ENTRYPOINT_SOURCE, "utf8");
+    const edgeAddresses = s.hosts.filter((h) => h.roles.includes("edge")).map((h) => h.privateAddress).sort();
+    const discoveryUri = `${keycloakPublicUrl(s.domain)}/realms/${s.realm}/.well-known/openid-configuration`;
+    const volumeName = installVolumeName(s.stack, nc.version, nc.apps);
+
+    // Data first: archived tenants keep database, bucket and volumes (all protected), nothing else.
+    for (const t of nextcloudTenants) {
+      const host = hostOf(t.slug);
+      const identity = args.identities.get(t.slug);
+      if (!identity && t.status !== "archived") throw new Error(`tenant ${t.slug}: no identity (the identity section must run first)`);
+      const svc = t.services.nextcloud!;
+      const env = (secretsDir: string, paths?: { config: string; data: string }) => renderTenantEnv({
+        slug: t.slug,
+        s3: { ...serviceAddressFrom(s, "garage", host.name, PORTS.garageS3), region: "garage", bucket: serviceBucketName(t.slug, "nextcloud"), ssl: false },
+        redis: { ...(args.redis[host.name] ?? { host: "redis", port: PORTS.redis }), hasPassword: false },
+        mail: s.mail,
+        secretsDir,
+        configDir: paths?.config,
+        dataDir: paths?.data,
+      });
+      const instance = new NextcloudInstance(`${t.slug}-nextcloud`, {
+        tenant: t.slug,
+        stack: s.stack,
+        active: t.status !== "archived",
+        hostname: svc.hostname,
+        quotaGb: svc.quotaGb,
+        adminEmail: t.contact,
+        host,
+        provider: args.docker[host.name],
+        postgres: args.postgres,
+        s3Provider: args.s3Provider,
+        garageAdmin: args.garageAdmin,
+        database: serviceAddressFrom(s, "postgres", host.name, PORTS.postgres),
+        keycloak: args.keycloak,
+        realmId: args.realmId,
+        identity,
+        discoveryUri,
+        trustedProxies: edgeAddresses,
+        apps: nc.apps,
+        collaboraUrl: args.collaboraUrl,
+        smtpPassword: args.smtpPassword,
+        entrypoint,
+        env: env(NC_PATHS.secrets),
+        initEnv: env(SCRIPT_SECRETS_DIR),
+        cronEnv: env(cronTenantPaths(t.slug).secrets, cronTenantPaths(t.slug)),
+      }, { parent: this });
+      this.instances.set(t.slug, instance);
+    }
+
+    // Then the rollout, host after host, exactly as planned.
+    this.plan = planRollout(running.map((t) => ({ slug: t.slug, host: hostOf(t.slug).name })));
+    const hostState = new Map<string, { volume: docker.Volume; image: docker.RemoteImage }>();
+    const deps = (step: RolloutStep) => step.after.map((id) => {
+      const r = this.steps.get(id);
+      if (!r) throw new Error(`rollout step ${step.id} needs ${id}, which was not created before it`);
+      return r;
+    });
+    for (const step of this.plan) {
+      const host = s.hosts.find((h) => h.name === step.host)!;
+      const provider = args.docker[host.name];
+      const onHost = { parent: this, provider };
+      const env = { DOCKER_HOST: host.docker };
+      const base = `${name}-${host.name}`;
+      switch (step.kind) {
+        case "maint-on":
+        case "maint-off": {
+          const cmd = new command.local.Command(`${base}-${step.kind}`, {
+            create: renderMaintenanceScript({ stack: s.stack, host: host.name, mode: step.kind === "maint-on" ? "on" : "off", version: nc.version }),
+            environment: env,
+            triggers: [volumeName],
+            logging: "stdoutAndStderr",
+          }, { parent: this, dependsOn: deps(step) });
+          this.steps.set(step.id, cmd);
+          break;
+        }
+        case "populate": {
+          const img = new docker.RemoteImage(`${base}-image-${nc.version}`, { name: image, keepLocally: true }, onHost);
+          // Regenerable software, not data: not protected (a protected volume would make every upgrade fail
+          // when Pulumi removes the old one). Docker refuses to remove a volume a container still mounts.
+          const volume = new docker.Volume(`${base}-install-${nc.version}`, {
+            name: volumeName,
+            labels: [{ label: NC_LABELS.stack, value: s.stack }, { label: NC_LABELS.role, value: "install" }],
+          }, onHost);
+          const names = hostNames(s.stack, host.name);
+          const populate = new command.local.Command(`${base}-populate-${nc.version}`, {
+            create: volume.name.apply((v) => dockerCommands.populate({ container: names.populate, volume: v, image })),
+            stdin: renderPopulateScript({ version: nc.version, apps: nc.apps }),
+            environment: env,
+            triggers: [volumeName, image],
+            logging: "stdoutAndStderr",
+          }, { parent: this, dependsOn: [...deps(step), volume, img] });
+          hostState.set(host.name, { volume, image: img });
+          this.installs.push({ host: host.name, version: nc.version, volumeName: volume.name, mountPath: caddyInstallRoot(volumeName), ready: populate });
+          this.steps.set(step.id, populate);
+          break;
+        }
+        case "init":
+        case "fpm":
+        case "upgrade":
+        case "configure": {
+          const instance = this.instances.get(step.tenant!)!;
+          const hs = hostState.get(host.name)!;
+          if (step.kind === "init") {
+            this.steps.set(step.id, instance.runInit({ installVolume: hs.volume, image, imageResource: hs.image, network: args.networks[host.name], after: deps(step) }));
+          } else if (step.kind === "fpm") {
+            this.steps.set(step.id, instance.runFpm({ installVolume: hs.volume, image, imageResource: hs.image, network: args.networks[host.name], after: deps(step) }));
+            this.caddySites.push({
+              host: host.name, tenant: step.tenant!, hostname: instance.hostname, fpmUpstream: instance.fpmUpstream,
+              installVolume: hs.volume.name, installRoot: caddyInstallRoot(volumeName),
+            });
+          } else if (step.kind === "upgrade") {
+            this.steps.set(step.id, instance.runUpgrade({ version: nc.version, installVolumeName: volumeName, after: deps(step) }));
+          } else {
+            this.steps.set(step.id, instance.runConfigure({ after: deps(step) }));
+          }
+          break;
+        }
+        case "cron": {
+          const hs = hostState.get(host.name)!;
+          const slugs = this.plan.filter((x) => x.kind === "fpm" && x.host === host.name).map((x) => x.tenant!);
+          this.steps.set(step.id, this.cronScheduler(`${base}-cron`, {
+            stack: s.stack, host, provider, network: args.networks[host.name], image, imageResource: hs.image,
+            installVolume: hs.volume, intervalMinutes: nc.cronIntervalMinutes,
+            tenants: slugs.map((slug) => this.instances.get(slug)!), after: deps(step),
+          }));
+          break;
+        }
+      }
+    }
+    this.registerOutputs({ installs: this.installs.map((i) => ({ host: i.host, version: i.version, volume: i.volumeName })) });
+  }
+
+  /** One container per host running every tenant's cron.php in turn, each at its own offset. */
+  private cronScheduler(name: string, o: {
+    stack: string; host: Host; provider: docker.Provider; network: docker.Network; image: string; imageResource: docker.RemoteImage;
+    installVolume: docker.Volume; intervalMinutes: number; tenants: NextcloudInstance[]; after: pulumi.Resource[];
+  }): docker.Container {
+    const slots = cronSchedule(o.tenants.map((t) => t.tenant), o.intervalMinutes);
+    const uploads: docker.types.input.ContainerUpload[] = [
+      { file: NC_PATHS.cronScript, content: renderCronScheduler(slots, o.intervalMinutes), permissions: "0555" },
+    ];
+    const mounts: docker.types.input.ContainerMount[] = [
+      { type: "volume", source: o.installVolume.name, target: NC_PATHS.install, readOnly: true },
+    ];
+    for (const t of [...o.tenants].sort((a, b) => (a.tenant < b.tenant ? -1 : 1))) {
+      const p = cronTenantPaths(t.tenant);
+      uploads.push({ file: p.env, content: renderEnvFile(t.cronEnv), permissions: "0444" });
+      for (const f of RUNTIME_SECRETS) {
+        uploads.push({ file: `${p.secrets}/${SECRET_FILES[f]}`, content: t.runtimeSecrets[f]!, owner: "0", group: String(WWW_DATA_UID), permissions: "0440" });
+      }
+      mounts.push({ type: "volume", source: t.configVolume.name, target: p.config });
+      mounts.push({ type: "volume", source: t.dataVolume.name, target: p.data });
+    }
+    return new docker.Container(name, {
+      name: hostNames(o.stack, o.host.name).cron,
+      image: o.image,
+      user: "www-data",
+      entrypoints: ["/bin/sh", NC_PATHS.cronScript],
+      restart: "unless-stopped",
+      ...LOG,
+      uploads,
+      mounts,
+      networksAdvanced: [{ name: o.network.name }],
+      securityOpts: ["no-new-privileges:true"],
+      capabilities: { drops: ["ALL"] },
+      memory: NC_LIMITS.cron.memoryMb,
+      memorySwap: NC_LIMITS.cron.memoryMb,
+      ulimits: [{ name: "nproc", soft: NC_LIMITS.cron.pids, hard: NC_LIMITS.cron.pids }],
+      labels: [{ label: NC_LABELS.stack, value: o.stack }, { label: NC_LABELS.role, value: "cron" }],
+    }, { parent: this, provider: o.provider, deleteBeforeReplace: true, dependsOn: [...o.after, o.network, o.imageResource] });
+  }
+}
+
+export interface NextcloudInstanceArgs {
+  /** Tenant slug. */
+  tenant: string;
+  /** Stack name (prefix of Docker object names). */
+  stack: string;
+  /** false for an archived tenant: data resources only (no container, command or OIDC client). */
+  active: boolean;
+  /** Public hostname. */
+  hostname: string;
+  /** Storage quota in GiB (bucket quota and default user quota, see quotaPolicy). */
+  quotaGb: number;
+  /** E-mail of the break-glass admin account (the tenant's contact). */
+  adminEmail: string;
+  /** The compute host the tenant runs on, and its Docker provider. */
+  host: Host;
+  provider: docker.Provider;
+  /** Shared PostgreSQL provider, and the server's address as seen from the host's containers. */
+  postgres: postgresql.Provider;
+  database: { host: string; port: number };
+  /** Garage: aws provider (S3 API) and admin API. */
+  s3Provider: aws.Provider;
+  garageAdmin: { url: string; token: pulumi.Input<string> };
+  /** Keycloak provider, realm, the tenant's identity (undefined only when archived) and the discovery URL. */
+  keycloak: keycloak.Provider;
+  realmId: pulumi.Input<string>;
+  identity?: TenantIdentity;
+  discoveryUri: string;
+  /** Addresses Nextcloud trusts X-Forwarded-* from (the edge hosts). */
+  trustedProxies: string[];
+  /** Apps enabled on the instance (settings.nextcloud.apps). */
+  apps: string[];
+  /** Collabora's public URL (richdocuments wopi_url). */
+  collaboraUrl: string;
+  /** SMTP relay password (secret), uploaded as a file. */
+  smtpPassword: pulumi.Input<string>;
+  /** Content of scripts/nextcloud/entrypoint.sh. */
+  entrypoint: string;
+  /** Environment of the FPM container, of the init run and of the tenant's cron run (renderTenantEnv). */
+  env: string[];
+  initEnv: string[];
+  cronEnv: string[];
+}
+
+interface RunArgs {
+  installVolume: docker.Volume;
+  image: string;
+  imageResource: docker.RemoteImage;
+  network: docker.Network;
+  /** Rollout predecessors (from the plan). */
+  after: pulumi.Resource[];
+}
+
+/**
+ * One tenant's Nextcloud. The constructor registers what holds data (database, bucket, config and data
+ * volumes, admin password: all protected) and, when active, the OIDC client; the factory then calls
+ * runInit/runFpm/runUpgrade/runConfigure in rollout order.
+ */
+export class NextcloudInstance extends pulumi.ComponentResource {
+  readonly tenant: string;
+  readonly hostname: string;
+  readonly fpmUpstream: string;
+  readonly database: TenantDatabase;
+  readonly bucket: GarageBucket;
+  readonly configVolume: docker.Volume;
+  readonly dataVolume: docker.Volume;
+  readonly oidcClient?: KeycloakClient;
+  /** Secret files the FPM container and the tenant's cron run read (secrets). */
+  readonly runtimeSecrets: Partial<Record<SecretFile, pulumi.Input<string>>>;
+  readonly cronEnv: string[];
+  fpm?: docker.Container;
+
+  private readonly args: NextcloudInstanceArgs;
+  private readonly adminPassword: random.RandomPassword;
+  private readonly names: ReturnType<typeof tenantNames>;
+  private readonly name: string;
+  private init?: command.local.Command;
+
+  constructor(name: string, args: NextcloudInstanceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("factory:nextcloud:NextcloudInstance", name, { tenant: args.tenant }, opts);
+    this.name = name;
+    this.args = args;
+    this.tenant = args.tenant;
+    this.hostname = args.hostname;
+    this.fpmUpstream = fpmUpstream(args.stack, args.tenant);
+    this.names = tenantNames(args.stack, args.tenant);
+    this.cronEnv = args.cronEnv;
+    const keep: pulumi.CustomResourceOptions = { parent: this, protect: true, retainOnDelete: true };
+    const quota = quotaPolicy(args.quotaGb);
+
+    this.database = new TenantDatabase(`${name}-db`, {
+      tenant: args.tenant,
+      name: tenantDatabaseName(args.tenant, "nextcloud"),
+      provider: args.postgres,
+    }, { parent: this });
+    this.bucket = new GarageBucket(`${name}-bucket`, {
+      tenant: args.tenant,
+      bucketName: serviceBucketName(args.tenant, "nextcloud"),
+      quotaBytes: quota.bucketBytes,
+      admin: args.garageAdmin,
+      s3Provider: args.s3Provider,
+    }, { parent: this });
+    this.adminPassword = new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, keep);
+    const labels = [{ label: NC_LABELS.stack, value: args.stack }, { label: NC_LABELS.tenant, value: args.tenant }];
+    const onHostKept = pulumi.mergeOptions(keep, { provider: args.provider });
+    this.configVolume = new docker.Volume(`${name}-config`, { name: this.names.config, labels }, onHostKept);
+    this.dataVolume = new docker.Volume(`${name}-data`, { name: this.names.data, labels }, onHostKept);
+    this.runtimeSecrets = {
+      s3Key: this.bucket.accessKeyId, // an identifier, not a secret (uploaded as a file all the same)
+      s3Secret: pulumi.secret(this.bucket.secretAccessKey),
+      smtpPassword: pulumi.secret(args.smtpPassword),
+      dbPassword: this.database.password,
+      adminPassword: this.adminPassword.result,
+    };
+
+    if (args.active) {
+      const url = `https://${args.hostname}`;
+      this.oidcClient = new KeycloakClient(`${name}-oidc`, {
+        tenant: args.tenant,
+        realmId: args.realmId,
+        clientId: clientIdFor("nextcloud", args.tenant),
+        rootUrl: url,
+        redirectUris: [`${url}/apps/user_oidc/code`],
+        webOrigins: [url],
+        scopeRoles: args.identity!.scopeRoles(["nextcloud"]),
+        provider: args.keycloak,
+      }, { parent: this });
+      this.runtimeSecrets.oidcClientSecret = this.oidcClient.clientSecret;
+    }
+    this.registerOutputs({ fpmUpstream: this.fpmUpstream, hostname: this.hostname });
+  }
+
+  private dockerEnv(): Record<string, string> {
+    return { DOCKER_HOST: this.args.host.docker };
+  }
+
+  /** The one-time install (ephemeral official-image run); created once, never re-run (update is a no-op). */
+  runInit(o: RunArgs): command.local.Command {
+    const a = this.args;
+    const script = renderInitScript({
+      slug: a.tenant,
+      env: a.initEnv,
+      db: { host: a.database.host, port: a.database.port, name: tenantDatabaseName(a.tenant, "nextcloud"), user: tenantDatabaseName(a.tenant, "nextcloud") },
+      adminUser: NEXTCLOUD_ADMIN_USER,
+      adminEmail: a.adminEmail,
+    });
+    const s = this.runtimeSecrets;
+    const stdin = pulumi.secret(pulumi.all([s.s3Key!, s.s3Secret!, s.smtpPassword!, s.dbPassword!, s.adminPassword!]).apply(([k, sec, smtp, db, admin]) =>
+      withSecretFiles(script, {
+        [SECRET_FILES.s3Key]: k, [SECRET_FILES.s3Secret]: sec, [SECRET_FILES.smtpPassword]: smtp,
+        [SECRET_FILES.dbPassword]: db, [SECRET_FILES.adminPassword]: admin,
+      })));
+    this.init = new command.local.Command(`${this.name}-init`, {
+      create: pulumi.all([o.installVolume.name, this.configVolume.name, this.dataVolume.name, o.network.name]).apply(([install, config, data, network]) =>
+        dockerCommands.init({ container: this.names.init, network, install, config, data, image: o.image })),
+      // Later changes (a new install volume name, a rotated secret) must not re-install: the update is a no-op.
+      update: "true",
+      stdin,
+      environment: this.dockerEnv(),
+      logging: "none",
+    }, {
+      parent: this,
+      dependsOn: [...o.after, this.database, this.bucket, this.configVolume, this.dataVolume, o.network, o.imageResource],
+    });
+    return this.init;
+  }
+
+  /** The PHP-FPM container: patched entrypoint, install volume read-only, secrets as files. */
+  runFpm(o: RunArgs): docker.Container {
+    const a = this.args;
+    const uploads: docker.types.input.ContainerUpload[] = [
+      { file: NC_PATHS.entrypoint, content: a.entrypoint, permissions: "0555" },
+      ...RUNTIME_SECRETS.map((f) => ({
+        file: `${NC_PATHS.secrets}/${SECRET_FILES[f]}`, content: this.runtimeSecrets[f]!, owner: "0", group: String(WWW_DATA_UID), permissions: "0440",
+      })),
+    ];
+    this.fpm = new docker.Container(`${this.name}-fpm`, {
+      name: this.names.fpm,
+      image: o.image,
+      user: "www-data",
+      entrypoints: [NC_PATHS.entrypoint],
+      command: ["php-fpm"],
+      envs: a.env,
+      uploads,
+      mounts: [
+        { type: "volume", source: o.installVolume.name, target: NC_PATHS.install, readOnly: true },
+        { type: "volume", source: this.configVolume.name, target: NC_PATHS.config },
+        { type: "volume", source: this.dataVolume.name, target: NC_PATHS.data },
+      ],
+      networksAdvanced: [{ name: o.network.name, aliases: [this.names.fpm] }],
+      restart: "unless-stopped",
+      ...LOG,
+      securityOpts: ["no-new-privileges:true"],
+      capabilities: { drops: ["ALL"] },
+      memory: NC_LIMITS.fpm.memoryMb,
+      memorySwap: NC_LIMITS.fpm.memoryMb,
+      ulimits: [{ name: "nproc", soft: NC_LIMITS.fpm.pids, hard: NC_LIMITS.fpm.pids }],
+      healthcheck: {
+        tests: ["CMD", "php", "-r", `exit(@fsockopen("127.0.0.1", ${FPM_PORT}) ? 0 : 1);`],
+        interval: "30s", timeout: "5s", retries: 3, startPeriod: "20s",
+      },
+      labels: [
+        { label: NC_LABELS.stack, value: a.stack },
+        { label: NC_LABELS.role, value: "fpm" },
+        { label: NC_LABELS.tenant, value: a.tenant },
+      ],
+    }, {
+      parent: this,
+      provider: a.provider,
+      // Fixed container name: the old one must go before its replacement starts.
+      deleteBeforeReplace: true,
+      dependsOn: [...o.after, this.configVolume, this.dataVolume, o.installVolume, o.network, o.imageResource, ...(this.init ? [this.init] : [])],
+    });
+    return this.fpm;
+  }
+
+  /** `occ upgrade` in the (new) FPM container; re-run whenever the install volume changes. */
+  runUpgrade(o: { version: string; installVolumeName: string; after: pulumi.Resource[] }): command.local.Command {
+    return new command.local.Command(`${this.name}-upgrade`, {
+      create: dockerCommands.exec(this.names.fpm),
+      stdin: renderUpgradeScript(this.tenant, o.version),
+      environment: this.dockerEnv(),
+      triggers: [o.installVolumeName],
+      logging: "stdoutAndStderr",
+    }, { parent: this, dependsOn: o.after });
+  }
+
+  /** Idempotent settings; re-run when the rendered settings or the OIDC client secret change. */
+  runConfigure(o: { after: pulumi.Resource[] }): command.local.Command {
+    const a = this.args;
+    const script = renderConfigureScript({
+      slug: a.tenant,
+      hostname: a.hostname,
+      trustedProxies: a.trustedProxies,
+      apps: a.apps,
+      defaultUserQuota: quotaPolicy(a.quotaGb).defaultUserQuota,
+      oidc: { clientId: clientIdFor("nextcloud", a.tenant), discoveryUri: a.discoveryUri, role: a.identity!.roleNames.nextcloud ?? `nextcloud:${a.tenant}` },
+      collaboraUrl: a.collaboraUrl,
+    });
+    const stdin = pulumi.secret(pulumi.output(this.runtimeSecrets.oidcClientSecret!).apply((secret) =>
+      withSecretFiles(script, { [SECRET_FILES.oidcClientSecret]: secret })));
+    return new command.local.Command(`${this.name}-configure`, {
+      create: dockerCommands.exec(this.names.fpm),
+      stdin,
+      environment: this.dockerEnv(),
+      logging: "none",
+    }, { parent: this, dependsOn: o.after });
+  }
+}
+
+/** Hostnames of the platform Nextcloud relies on (exported for docs/tests). */
+export function nextcloudPlatformUrls(domain: string): { collabora: string; sso: string } {
+  const n = platformHostnames(domain);
+  return { collabora: `https://${n.collabora}`, sso: `https://${n.sso}` };
+}
+
+/** The network name every Nextcloud container joins (same as the platform's factory network). */
+export const nextcloudNetworkName = factoryNetworkName;

@@ -1,0 +1,501 @@
+// The Nextcloud factory: pure renderers, and the whole program under Pulumi's mocks on a fixture of
+// several tenants over two compute hosts (test/fixtures/nextcloud), run at two Nextcloud versions.
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { ENTRYPOINT_SOURCE, NextcloudFactory } from "../components/nextcloud";
+import { FactoryRealm, TenantIdentity } from "../components/identity";
+import { Platform } from "../components/platform";
+import { HarnessResult, maskSecrets, RecordedResource, revealSecrets, runUnderMocks, SECRET_MARK } from "../src/harness";
+import { requireFactoryInputs } from "../src/inputs";
+import { renderNextcloudSite } from "../src/nextcloud/caddy";
+import { cronSchedule, renderCronScheduler } from "../src/nextcloud/cron";
+import { renderTenantEnv, splitMailFrom } from "../src/nextcloud/env";
+import { caddyInstallRoot, fpmUpstream, imageVersionProblem, installVolumeName, quotaPolicy } from "../src/nextcloud/layout";
+import { planRollout } from "../src/nextcloud/rollout";
+import { renderConfigureScript, renderMaintenanceScript, SCRIPT_SECRETS_DIR, withSecretFiles } from "../src/nextcloud/scripts";
+import { ServiceName } from "../src/types";
+import { readSecrets } from "../src/program";
+import { PROJECT } from "../src/settings";
+
+const ROOT = path.join(__dirname, "..");
+const FIXTURE = path.join(ROOT, "test", "fixtures", "nextcloud");
+const STACK_FILE = path.join(FIXTURE, "Pulumi.ncfix.yaml");
+const TENANTS_DIR = path.join(FIXTURE, "tenants");
+const APPS = ["user_oidc", "richdocuments"];
+const V1 = "31.0.9";
+const V2 = "32.0.1";
+
+/** Known operator secrets: none of them may appear unmasked in any registered input. */
+const SECRETS = {
+  postgresAdminPassword: "pgadmin-S3CRET-value-0001",
+  keycloakAdminPassword: "kcadmin-S3CRET-value-0002",
+  garageAdminToken: "garage-admin-S3CRET-0003",
+  garageRpcSecret: "a".repeat(64),
+  garageS3AccessKeyId: "GKplatformS3CRET0004",
+  garageS3SecretAccessKey: "platform-s3-S3CRET-0005",
+  dnsTsigSecret: Buffer.from("tsig-S3CRET-value-0006-32-bytes!").toString("base64"),
+  smtpPassword: "smtp-S3CRET-value-0007",
+};
+
+/** The fixture's stack file with another Nextcloud version (and matching image). */
+function stackFileAt(version: string): string {
+  if (version === V1) return STACK_FILE;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nc-stack-"));
+  const file = path.join(dir, "Pulumi.ncfix.yaml");
+  fs.writeFileSync(file, fs.readFileSync(STACK_FILE, "utf8")
+    .replace(`version: ${V1}`, `version: ${version}`)
+    .replace(`nextcloud:${V1}-fpm`, `nextcloud:${version}-fpm`));
+  return file;
+}
+
+async function runAt(version: string): Promise<HarnessResult> {
+  return runUnderMocks({ stack: "ncfix", projectDir: ROOT, stackFile: stackFileAt(version), tenantsDir: TENANTS_DIR, secrets: SECRETS });
+}
+
+const byName = (r: HarnessResult, name: string): RecordedResource => {
+  const found = r.resources.filter((x) => x.name === name);
+  assert.equal(found.length, 1, `exactly one resource named ${name}`);
+  return found[0];
+};
+
+/** Resources registered under the NextcloudFactory (any depth). */
+function nextcloudResources(r: HarnessResult): RecordedResource[] {
+  const factory = r.resources.find((x) => x.type === "factory:nextcloud:NextcloudFactory");
+  assert.ok(factory, "the program registers the NextcloudFactory");
+  const inside = new Set([factory.urn]);
+  const out: RecordedResource[] = [];
+  for (const x of r.resources) {
+    if (x.parent && inside.has(x.parent)) {
+      inside.add(x.urn);
+      out.push(x);
+    }
+  }
+  return out;
+}
+
+function providerHost(x: RecordedResource): string | undefined {
+  return /platform-docker-([a-z0-9-]+)::/.exec(x.provider ?? "")?.[1];
+}
+
+interface Mount { type: string; source: string; target: string; readOnly?: boolean }
+interface Upload { file: string; content: unknown; permissions?: string; owner?: string; group?: string }
+
+describe("nextcloud: pure pieces", () => {
+  it("names one install volume per stack, version and app list", () => {
+    assert.equal(installVolumeName("prod", "31.0.9", ["user_oidc", "richdocuments"]), installVolumeName("prod", "31.0.9", ["richdocuments", "user_oidc"]));
+    assert.notEqual(installVolumeName("prod", "31.0.9", APPS), installVolumeName("prod", "32.0.1", APPS));
+    assert.notEqual(installVolumeName("prod", "31.0.9", APPS), installVolumeName("prod", "31.0.9", [...APPS, "groupfolders"]));
+    assert.match(installVolumeName("prod", "31.0.9", APPS), /^prod-nextcloud-31\.0\.9-[0-9a-f]{8}$/);
+    assert.equal(caddyInstallRoot("v"), "/srv/nextcloud/v");
+  });
+
+  it("checks that the image carries the fleet's version and is an FPM variant", () => {
+    assert.equal(imageVersionProblem("nextcloud:31.0.9-fpm", "31.0.9"), undefined);
+    assert.equal(imageVersionProblem("registry.example.org:5000/nextcloud:31.0.9-fpm-alpine", "31.0.9"), undefined);
+    assert.match(imageVersionProblem("nextcloud:31.0.8-fpm", "31.0.9")!, /does not match nextcloud.version 31.0.9/);
+    assert.match(imageVersionProblem("nextcloud:31.0.9-apache", "31.0.9")!, /must be an -fpm variant/);
+  });
+
+  it("turns quotaGb into the bucket quota and the default user quota", () => {
+    assert.deepEqual(quotaPolicy(50), { bucketBytes: 50 * 1024 ** 3, defaultUserQuota: "50 GB" });
+    assert.throws(() => quotaPolicy(0), /positive integer/);
+  });
+
+  it("spreads cron offsets evenly and deterministically within the interval", () => {
+    assert.deepEqual(cronSchedule(["delta", "alpha", "charlie"], 5), [
+      { slug: "alpha", offsetSeconds: 0 }, { slug: "charlie", offsetSeconds: 100 }, { slug: "delta", offsetSeconds: 200 },
+    ]);
+    assert.deepEqual(cronSchedule(["b", "a"], 1), [{ slug: "a", offsetSeconds: 0 }, { slug: "b", offsetSeconds: 30 }]);
+    const script = renderCronScheduler(cronSchedule(["alpha", "bravo"], 5), 5);
+    assert.match(script, /^interval=300$/m);
+    assert.match(script, /for entry in '0 alpha' '150 bravo'; do/);
+  });
+
+  it("renders the tenant environment with secrets only as *_FILE paths", () => {
+    const env = renderTenantEnv({
+      slug: "alpha", s3: { host: "10.0.0.20", port: 3900, region: "garage", bucket: "alpha-nextcloud", ssl: false },
+      redis: { host: "redis", port: 6379, hasPassword: false }, mail: { host: "smtp.x.org", port: 587, from: "noreply@x.org" },
+      secretsDir: "/run/secrets/nextcloud",
+    });
+    assert.deepEqual(env, [
+      "FACTORY_REDIS_SESSION_PREFIX=nc-alpha:",
+      "MAIL_DOMAIN=x.org",
+      "MAIL_FROM_ADDRESS=noreply",
+      "NEXTCLOUD_CONFIG_DIR=/config",
+      "NEXTCLOUD_DATA_DIR=/data",
+      "NEXTCLOUD_UPDATE=0",
+      "OBJECTSTORE_S3_AUTOCREATE=false",
+      "OBJECTSTORE_S3_BUCKET=alpha-nextcloud",
+      "OBJECTSTORE_S3_HOST=10.0.0.20",
+      "OBJECTSTORE_S3_KEY_FILE=/run/secrets/nextcloud/s3-access-key-id",
+      "OBJECTSTORE_S3_PORT=3900",
+      "OBJECTSTORE_S3_REGION=garage",
+      "OBJECTSTORE_S3_SECRET_FILE=/run/secrets/nextcloud/s3-secret-access-key",
+      "OBJECTSTORE_S3_SSL=false",
+      "OBJECTSTORE_S3_USEPATH_STYLE=true",
+      "PHP_MEMORY_LIMIT=512M",
+      "PHP_UPLOAD_LIMIT=1024M",
+      "REDIS_HOST=redis",
+      "REDIS_HOST_PORT=6379",
+      "SMTP_HOST=smtp.x.org",
+      "SMTP_NAME=noreply@x.org",
+      "SMTP_PASSWORD_FILE=/run/secrets/nextcloud/smtp-password",
+      "SMTP_PORT=587",
+      "SMTP_SECURE=",
+    ]);
+    assert.deepEqual(splitMailFrom("a.b@c.d"), { address: "a.b", domain: "c.d" });
+  });
+
+  it("passes secrets to scripts as base64 files written by a preamble, never in the body", () => {
+    const secret = "it's a \"secret\"\n$(rm -rf /)";
+    const out = withSecretFiles("#!/bin/sh\necho body\n", { "oidc-client-secret": secret });
+    assert.ok(!out.includes(secret));
+    const b64 = /printf '%s' '([A-Za-z0-9+/=]+)' \| base64 -d > \/tmp\/factory-secrets\/oidc-client-secret/.exec(out);
+    assert.ok(b64, out);
+    assert.equal(Buffer.from(b64[1], "base64").toString("utf8"), secret);
+    assert.equal(out.match(/^#!/gm)?.length, 1, "one shebang");
+    assert.match(out, /trap 'rm -rf \/tmp\/factory-secrets' EXIT/);
+  });
+
+  it("configures user_oidc with the secret by environment variable name and the tenant's role only", () => {
+    const s = renderConfigureScript({
+      slug: "alpha", hostname: "cloud.alpha.org", trustedProxies: ["10.0.0.10"], apps: APPS, defaultUserQuota: "50 GB",
+      oidc: { clientId: "nextcloud-alpha", discoveryUri: "https://auth.x/realms/f/.well-known/openid-configuration", role: "nextcloud:alpha" },
+      collaboraUrl: "https://office.x",
+    });
+    assert.match(s, /FACTORY_OIDC_CLIENT_SECRET="\$\(cat \/tmp\/factory-secrets\/oidc-client-secret\)" php \/var\/www\/html\/occ user_oidc:provider keycloak/);
+    assert.match(s, /--clientsecret-env=FACTORY_OIDC_CLIENT_SECRET/);
+    assert.match(s, /--group-whitelist-regex='\^nextcloud:alpha\$' --group-restrict-login-to-whitelist=1 >\/dev\/null/);
+    assert.match(s, /config:app:set --type=string --value=0 user_oidc allow_multiple_user_backends/);
+    assert.match(s, /config:system:set updatechecker --type=boolean --value='false'/);
+    assert.match(s, /config:system:set appstoreenabled --type=boolean --value='false'/);
+    assert.match(s, /config:system:set trusted_domains 0 --value='cloud.alpha.org'/);
+    assert.match(s, /config:system:set overwrite.cli.url --value='https:\/\/cloud.alpha.org'/);
+    assert.match(s, /config:app:set files default_quota --value='50 GB'/);
+    assert.match(s, /config:app:set richdocuments wopi_url --value='https:\/\/office.x'/);
+    assert.match(s, /occ app:enable richdocuments user_oidc/);
+    assert.ok(!s.includes("--clientsecret="), "never the secret's value on a command line");
+  });
+
+  it("refuses unsupported jumps before turning maintenance on", () => {
+    const on = renderMaintenanceScript({ stack: "prod", host: "nc1", mode: "on", version: "32.0.1" });
+    assert.match(on, /\[ "\$major" -gt 32 \] \|\| \[ "\$\(\(major \+ 1\)\)" -lt 32 \]/);
+    assert.match(on, /label=service-factory.stack=prod --filter label=service-factory.nextcloud=fpm/);
+    const off = renderMaintenanceScript({ stack: "prod", host: "nc1", mode: "off", version: "32.0.1" });
+    assert.ok(!off.includes("versionstring"));
+    assert.match(off, /maintenance:mode --off/);
+  });
+
+  it("plans the rollout host after host, tenant after tenant", () => {
+    const plan = planRollout([{ slug: "b", host: "h2" }, { slug: "a", host: "h1" }, { slug: "c", host: "h2" }]);
+    assert.deepEqual(plan.map((s) => `${s.id} <- ${s.after.join(",")}`), [
+      "maint-on:h1 <- ",
+      "populate:h1 <- maint-on:h1",
+      "init:h1:a <- populate:h1",
+      "fpm:h1:a <- maint-on:h1,populate:h1,init:h1:a",
+      "upgrade:h1:a <- fpm:h1:a",
+      "configure:h1:a <- upgrade:h1:a",
+      "cron:h1 <- populate:h1,configure:h1:a",
+      "maint-off:h1 <- cron:h1,configure:h1:a",
+      "maint-on:h2 <- maint-off:h1",
+      "populate:h2 <- maint-on:h2",
+      "init:h2:b <- populate:h2",
+      "fpm:h2:b <- maint-on:h2,populate:h2,init:h2:b",
+      "upgrade:h2:b <- fpm:h2:b",
+      "configure:h2:b <- upgrade:h2:b",
+      "init:h2:c <- populate:h2",
+      "fpm:h2:c <- maint-on:h2,populate:h2,init:h2:c,configure:h2:b",
+      "upgrade:h2:c <- fpm:h2:c",
+      "configure:h2:c <- upgrade:h2:c",
+      "cron:h2 <- populate:h2,configure:h2:c",
+      "maint-off:h2 <- cron:h2,configure:h2:c",
+    ]);
+    assert.deepEqual(planRollout([]), []);
+  });
+
+  it("renders a Caddy site that sends PHP to FPM's own path and static files from the volume", () => {
+    const site = renderNextcloudSite({ hostname: "cloud.alpha.org", fpmUpstream: "prod-nc-alpha:9000", installRoot: "/srv/nextcloud/v", maxUploadMb: 512 });
+    assert.ok(site.startsWith("cloud.alpha.org {\n"));
+    assert.match(site, /^\troot \* \/srv\/nextcloud\/v$/m);
+    assert.match(site, /^\tphp_fastcgi prod-nc-alpha:9000 \{\n\t\troot \/var\/www\/html$/m);
+    assert.match(site, /redir \/\.well-known\/carddav \/remote\.php\/dav\/ 301/);
+    assert.match(site, /redir \/\.well-known\/caldav \/remote\.php\/dav\/ 301/);
+    assert.match(site, /max_size 512MB/);
+    assert.throws(() => renderNextcloudSite({ hostname: "Bad Host", fpmUpstream: "x:9000", installRoot: "/x", maxUploadMb: 1 }), /not a lowercase hostname/);
+  });
+});
+
+describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over nc1 and nc2)", () => {
+  let r1: HarnessResult;
+  let r2: HarnessResult;
+  const vol1 = installVolumeName("ncfix", V1, APPS);
+  const vol2 = installVolumeName("ncfix", V2, APPS);
+  before(async () => {
+    r1 = await runAt(V1);
+    r2 = await runAt(V2);
+  });
+
+  it("registers exactly one FPM container per running tenant and one cron scheduler per host", () => {
+    const containers = nextcloudResources(r1).filter((x) => x.type === "docker:index/container:Container");
+    const perTenant: Record<string, number> = {};
+    for (const c of containers) if (c.tenant) perTenant[c.tenant] = (perTenant[c.tenant] ?? 0) + 1;
+    // bravo is suspended (its FPM stays), echo-org archived (no container), foxtrot has no Nextcloud.
+    assert.deepEqual(perTenant, { alpha: 1, bravo: 1, charlie: 1, delta: 1 });
+    const perHost: Record<string, string[]> = {};
+    for (const c of containers) (perHost[providerHost(c)!] ??= []).push(c.name);
+    assert.deepEqual(Object.fromEntries(Object.entries(perHost).map(([h, n]) => [h, n.sort()])), {
+      nc1: ["alpha-nextcloud-fpm", "bravo-nextcloud-fpm", "nextcloud-nc1-cron"],
+      nc2: ["charlie-nextcloud-fpm", "delta-nextcloud-fpm", "nextcloud-nc2-cron"],
+    });
+    assert.equal(r1.resources.filter((x) => x.tenant === "foxtrot" && x.urn.includes("nextcloud")).length, 0);
+  });
+
+  it("keeps only data for the archived tenant: database, bucket, volumes, admin password, all protected", () => {
+    const mine = r1.resources.filter((x) => x.tenant === "echo-org" && x.custom && x.urn.includes("NextcloudInstance"));
+    assert.deepEqual(mine.map((x) => x.name).sort(), ["echo-org-nextcloud-admin-password", "echo-org-nextcloud-config", "echo-org-nextcloud-data"]);
+    for (const x of mine) assert.ok(x.protect && x.retainOnDelete, `${x.name} protected and retained`);
+    const all = r1.resources.filter((x) => x.tenant === "echo-org");
+    assert.equal(all.filter((x) => x.type === "command:local:Command" || x.type === "docker:index/container:Container").length, 0);
+    assert.equal(all.filter((x) => x.type === "factory:identity:KeycloakClient").length, 0);
+    assert.equal(all.filter((x) => x.type === "factory:postgres:TenantDatabase").length, 1);
+    assert.equal(all.filter((x) => x.type === "factory:garage:GarageBucket").length, 1);
+  });
+
+  it("has exactly one install volume per host and version, unprotected (regenerable), named with the version", () => {
+    for (const [r, vol] of [[r1, vol1], [r2, vol2]] as const) {
+      const factoryUrn = r.resources.find((x) => x.type === "factory:nextcloud:NextcloudFactory")!.urn;
+      const volumes = r.resources.filter((x) => x.type === "docker:index/volume:Volume" && x.parent === factoryUrn);
+      assert.equal(r.resources.filter((x) => x.type === "docker:index/volume:Volume" && String(x.inputs.name).includes("-nextcloud-")).length, 2);
+      assert.deepEqual(volumes.map((v) => `${providerHost(v)}:${v.inputs.name}`).sort(), [`nc1:${vol}`, `nc2:${vol}`]);
+      for (const v of volumes) assert.equal(v.protect, false);
+    }
+    const configVolumes = r1.resources.filter((x) => x.type === "docker:index/volume:Volume" && x.name.endsWith("-nextcloud-config"));
+    assert.equal(configVolumes.length, 5);
+    for (const v of configVolumes) assert.ok(v.protect && v.retainOnDelete);
+  });
+
+  it("mounts the install volume read-only everywhere; only the populate run writes to it", () => {
+    let readOnlyMounts = 0;
+    for (const x of r1.resources.filter((c) => c.type === "docker:index/container:Container")) {
+      for (const m of (x.inputs.mounts as Mount[] | undefined) ?? []) {
+        if (m.source === vol1) {
+          assert.equal(m.readOnly, true, `${x.name} mounts ${vol1} read-only`);
+          assert.equal(m.target, x.name.includes("caddy") ? m.target : "/var/www/html");
+          readOnlyMounts++;
+        }
+      }
+    }
+    assert.ok(readOnlyMounts >= 6, "4 FPM + 2 cron containers mount it");
+    const writers: string[] = [];
+    for (const c of r1.resources.filter((x) => x.type === "command:local:Command")) {
+      const create = String(revealSecrets(c.inputs.create));
+      for (const m of create.matchAll(new RegExp(`-v ${vol1.replace(/\./g, "\\.")}:(\\S+)`, "g"))) {
+        if (!m[1].endsWith(":ro")) writers.push(c.name);
+      }
+    }
+    assert.deepEqual(writers.sort(), ["nextcloud-nc1-populate-31.0.9", "nextcloud-nc2-populate-31.0.9"]);
+  });
+
+  it("wires the FPM container: patched entrypoint, env, secrets as files, www-data, limits", () => {
+    const fpm = byName(r1, "alpha-nextcloud-fpm");
+    const i = fpm.inputs;
+    assert.equal(i.name, "ncfix-nc-alpha");
+    assert.equal(i.image, `nextcloud:${V1}-fpm`);
+    assert.equal(i.user, "www-data");
+    assert.deepEqual(i.entrypoints, ["/usr/local/bin/factory-entrypoint.sh"]);
+    assert.deepEqual(i.command, ["php-fpm"]);
+    assert.deepEqual(i.securityOpts, ["no-new-privileges:true"]);
+    assert.equal(i.memory, 1024);
+    assert.deepEqual(i.ulimits, [{ name: "nproc", soft: 256, hard: 256 }]);
+    assert.deepEqual(i.envs, renderTenantEnv({
+      slug: "alpha", s3: { host: "10.9.0.20", port: 3900, region: "garage", bucket: "alpha-nextcloud", ssl: false },
+      redis: { host: "redis", port: 6379, hasPassword: false }, mail: { host: "smtp.ncfix.example.org", port: 587, from: "noreply@ncfix.example.org" },
+      secretsDir: "/run/secrets/nextcloud",
+    }));
+    assert.ok((i.envs as string[]).includes("NEXTCLOUD_UPDATE=0"));
+    assert.ok((i.envs as string[]).includes("NEXTCLOUD_DATA_DIR=/data"));
+    assert.deepEqual((i.mounts as Mount[]).map((m) => `${m.source}:${m.target}:${m.readOnly ? "ro" : "rw"}`), [
+      `${vol1}:/var/www/html:ro`, "ncfix-nc-alpha-config:/config:rw", "ncfix-nc-alpha-data:/data:rw",
+    ]);
+    // One secret element makes the whole uploads list secret in state and previews.
+    assert.ok(i.uploads && typeof i.uploads === "object" && SECRET_MARK in (i.uploads as object), "uploads are a secret");
+    const uploads = revealSecrets(i.uploads) as Upload[];
+    assert.deepEqual(uploads.map((u) => u.file), [
+      "/usr/local/bin/factory-entrypoint.sh",
+      "/run/secrets/nextcloud/s3-access-key-id",
+      "/run/secrets/nextcloud/s3-secret-access-key",
+      "/run/secrets/nextcloud/smtp-password",
+    ]);
+    assert.equal(uploads[0].content, fs.readFileSync(ENTRYPOINT_SOURCE, "utf8"));
+    for (const u of uploads.slice(1)) assert.deepEqual([u.owner, u.group, u.permissions], ["0", "33", "0440"]);
+    assert.equal(uploads[3].content, SECRETS.smtpPassword);
+    assert.deepEqual(i.networksAdvanced, [{ name: "factory-ncfix", aliases: ["ncfix-nc-alpha"] }]);
+    assert.equal(fpmUpstream("ncfix", "alpha"), "ncfix-nc-alpha:9000");
+  });
+
+  it("runs one cron scheduler per host with each tenant at its own offset", () => {
+    const cron = byName(r1, "nextcloud-nc1-cron");
+    assert.ok(SECRET_MARK in (cron.inputs.uploads as object), "uploads are a secret");
+    const uploads = revealSecrets(cron.inputs.uploads) as Upload[];
+    assert.equal(uploads[0].file, "/usr/local/bin/factory-cron.sh");
+    assert.equal(uploads[0].content, renderCronScheduler(cronSchedule(["alpha", "bravo"], 5), 5));
+    assert.deepEqual(uploads.map((u) => u.file).slice(1), [
+      "/etc/factory/nextcloud/alpha.env",
+      "/run/secrets/nextcloud/alpha/s3-access-key-id", "/run/secrets/nextcloud/alpha/s3-secret-access-key", "/run/secrets/nextcloud/alpha/smtp-password",
+      "/etc/factory/nextcloud/bravo.env",
+      "/run/secrets/nextcloud/bravo/s3-access-key-id", "/run/secrets/nextcloud/bravo/s3-secret-access-key", "/run/secrets/nextcloud/bravo/smtp-password",
+    ]);
+    assert.match(String(uploads[1].content), /^export NEXTCLOUD_CONFIG_DIR='\/tenants\/alpha\/config'$/m);
+    assert.match(String(uploads[1].content), /^export OBJECTSTORE_S3_SECRET_FILE='\/run\/secrets\/nextcloud\/alpha\/s3-secret-access-key'$/m);
+    assert.deepEqual((cron.inputs.mounts as Mount[]).map((m) => `${m.source}:${m.target}:${m.readOnly ? "ro" : "rw"}`), [
+      `${vol1}:/var/www/html:ro`,
+      "ncfix-nc-alpha-config:/tenants/alpha/config:rw", "ncfix-nc-alpha-data:/tenants/alpha/data:rw",
+      "ncfix-nc-bravo-config:/tenants/bravo/config:rw", "ncfix-nc-bravo-data:/tenants/bravo/data:rw",
+    ]);
+    assert.equal(cron.inputs.user, "www-data");
+  });
+
+  it("registers the rollout chain's dependency edges exactly as planned", () => {
+    const urn = (name: string) => byName(r1, name).urn;
+    const edges: [string, string[]][] = [
+      ["nextcloud-nc1-maint-on", []],
+      ["nextcloud-nc1-populate-31.0.9", ["nextcloud-nc1-maint-on"]],
+      ["alpha-nextcloud-init", ["nextcloud-nc1-populate-31.0.9"]],
+      ["alpha-nextcloud-fpm", ["nextcloud-nc1-maint-on", "nextcloud-nc1-populate-31.0.9", "alpha-nextcloud-init"]],
+      ["alpha-nextcloud-upgrade", ["alpha-nextcloud-fpm"]],
+      ["alpha-nextcloud-configure", ["alpha-nextcloud-upgrade"]],
+      ["bravo-nextcloud-init", ["nextcloud-nc1-populate-31.0.9"]],
+      ["bravo-nextcloud-fpm", ["nextcloud-nc1-maint-on", "nextcloud-nc1-populate-31.0.9", "bravo-nextcloud-init", "alpha-nextcloud-configure"]],
+      ["bravo-nextcloud-upgrade", ["bravo-nextcloud-fpm"]],
+      ["bravo-nextcloud-configure", ["bravo-nextcloud-upgrade"]],
+      ["nextcloud-nc1-cron", ["nextcloud-nc1-populate-31.0.9", "bravo-nextcloud-configure"]],
+      ["nextcloud-nc1-maint-off", ["nextcloud-nc1-cron", "bravo-nextcloud-configure"]],
+      ["nextcloud-nc2-maint-on", ["nextcloud-nc1-maint-off"]],
+      ["nextcloud-nc2-populate-31.0.9", ["nextcloud-nc2-maint-on"]],
+      ["charlie-nextcloud-fpm", ["nextcloud-nc2-maint-on", "nextcloud-nc2-populate-31.0.9", "charlie-nextcloud-init"]],
+      ["delta-nextcloud-fpm", ["nextcloud-nc2-maint-on", "nextcloud-nc2-populate-31.0.9", "delta-nextcloud-init", "charlie-nextcloud-configure"]],
+      ["nextcloud-nc2-maint-off", ["nextcloud-nc2-cron", "delta-nextcloud-configure"]],
+    ];
+    for (const [name, deps] of edges) {
+      const got = new Set(byName(r1, name).dependsOn);
+      for (const d of deps) assert.ok(got.has(urn(d)), `${name} depends on ${d}`);
+    }
+    // Exactly: the chain steps a resource depends on are those of the plan, nothing more.
+    const chain = new Set(edges.flatMap(([n, d]) => [n, ...d]).map(urn));
+    for (const [name, deps] of edges) {
+      const chainDeps = byName(r1, name).dependsOn.filter((u) => chain.has(u)).sort();
+      assert.deepEqual(chainDeps, deps.map(urn).sort(), `${name}: chain dependencies`);
+    }
+    // Nothing on nc1 waits for nc2.
+    for (const x of nextcloudResources(r1).filter((y) => providerHost(y) === "nc1" || y.name.includes("-nc1-"))) {
+      for (const d of x.dependsOn) assert.ok(!d.includes("-nc2-"), `${x.name} must not wait for nc2 (${d})`);
+    }
+  });
+
+  it("a version change re-runs the rollout steps and switches volumes, without re-installing or touching data", () => {
+    // What changes between the two runs is what Pulumi will replace or re-run, in the chain's order.
+    const inputsOf = (r: HarnessResult, name: string) => JSON.stringify(revealSecrets(byName(r, name).inputs));
+    for (const step of ["maint-on", "maint-off"]) {
+      for (const h of ["nc1", "nc2"]) {
+        assert.deepEqual(byName(r1, `nextcloud-${h}-${step}`).inputs.triggers, [vol1]);
+        assert.deepEqual(byName(r2, `nextcloud-${h}-${step}`).inputs.triggers, [vol2]);
+      }
+    }
+    // The populate run and image are new resources (version in the name): the old ones are deleted by Pulumi
+    // only at the end of a successful update, after every container left the old volume.
+    assert.equal(r2.resources.filter((x) => x.name === "nextcloud-nc1-populate-31.0.9").length, 0);
+    assert.deepEqual(byName(r2, "nextcloud-nc1-populate-32.0.1").inputs.triggers, [vol2, `nextcloud:${V2}-fpm`]);
+    for (const t of ["alpha", "bravo", "charlie", "delta"]) {
+      assert.deepEqual(byName(r1, `${t}-nextcloud-upgrade`).inputs.triggers, [vol1]);
+      assert.deepEqual(byName(r2, `${t}-nextcloud-upgrade`).inputs.triggers, [vol2]);
+      assert.equal((byName(r2, `${t}-nextcloud-fpm`).inputs.mounts as Mount[])[0].source, vol2);
+      // The install is never re-run: no triggers, and its update is a no-op.
+      for (const r of [r1, r2]) {
+        assert.equal(byName(r, `${t}-nextcloud-init`).inputs.triggers, undefined);
+        assert.equal(byName(r, `${t}-nextcloud-init`).inputs.update, "true");
+      }
+      // Settings do not depend on the version: configure does not re-run.
+      assert.equal(inputsOf(r1, `${t}-nextcloud-configure`), inputsOf(r2, `${t}-nextcloud-configure`));
+      for (const data of ["config", "data", "admin-password"]) assert.equal(inputsOf(r1, `${t}-nextcloud-${data}`), inputsOf(r2, `${t}-nextcloud-${data}`));
+      assert.equal(inputsOf(r1, `${t}-nextcloud-db-db`), inputsOf(r2, `${t}-nextcloud-db-db`));
+    }
+    // Same graph at both versions.
+    const shape = (r: HarnessResult) => nextcloudResources(r).map((x) => `${x.name.replace(/\d+\.\d+\.\d+/, "V")}<-${x.dependsOn.length}`).sort();
+    assert.deepEqual(shape(r1), shape(r2));
+  });
+
+  it("never registers a secret in plain text", () => {
+    for (const r of [r1, r2]) {
+      // Every secret of the mock world: the operator secrets given to the harness, each generated password
+      // (the mocks answer mock-<name>-xxx…) and each Keycloak client secret (mock-secret-<name>).
+      const secrets = new Set<string>(Object.values(SECRETS));
+      for (const x of r.resources) {
+        if (x.type === "random:index/randomPassword:RandomPassword") secrets.add(`mock-${x.name}-${"x".repeat(Number(x.inputs.length))}`);
+        if (x.type === "keycloak:openid/client:Client") secrets.add(`mock-secret-${x.name}`);
+      }
+      assert.ok(secrets.size > Object.keys(SECRETS).length + 10, "generated secrets were collected too");
+      for (const x of nextcloudResources(r)) {
+        const masked = JSON.stringify(maskSecrets(x.inputs));
+        for (const s of secrets) {
+          assert.ok(!masked.includes(s), `${x.name} shows a secret in plain text`);
+          assert.ok(!masked.includes(Buffer.from(s).toString("base64")), `${x.name} shows a secret in base64`);
+        }
+      }
+      for (const name of ["alpha-nextcloud-init", "alpha-nextcloud-configure"]) {
+        const c = byName(r, name);
+        assert.equal(c.inputs.logging, "none");
+        assert.ok(SECRET_MARK in (c.inputs.stdin as object), `${name}: stdin is a secret`);
+        assert.ok(!JSON.stringify(maskSecrets(c.inputs.create)).includes(SCRIPT_SECRETS_DIR));
+      }
+      const initStdin = String(revealSecrets(byName(r, "alpha-nextcloud-init").inputs.stdin));
+      assert.match(initStdin, /--database-pass=@file:\/tmp\/factory-secrets\/db-password/);
+      assert.match(initStdin, /--admin-pass=@file:\/tmp\/factory-secrets\/admin-password/);
+    }
+  });
+});
+
+describe("nextcloud: what the edge consumes", () => {
+  it("exposes one Caddy site per running tenant and one install per host", async () => {
+    let factory: NextcloudFactory | undefined;
+    const r = await runUnderMocks({
+      stack: "ncfix", projectDir: ROOT, stackFile: STACK_FILE, tenantsDir: TENANTS_DIR, secrets: SECRETS,
+      program: () => {
+        const inputs = requireFactoryInputs({ stack: "ncfix", projectDir: ROOT, stackFile: STACK_FILE, tenantsDir: TENANTS_DIR });
+        const platform = new Platform("platform", { settings: inputs.settings, secrets: readSecrets(new pulumi.Config(PROJECT)) });
+        const realm = new FactoryRealm("realm", { realm: inputs.settings.realm, provider: platform.keycloak });
+        const identities = new Map(inputs.tenants.map((t) => [t.slug, new TenantIdentity(`${t.slug}-identity`, {
+          tenant: t.slug, realmId: realm.realmId, services: Object.keys(t.services) as ServiceName[], provider: platform.keycloak,
+        })]));
+        factory = new NextcloudFactory("nextcloud", {
+          settings: inputs.settings, tenants: inputs.tenants, placement: inputs.placement, docker: platform.docker, networks: platform.networks,
+          postgres: platform.postgres, s3Provider: platform.s3, garageAdmin: { url: platform.endpoints.garage.adminUrl, token: platform.secrets.garageAdminToken },
+          keycloak: platform.keycloak, realmId: realm.realmId, identities, redis: platform.endpoints.redis,
+          collaboraUrl: platform.endpoints.collaboraUrl, smtpPassword: platform.secrets.smtpPassword,
+        });
+        return {
+          sites: factory.caddySites.map((s) => ({ ...s, installVolume: s.installVolume })),
+          installs: factory.installs.map((i) => ({ host: i.host, version: i.version, volumeName: i.volumeName, mountPath: i.mountPath })),
+        };
+      },
+    });
+    const out = r.outputs as { sites: Record<string, unknown>[]; installs: Record<string, unknown>[] };
+    const vol = installVolumeName("ncfix", V1, APPS);
+    assert.deepEqual(out.sites, [
+      { host: "nc1", tenant: "alpha", hostname: "cloud.alpha.example.net", fpmUpstream: "ncfix-nc-alpha:9000", installVolume: vol, installRoot: `/srv/nextcloud/${vol}` },
+      { host: "nc1", tenant: "bravo", hostname: "bravo.nextcloud.ncfix.example.org", fpmUpstream: "ncfix-nc-bravo:9000", installVolume: vol, installRoot: `/srv/nextcloud/${vol}` },
+      { host: "nc2", tenant: "charlie", hostname: "charlie.nextcloud.ncfix.example.org", fpmUpstream: "ncfix-nc-charlie:9000", installVolume: vol, installRoot: `/srv/nextcloud/${vol}` },
+      { host: "nc2", tenant: "delta", hostname: "delta.nextcloud.ncfix.example.org", fpmUpstream: "ncfix-nc-delta:9000", installVolume: vol, installRoot: `/srv/nextcloud/${vol}` },
+    ]);
+    assert.deepEqual(out.installs, [
+      { host: "nc1", version: V1, volumeName: vol, mountPath: `/srv/nextcloud/${vol}` },
+      { host: "nc2", version: V1, volumeName: vol, mountPath: `/srv/nextcloud/${vol}` },
+    ]);
+    assert.equal(factory!.plan.length, 2 * 4 + 4 * 4);
+  });
+});
+
+after(() => undefined);
