@@ -376,7 +376,9 @@ describe("identity section of the program (staging)", () => {
     const comps = rs.filter((r) => r.type === "factory:identity:TenantIdentity");
     assert.deepEqual(comps.map((c) => c.name).sort(), Object.keys(expected).map((s) => `${s}-identity`));
     for (const [slug, roles] of Object.entries(expected)) {
-      const mine = rs.filter((r) => r.tenant === slug && r.type.startsWith("keycloak:index/"));
+      const comp = comps.find((c) => c.name === `${slug}-identity`)!;
+      const mine = rs.filter((r) => r.parent === comp.urn);
+      assert.equal(mine.length, 1 + roles.length + 1, `${slug}: group, roles, group-roles`);
       assert.deepEqual(mine.filter((r) => r.type === "keycloak:index/group:Group").map((r) => r.inputs.name), [slug]);
       assert.deepEqual(mine.filter((r) => r.type === "keycloak:index/role:Role").map((r) => r.inputs.name).sort(), roles);
       assert.equal(mine.filter((r) => r.type === "keycloak:index/groupRoles:GroupRoles").length, 1);
@@ -387,6 +389,40 @@ describe("identity section of the program (staging)", () => {
           assert.ok(r.dependsOn.some((u) => u.endsWith(`::${dep}`)), `${r.name} depends on ${dep}`);
         }
       }
+    }
+  });
+
+  it("registers, across the program, exactly one hardened client per tenant and service, scoped to that tenant's role (none when archived)", async () => {
+    const { resources: rs } = await runUnderMocks({ stack: "staging" });
+    const expected: Record<string, string> = {
+      // client id -> the only role its tokens may carry
+      "nextcloud-asso-exemple": "nextcloud:asso-exemple",
+      "wall-paheko-asso-exemple": "paheko:asso-exemple",
+      "wall-wordpress-asso-exemple": "wordpress:asso-exemple",
+      "nextcloud-club-velo": "nextcloud:club-velo",
+      "wall-paheko-club-velo": "paheko:club-velo",
+      "wall-wordpress-collectif-jardins": "wordpress:collectif-jardins",
+    };
+    const clients = rs.filter((r) => r.type === "keycloak:openid/client:Client");
+    assert.deepEqual(clients.map((c) => c.inputs.clientId).sort(), Object.keys(expected).sort());
+    assert.equal(rs.filter((r) => r.tenant === "ancienne-asso" && r.type.startsWith("keycloak:openid/")).length, 0);
+    const roleByName = new Map(rs.filter((r) => r.type === "keycloak:index/role:Role").map((r) => [r.inputs.name as string, r]));
+    for (const c of clients) {
+      const clientId = c.inputs.clientId as string;
+      const role = expected[clientId];
+      const slug = role.split(":")[1];
+      assert.equal(c.tenant, slug, `${clientId} belongs to its tenant`);
+      for (const [k, v] of Object.entries(CLIENT_HARDENING)) assert.equal(c.inputs[k], v, `${clientId}.${k}`);
+      assert.ok(c.inputs.clientSecret && typeof c.inputs.clientSecret === "object" && SECRET_MARK in (c.inputs.clientSecret as object), `${clientId} secret is secret`);
+      for (const u of [...(c.inputs.validRedirectUris as string[]), ...(c.inputs.webOrigins as string[])]) {
+        assert.ok(u.startsWith("https://") && !u.includes("*"), `${clientId}: ${u}`);
+      }
+      const mappers = rs.filter((r) => r.type === "keycloak:index/genericRoleMapper:GenericRoleMapper" && r.parent === c.parent);
+      assert.equal(mappers.length, 1, `${clientId}: exactly one scope mapping`);
+      assert.ok(String(mappers[0].inputs.roleId).startsWith(`${roleByName.get(role)!.name}-id-`), `${clientId} is scoped to ${role}`);
+      const scopes = rs.filter((r) => r.type === "keycloak:openid/clientDefaultScopes:ClientDefaultScopes" && r.parent === c.parent);
+      assert.equal(scopes.length, 1);
+      assert.deepEqual(scopes[0].inputs.defaultScopes, [...CLIENT_DEFAULT_SCOPES]);
     }
   });
 });
