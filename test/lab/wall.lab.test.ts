@@ -13,6 +13,7 @@
 //    internal CA (`local_certs`, `skip_install_trust`) instead of ACME; no on-demand TLS block. The
 //    client connects to 127.0.0.1 with SNI and Host set to the lab hostname, certificates not verified.
 //  - Keycloak is plain http on 127.0.0.1 (metadata_url/issuer point there instead of https://auth.<domain>).
+//  - The realm's RSA-OAEP encryption key provider is removed (caddy-security rejects a JWKS holding it).
 //  - The realm's client policies exempt wall clients (client attribute factory.wall=true) from the
 //    pkce-enforcer, and the wall clients carry no PKCE attribute: caddy-security v1.1.31 sends no
 //    code_challenge. See WALL_CLIENT_ATTRIBUTE below; the program's realm needs the same exemption.
@@ -110,7 +111,8 @@ describe("the caddy-security OIDC wall with a real Keycloak", { skip }, () => {
   let dir = "";
   let httpsPort = 0;
   let caddyLog = "";
-  const tenants = [tenant("a"), tenant("b")];
+  // c's wall client is left exactly as KeycloakClient makes it today (PKCE S256 required, no exemption).
+  const tenants = [tenant("a"), tenant("b"), tenant("c")];
   const origin = (slug: string) => wallRootUrl(`${slug}.paheko.lab`, { port: httpsPort });
   const isKeycloak = (u: URL) => kc !== undefined && u.origin === new URL(kc.url).origin;
 
@@ -133,6 +135,18 @@ describe("the caddy-security OIDC wall with a real Keycloak", { skip }, () => {
     ] });
     assert.ok(r.ok, `policies: ${r.status} ${await r.text()}`);
 
+    // caddy-security refuses the whole JWKS when one key has an algorithm it does not know, and Keycloak
+    // publishes its RSA-OAEP encryption key there ("jwks unsupported key algorithm RSA-OAEP"): whether a
+    // login works then depends on the order of the keys. The factory realm uses no encrypted tokens, so the
+    // encryption key provider goes (the program's realm needs the same; see docs/edge.md).
+    const components = (await (await kc.admin("GET", "/components?type=org.keycloak.keys.KeyProvider")).json()) as { id: string; providerId: string }[];
+    for (const c of components.filter((x) => x.providerId === "rsa-enc-generated")) {
+      const d = await kc.admin("DELETE", `/components/${c.id}`);
+      assert.ok(d.ok, `delete key provider: ${d.status}`);
+    }
+    const jwks = (await (await fetch(`${kc.issuer}/protocol/openid-connect/certs`)).json()) as { keys: { alg: string; use: string }[] };
+    assert.deepEqual(jwks.keys.filter((k) => k.use !== "sig"), [], "only signing keys are published");
+
     httpsPort = await freePort();
     const httpPort = await freePort();
     const secrets = path.join(dir, "secrets");
@@ -145,13 +159,14 @@ describe("the caddy-security OIDC wall with a real Keycloak", { skip }, () => {
         redirectUris: [wallRedirectUri(w.hostname, { port: httpsPort })], webOrigins: [wallRootUrl(w.hostname, { port: httpsPort })],
         scopeRoles: [w.role],
       });
+      fs.writeFileSync(path.join(secrets, w.secretFile), c.clientSecret);
+      if (w.tenant === "c") continue;
       // Mark it a wall client, then drop its PKCE requirement (allowed once it is exempt).
       const rep = (await (await kc.admin("GET", `/clients/${c.id}`)).json()) as { attributes: Record<string, string> };
       for (const attrs of [{ ...rep.attributes, [WALL_CLIENT_ATTRIBUTE]: "true" }, { ...rep.attributes, [WALL_CLIENT_ATTRIBUTE]: "true", "pkce.code.challenge.method": "" }]) {
         const u = await kc.admin("PUT", `/clients/${c.id}`, { ...rep, attributes: attrs });
         assert.ok(u.ok, `update ${w.clientId}: ${u.status} ${await u.text()}`);
       }
-      fs.writeFileSync(path.join(secrets, w.secretFile), c.clientSecret);
     }
     await kc.addUser({ username: "alice", password: PASSWORD, groups: ["a"] });
     await kc.addUser({ username: "bob", password: PASSWORD, groups: ["b"] });
@@ -245,6 +260,19 @@ describe("the caddy-security OIDC wall with a real Keycloak", { skip }, () => {
     assert.equal(onB.status, 403);
     assert.doesNotMatch(onB.body, /paheko for/);
     assert.equal((await browser.get(`${origin("b")}/`)).status, 403);
+  });
+
+  it("shows why the wall clients need the PKCE exemption: Keycloak refuses caddy-security's request otherwise", async () => {
+    const browser = new Browser(httpsPort);
+    const { url } = await browser.follow(`${origin("c")}/`, isKeycloak);
+    assert.equal(new URL(url).searchParams.get("code_challenge"), null, "caddy-security sends no PKCE challenge");
+    // Keycloak sends the browser back to the wall's callback with an error instead of a login form.
+    const page = await browser.get(url);
+    assert.equal(page.status, 302);
+    const back = new URL(page.location!);
+    assert.equal(back.origin + back.pathname, wallRedirectUri("c.paheko.lab", { port: httpsPort }));
+    assert.equal(back.searchParams.get("error"), "invalid_request");
+    assert.match(back.searchParams.get("error_description") ?? "", /code_challenge_method/);
   });
 
   it("lets bob (role paheko:b) reach B, and refuses him on A with 403", async () => {
