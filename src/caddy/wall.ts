@@ -77,6 +77,13 @@ export function wallSecretFile(slug: string, service: WalledService): string {
   return `${wallClientId(slug, service)}.secret`;
 }
 
+/**
+ * Keycloak client attribute marking a wall client. caddy-security v1.1.31 sends no PKCE challenge, so wall
+ * clients carry no `pkce.code.challenge.method` and the realm's pkce-enforcer policy must exclude clients
+ * with this attribute set to "true" (client-attributes condition with is-negative-logic); see docs/edge.md.
+ */
+export const WALL_CLIENT_ATTRIBUTE = "factory.wall";
+
 /** File name of the key that signs and verifies the wall's session tokens (shared by all edge hosts). */
 export const WALL_TOKEN_KEY_FILE = "wall-token-key";
 

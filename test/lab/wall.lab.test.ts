@@ -16,7 +16,7 @@
 //  - The realm's RSA-OAEP encryption key provider is removed (caddy-security rejects a JWKS holding it).
 //  - The realm's client policies exempt wall clients (client attribute factory.wall=true) from the
 //    pkce-enforcer, and the wall clients carry no PKCE attribute: caddy-security v1.1.31 sends no
-//    code_challenge. See WALL_CLIENT_ATTRIBUTE below; the program's realm needs the same exemption.
+//    code_challenge. See WALL_CLIENT_ATTRIBUTE (src/caddy/wall.ts); the program's realm needs the same exemption.
 import assert from "node:assert/strict";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -26,9 +26,8 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { renderEdgeCaddyfile } from "../../src/caddy/edge";
-import { edgeWalls } from "../../src/caddy/edge";
-import { WALL_TOKEN_KEY_FILE, wallRedirectUri, wallRootUrl } from "../../src/caddy/wall";
+import { edgeWalls, renderEdgeCaddyfile } from "../../src/caddy/edge";
+import { WALL_CLIENT_ATTRIBUTE, WALL_TOKEN_KEY_FILE, wallRedirectUri, wallRootUrl } from "../../src/caddy/wall";
 import { clientPoliciesRepresentation, clientProfilesRepresentation } from "../../src/keycloak/definitions";
 import { Tenant } from "../../src/types";
 import { freePort, KeycloakLab, keycloakSkipReason, startKeycloak } from "./support/keycloak";
@@ -41,8 +40,6 @@ const caddyProblem = !fs.existsSync(CADDY)
 if (caddyProblem && process.env.CI) throw new Error(caddyProblem);
 const skip = caddyProblem ?? keycloakSkipReason() ?? false;
 
-/** Client attribute marking a wall client (exempt from the pkce-enforcer policy). */
-export const WALL_CLIENT_ATTRIBUTE = "factory.wall";
 const PASSWORD = "Lab-password-2026!";
 
 function tenant(slug: string): Tenant {
