@@ -35,10 +35,12 @@ export function cronTenantPaths(slug: string): { config: string; data: string; e
  * with that tenant's config dir and secret files), overrides the data directory through Nextcloud's
  * `NC_datadirectory` (config.php says /data, the FPM mount point), and runs cron.php in a subshell.
  * One line per run on stdout (`docker logs`): `cron tenant=<slug> exit=<code> seconds=<n>`.
- * FACTORY_CRON_CYCLES (unset = forever) stops after that many intervals (tests).
+ * FACTORY_CRON_CYCLES (unset = forever) stops after that many intervals; FACTORY_CRON_ENV_DIR and
+ * FACTORY_NEXTCLOUD_ROOT move the env files and the install (tests).
  */
 export function renderCronScheduler(slots: readonly CronSlot[], intervalMinutes: number): string {
   const period = intervalMinutes * 60;
+  if (slots.length === 0) throw new Error("a cron scheduler needs at least one tenant (hosts without tenants get none)");
   for (const s of slots) {
     if (!/^[a-z][a-z0-9-]*$/.test(s.slug)) throw new Error(`bad slug ${s.slug}`);
     if (s.offsetSeconds < 0 || s.offsetSeconds >= period) throw new Error(`offset of ${s.slug} is outside the interval`);
@@ -50,12 +52,14 @@ set -u
 interval=${period}
 cycles=\${FACTORY_CRON_CYCLES:-0}
 install=\${FACTORY_NEXTCLOUD_ROOT:-${NC_PATHS.install}}
+env_dir=\${FACTORY_CRON_ENV_DIR:-${NC_PATHS.cronEnvDir}}
 run_tenant() {
   slug=$1
   start=$(date +%s)
   (
     set -e
-    . "${NC_PATHS.cronEnvDir}/$slug.env"
+    # shellcheck source=/dev/null # generated per tenant (renderEnvFile)
+    . "$env_dir/$slug.env"
     NC_datadirectory="$NEXTCLOUD_DATA_DIR"
     export NC_datadirectory
     exec php -f "$install/cron.php"
@@ -68,8 +72,7 @@ done_cycles=0
 while :; do
   now=$(date +%s)
   cycle=$((now - now % interval))
-  for entry in ${entries || "''"}; do
-    [ -n "$entry" ] || continue
+  for entry in ${entries}; do
     offset=\${entry%% *}
     slug=\${entry#* }
     now=$(date +%s)

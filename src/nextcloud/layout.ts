@@ -36,7 +36,7 @@ export const NC_LIMITS = {
 /** PHP limits handed to the official image's php.ini (PHP_MEMORY_LIMIT / PHP_UPLOAD_LIMIT). */
 export const PHP_MEMORY_LIMIT = "512M";
 /** Largest single upload the Caddy site and PHP accept (chunked uploads of the web/desktop clients go far beyond). */
-export const MAX_UPLOAD_MB = 1024;
+export const MAX_UPLOAD_MB = 2048;
 
 /** The id of the Keycloak provider inside user_oidc (appears in the login URL /apps/user_oidc/login/<id>). */
 export const OIDC_PROVIDER_ID = "keycloak";

@@ -90,6 +90,7 @@ export function renderPopulateScript(o: PopulateInput): string {
 set -eu
 root=${NC_PATHS.install}
 expected=${shq(o.version)}
+# shellcheck disable=SC2016 # PHP code: $OC_Version is PHP's, not the shell's
 installed=$(php -r 'require "${NC_PATHS.install}/version.php"; echo implode(".", array_slice($OC_Version, 0, 3));')
 if [ "$installed" != "$expected" ]; then
   echo "install volume holds Nextcloud $installed, expected $expected (image and nextcloud.version disagree?)" >&2
@@ -105,8 +106,7 @@ export NEXTCLOUD_CONFIG_DIR="$tmp/config"
 # A throw-away instance only to run app:install; its random admin password protects nothing and dies with it.
 pass=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')
 as_www "php $root/occ maintenance:install --database=sqlite --database-name=populate --data-dir=$tmp/data --admin-user=populate --admin-pass=$pass" >/dev/null
-for app in ${apps.length > 0 ? apps.join(" ") : ":"}; do
-  [ "$app" = ":" ] && continue
+${apps.length === 0 ? "# no apps to add\n" : `for app in ${apps.join(" ")}; do
   if [ -d "$root/apps/$app" ] || [ -d "$root/custom_apps/$app" ]; then
     echo "app $app already present"
   else
@@ -114,7 +114,7 @@ for app in ${apps.length > 0 ? apps.join(" ") : ":"}; do
   fi
   [ -d "$root/apps/$app" ] || [ -d "$root/custom_apps/$app" ] || { echo "app $app missing after install" >&2; exit 1; }
 done
-printf 'version=%s\\napps=%s\\n' "$expected" ${shq(apps.join(","))} > "$root/.factory-install"
+`}printf 'version=%s\\napps=%s\\n' "$expected" ${shq(apps.join(","))} > "$root/.factory-install"
 echo "install volume ready: Nextcloud $expected, apps: ${apps.join(" ") || "none"}"
 `;
 }

@@ -1,0 +1,397 @@
+// Lab: what the Nextcloud factory generates, read by the real programs that read it.
+//  - shellcheck on the patched entrypoint and every generated script (with secret preambles);
+//  - php -l on the occ secret-arguments runner, then the runner itself: the secret reaches occ's argv
+//    array inside PHP but never the process command line;
+//  - the patched entrypoint run by dash, as an unprivileged user, over a read-only fake Nextcloud tree with
+//    fake php/rsync/flock/occ on PATH that record every call: it copies nothing, upgrades nothing, takes no
+//    lock, writes the Redis session ini where it can, and execs its command;
+//  - the cron scheduler run with a fake clock (date/sleep) and fake php: tenants at their offsets, one at
+//    a time, each with its own config dir, a failing tenant not stopping the others;
+//  - a real Caddy serving the Nextcloud site (adapt + validate, then live): static files from the install
+//    root, CalDAV/CardDAV redirects, internals refused, headers, and PHP handed to a FastCGI listener with
+//    SCRIPT_FILENAME under /var/www/html (what the FPM container sees).
+import assert from "node:assert/strict";
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { renderNextcloudSite } from "../../src/nextcloud/caddy";
+import { cronSchedule, renderCronScheduler } from "../../src/nextcloud/cron";
+import { renderEnvFile, renderTenantEnv } from "../../src/nextcloud/env";
+import {
+  OCC_SECRET_ARGS_PHP, renderConfigureScript, renderInitScript, renderMaintenanceScript, renderPopulateScript,
+  renderUpgradeScript, SCRIPT_SECRETS_DIR, withSecretFiles,
+} from "../../src/nextcloud/scripts";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const ENTRYPOINT = path.join(ROOT, "scripts", "nextcloud", "entrypoint.sh");
+const CACHE = process.env.SF_CACHE ?? path.join(os.homedir(), ".cache", "service-factory");
+const CADDY = process.env.SF_CADDY ?? path.join(CACHE, "bin", "caddy");
+const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+const missing = [
+  ...(has("shellcheck") ? [] : ["shellcheck"]),
+  ...(has("php") ? [] : ["php (php-cli)"]),
+  ...(has("dash") ? [] : ["dash"]),
+  ...(fs.existsSync(CADDY) ? [] : [`${CADDY}`]),
+];
+if (missing.length > 0 && process.env.CI) throw new Error(`Nextcloud lab tools missing: ${missing.join(", ")} (scripts/lab/install-test-tools.sh)`);
+const skip = missing.length > 0 ? `tools missing: ${missing.join(", ")}` : false;
+
+const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "nc-lab-"));
+fs.chmodSync(tmpRoot, 0o755); // the entrypoint runs as an unprivileged user below
+after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
+
+function write(file: string, content: string, mode = 0o644): string {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, content, { mode });
+  return file;
+}
+
+function shellcheck(name: string, script: string): void {
+  const file = write(path.join(tmpRoot, "sc", name), script);
+  const r = spawnSync("shellcheck", ["-s", "sh", "-S", "style", file], { encoding: "utf8" });
+  assert.equal(r.status, 0, `shellcheck ${name}:\n${r.stdout}${r.stderr}`);
+}
+
+const ENV = renderTenantEnv({
+  slug: "alpha", s3: { host: "10.0.0.20", port: 3900, region: "garage", bucket: "alpha-nextcloud", ssl: false },
+  redis: { host: "redis", port: 6379, hasPassword: false }, mail: { host: "smtp.example.org", port: 587, from: "noreply@example.org" },
+  secretsDir: SCRIPT_SECRETS_DIR,
+});
+
+describe("nextcloud lab: generated scripts", { skip }, () => {
+  it("shellcheck accepts the entrypoint and every generated script", () => {
+    const r = spawnSync("shellcheck", ["-S", "style", ENTRYPOINT], { encoding: "utf8" });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    shellcheck("populate.sh", renderPopulateScript({ version: "31.0.9", apps: ["user_oidc", "richdocuments"] }));
+    shellcheck("populate-noapps.sh", renderPopulateScript({ version: "31.0.9", apps: [] }));
+    shellcheck("init.sh", withSecretFiles(renderInitScript({
+      slug: "alpha", env: ENV, db: { host: "10.0.0.20", port: 5432, name: "nextcloud_alpha", user: "nextcloud_alpha" },
+      adminUser: "factory-admin", adminEmail: "admin@alpha.example.net",
+    }), { "db-password": "p'w\"1$x", "admin-password": "a", "s3-secret-access-key": "s", "s3-access-key-id": "k", "smtp-password": "m" }));
+    shellcheck("configure.sh", withSecretFiles(renderConfigureScript({
+      slug: "alpha", hostname: "cloud.alpha.org", trustedProxies: ["10.0.0.10", "10.0.0.11"], apps: ["user_oidc", "richdocuments"],
+      defaultUserQuota: "50 GB", oidc: { clientId: "nextcloud-alpha", discoveryUri: "https://auth.x/realms/f/.well-known/openid-configuration", role: "nextcloud:alpha" },
+      collaboraUrl: "https://office.x",
+    }), { "oidc-client-secret": "secret" }));
+    shellcheck("upgrade.sh", renderUpgradeScript("alpha", "32.0.1"));
+    shellcheck("maint-on.sh", renderMaintenanceScript({ stack: "prod", host: "nc1", mode: "on", version: "32.0.1" }));
+    shellcheck("maint-off.sh", renderMaintenanceScript({ stack: "prod", host: "nc1", mode: "off", version: "32.0.1" }));
+    shellcheck("cron.sh", renderCronScheduler(cronSchedule(["alpha", "bravo", "charlie"], 5), 5));
+    assert.throws(() => renderCronScheduler([], 5), /at least one tenant/);
+    shellcheck("env-file.sh", renderEnvFile(ENV));
+  });
+
+  it("the occ runner passes @file: secrets to occ inside PHP, never on the command line", () => {
+    const dir = path.join(tmpRoot, "occ");
+    const runner = write(path.join(dir, "factory-occ.php"), OCC_SECRET_ARGS_PHP);
+    const lint = spawnSync("php", ["-l", runner], { encoding: "utf8" });
+    assert.equal(lint.status, 0, lint.stdout + lint.stderr);
+    // A stand-in for Nextcloud's console.php: prints the argv occ would parse, and this process's real command line.
+    write(path.join(dir, "root", "console.php"), `<?php
+echo json_encode(['argv' => $_SERVER['argv'], 'cmdline' => str_replace("\\0", " ", file_get_contents('/proc/self/cmdline'))]);
+`);
+    const secret = "s3cr3t with 'quotes' and $dollar";
+    write(path.join(dir, "pw"), `${secret}\n`, 0o600);
+    const r = spawnSync("php", [runner, "maintenance:install", "--database=pgsql", `--database-pass=@file:${path.join(dir, "pw")}`, "--admin-user=x"], {
+      encoding: "utf8", env: { ...process.env, FACTORY_NEXTCLOUD_ROOT: path.join(dir, "root") },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { argv: string[]; cmdline: string };
+    assert.deepEqual(out.argv, ["occ", "maintenance:install", "--database=pgsql", `--database-pass=${secret}`, "--admin-user=x"]);
+    assert.ok(!out.cmdline.includes("s3cr3t"), "the secret is not on the command line");
+    assert.ok(out.cmdline.includes("@file:"));
+    const bad = spawnSync("php", [runner, "x", "--database-pass=@file:/nonexistent/pw"], { encoding: "utf8", env: { ...process.env, FACTORY_NEXTCLOUD_ROOT: path.join(dir, "root") } });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /cannot read the file given for --database-pass=/);
+  });
+});
+
+/** A read-only fake Nextcloud tree and fake tools that log every call. */
+function fakeWorld(name: string): { dir: string; tree: string; bin: string; log: string; snapshot: () => string } {
+  const dir = path.join(tmpRoot, name);
+  const tree = path.join(dir, "html");
+  write(path.join(tree, "version.php"), "<?php $OC_Version = [31, 0, 9, 1];\n");
+  write(path.join(tree, "occ"), "#!/usr/bin/env php\n<?php require 'console.php';\n", 0o755);
+  write(path.join(tree, "index.php"), "<?php\n");
+  write(path.join(tree, "config", "apps.config.php"), "<?php\n");
+  const bin = path.join(dir, "bin");
+  const log = path.join(dir, "calls.log");
+  write(log, "");
+  fs.chmodSync(log, 0o666);
+  fs.chmodSync(dir, 0o777); // fake tools write here while the entrypoint runs unprivileged
+  for (const tool of ["php", "rsync", "flock", "occ", "cp", "chown", "tar"]) {
+    write(path.join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> "${log}"\nexit 0\n`, 0o755);
+  }
+  // php-fpm: what the entrypoint execs; records its arguments and the environment it got.
+  write(path.join(bin, "php-fpm"), `#!/bin/sh\necho "php-fpm $*" >> "${log}"\nenv | sort > "${dir}/fpm.env"\nexit 0\n`, 0o755);
+  const snapshot = () => spawnSync("sh", ["-c", `cd "${tree}" && find . -printf '%p %m %s %T@\\n' | sort && cat $(find . -type f | sort)`], { encoding: "utf8" }).stdout;
+  return { dir, tree, bin, log, snapshot };
+}
+
+describe("nextcloud lab: the patched entrypoint over a read-only install", { skip }, () => {
+  it("neither copies nor upgrades nor locks, writes the session ini it may, and execs the command", () => {
+    const w = fakeWorld("entrypoint");
+    const conf = path.join(w.dir, "php-conf.d"); // the image's conf.d: not writable for www-data
+    fs.mkdirSync(conf, { mode: 0o755 });
+    const data = path.join(w.dir, "data");
+    fs.mkdirSync(data);
+    fs.chmodSync(data, 0o777);
+    const tmp = path.join(w.dir, "tmp"); // the container's /tmp
+    fs.mkdirSync(tmp);
+    fs.chmodSync(tmp, 0o1777);
+    write(path.join(w.dir, "redis-pw"), "redis-S3CRET\n", 0o644);
+    spawnSync("chmod", ["-R", "a-w", w.tree]);
+    const before = w.snapshot();
+    const asUser = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+    const env = {
+      PATH: `${w.bin}:/usr/bin:/bin`,
+      HOME: w.dir,
+      NEXTCLOUD_UPDATE: "0",
+      NEXTCLOUD_DATA_DIR: data,
+      NEXTCLOUD_CONFIG_DIR: path.join(w.dir, "config"),
+      REDIS_HOST: "redis",
+      REDIS_HOST_PORT: "6379",
+      REDIS_HOST_PASSWORD_FILE: path.join(w.dir, "redis-pw"),
+      FACTORY_REDIS_SESSION_PREFIX: "nc-alpha:",
+      PHP_CONF_DIR: conf,
+      FACTORY_PHP_INI_DIR: path.join(tmp, "php-conf.d"),
+    };
+    const r = spawnSync(asUser[0] ?? "dash", [...asUser.slice(1), ...(asUser.length ? ["dash"] : []), ENTRYPOINT, "php-fpm", "-F"], { cwd: w.tree, env, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const calls = fs.readFileSync(w.log, "utf8").trim().split("\n");
+    assert.deepEqual(calls, ["php-fpm -F"], "only the command ran: no php, occ, rsync, flock, cp, chown or tar");
+    assert.equal(w.snapshot(), before, "the install tree is unchanged");
+    assert.ok(!fs.existsSync(path.join(w.tree, "nextcloud-init-sync.lock")));
+    const ini = fs.readFileSync(path.join(tmp, "php-conf.d", "redis-session.ini"), "utf8");
+    assert.equal(ini, [
+      "session.save_handler = redis",
+      'session.save_path = "tcp://redis:6379?auth=redis-S3CRET&prefix=nc-alpha:"',
+      "redis.session.locking_enabled = 1",
+      "redis.session.lock_retries = -1",
+      "redis.session.lock_wait_time = 10000",
+      "",
+    ].join("\n"));
+    const fpmEnv = fs.readFileSync(path.join(w.dir, "fpm.env"), "utf8");
+    assert.match(fpmEnv, new RegExp(`^PHP_INI_SCAN_DIR=${conf}:${path.join(tmp, "php-conf.d")}$`, "m"));
+    assert.ok(!fpmEnv.includes("redis-S3CRET"), "the Redis password is not in PHP-FPM's environment");
+    assert.match(fpmEnv, /^REDIS_HOST_PASSWORD_FILE=/m, "redis.config.php still finds the password file");
+    assert.ok(fs.existsSync(path.join(data, ".ocdata")), ".ocdata marker present");
+  });
+
+  it("refuses NEXTCLOUD_UPDATE=1 and runs nothing", () => {
+    const w = fakeWorld("entrypoint-update");
+    const r = spawnSync("dash", [ENTRYPOINT, "php-fpm"], { env: { PATH: `${w.bin}:/usr/bin:/bin`, NEXTCLOUD_UPDATE: "1" }, encoding: "utf8" });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /never installs nor upgrades/);
+    assert.equal(fs.readFileSync(w.log, "utf8"), "");
+  });
+
+  it("refuses a secret given both as VAR and VAR_FILE (like the official file_env)", () => {
+    const w = fakeWorld("entrypoint-both");
+    const r = spawnSync("dash", [ENTRYPOINT, "php-fpm"], {
+      env: { PATH: `${w.bin}:/usr/bin:/bin`, REDIS_HOST_PASSWORD: "x", REDIS_HOST_PASSWORD_FILE: "/dev/null" }, encoding: "utf8",
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /both REDIS_HOST_PASSWORD and REDIS_HOST_PASSWORD_FILE are set/);
+    assert.equal(fs.readFileSync(w.log, "utf8"), "");
+  });
+});
+
+describe("nextcloud lab: the staggered cron scheduler", { skip }, () => {
+  it("runs each tenant at its offset, one at a time, with its own config; a failure does not stop the others", () => {
+    const dir = path.join(tmpRoot, "cron");
+    const bin = path.join(dir, "bin");
+    const clock = write(path.join(dir, "clock"), "960\n");
+    const log = write(path.join(dir, "runs.log"), "");
+    // Fake time: `date +%s` reads the clock, `sleep N` advances it; php records who ran when and takes 7 s.
+    write(path.join(bin, "date"), `#!/bin/sh\ncat "${clock}"\n`, 0o755);
+    write(path.join(bin, "sleep"), `#!/bin/sh\necho $(( $(cat "${clock}") + $1 )) > "${clock}"\n`, 0o755);
+    write(path.join(bin, "php"), `#!/bin/sh
+now=$(cat "${clock}")
+echo "$now $NEXTCLOUD_CONFIG_DIR $NC_datadirectory $OBJECTSTORE_S3_BUCKET $*" >> "${log}"
+echo $((now + 7)) > "${clock}"
+case "$NEXTCLOUD_CONFIG_DIR" in */bravo/*) exit 1 ;; esac
+exit 0
+`, 0o755);
+    const envDir = path.join(dir, "env");
+    for (const slug of ["alpha", "bravo", "charlie"]) {
+      write(path.join(envDir, `${slug}.env`), renderEnvFile(renderTenantEnv({
+        slug, s3: { host: "garage", port: 3900, region: "garage", bucket: `${slug}-nextcloud`, ssl: false },
+        redis: { host: "redis", port: 6379, hasPassword: false }, mail: { host: "smtp.x", port: 587, from: "n@x.org" },
+        secretsDir: `/run/secrets/nextcloud/${slug}`, configDir: `/tenants/${slug}/config`, dataDir: `/tenants/${slug}/data`,
+      })));
+    }
+    const script = write(path.join(dir, "cron.sh"), renderCronScheduler(cronSchedule(["charlie", "alpha", "bravo"], 1), 1));
+    const r = spawnSync("dash", [script], {
+      env: { PATH: `${bin}:/usr/bin:/bin`, FACTORY_CRON_CYCLES: "2", FACTORY_CRON_ENV_DIR: envDir, FACTORY_NEXTCLOUD_ROOT: "/nc" }, encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    // Interval 60 s, offsets 0/20/40: cycle 960 then 1020; each run takes 7 s on the fake clock.
+    assert.deepEqual(fs.readFileSync(log, "utf8").trim().split("\n"), [
+      "960 /tenants/alpha/config /tenants/alpha/data alpha-nextcloud -f /nc/cron.php",
+      "980 /tenants/bravo/config /tenants/bravo/data bravo-nextcloud -f /nc/cron.php",
+      "1000 /tenants/charlie/config /tenants/charlie/data charlie-nextcloud -f /nc/cron.php",
+      "1020 /tenants/alpha/config /tenants/alpha/data alpha-nextcloud -f /nc/cron.php",
+      "1040 /tenants/bravo/config /tenants/bravo/data bravo-nextcloud -f /nc/cron.php",
+      "1060 /tenants/charlie/config /tenants/charlie/data charlie-nextcloud -f /nc/cron.php",
+    ]);
+    assert.deepEqual(r.stdout.trim().split("\n"), [
+      "cron tenant=alpha exit=0 seconds=7", "cron tenant=bravo exit=1 seconds=7", "cron tenant=charlie exit=0 seconds=7",
+      "cron tenant=alpha exit=0 seconds=7", "cron tenant=bravo exit=1 seconds=7", "cron tenant=charlie exit=0 seconds=7",
+    ]);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A minimal FastCGI responder: records the PARAMS of each request and answers 200 "fpm ok". */
+function fastcgiServer(seen: Record<string, string>[]): net.Server {
+  return net.createServer((sock) => {
+    let buf = Buffer.alloc(0);
+    let params = Buffer.alloc(0);
+    let requestId = 1;
+    sock.on("data", (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      while (buf.length >= 8) {
+        const type = buf[1];
+        requestId = buf.readUInt16BE(2);
+        const len = buf.readUInt16BE(4);
+        const pad = buf[6];
+        if (buf.length < 8 + len + pad) break;
+        const content = buf.subarray(8, 8 + len);
+        buf = buf.subarray(8 + len + pad);
+        if (type === 4 && len > 0) params = Buffer.concat([params, content]);
+        if (type === 4 && len === 0) seen.push(decodeParams(params));
+        if (type === 5 && len === 0) {
+          const body = Buffer.from("Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nfpm ok");
+          const rec = (t: number, c: Buffer) => {
+            const h = Buffer.alloc(8);
+            h[0] = 1; h[1] = t; h.writeUInt16BE(requestId, 2); h.writeUInt16BE(c.length, 4);
+            return Buffer.concat([h, c]);
+          };
+          sock.end(Buffer.concat([rec(6, body), rec(6, Buffer.alloc(0)), rec(3, Buffer.alloc(8))]));
+        }
+      }
+    });
+    sock.on("error", () => undefined);
+  });
+}
+
+function decodeParams(b: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  let i = 0;
+  const len = () => {
+    if (b[i] >> 7) { const n = b.readUInt32BE(i) & 0x7fffffff; i += 4; return n; }
+    return b[i++];
+  };
+  while (i < b.length) {
+    const nl = len();
+    const vl = len();
+    const name = b.subarray(i, i + nl).toString(); i += nl;
+    out[name] = b.subarray(i, i + vl).toString(); i += vl;
+  }
+  return out;
+}
+
+function get(port: number, host: string, p: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, path: p, headers: { host } }, (res) => {
+      let body = "";
+      res.on("data", (c) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("nextcloud lab: the Caddy site, served by the real Caddy", { skip }, () => {
+  const seen: Record<string, string>[] = [];
+  let fcgi: net.Server;
+  let caddyProc: ChildProcess | undefined;
+  let httpPort = 0;
+  const host = "cloud.alpha.example.net";
+  before(async () => {
+    fcgi = fastcgiServer(seen);
+    await new Promise<void>((r) => fcgi.listen(0, "127.0.0.1", () => r()));
+    const fcgiPort = (fcgi.address() as net.AddressInfo).port;
+    httpPort = await freePort();
+    const adminPort = await freePort();
+    const root = path.join(tmpRoot, "caddy-install");
+    write(path.join(root, "core", "css", "server.css"), "body{}\n");
+    // try_files looks for the PHP files in the install root, as mounted in the compute Caddy.
+    write(path.join(root, "index.php"), "<?php\n");
+    write(path.join(root, "remote.php"), "<?php\n");
+    write(path.join(root, "config", "config.sample.php"), "<?php\n");
+    write(path.join(root, ".htaccess"), "deny\n");
+    const site = renderNextcloudSite({ hostname: host, fpmUpstream: `127.0.0.1:${fcgiPort}`, installRoot: root, maxUploadMb: 16 });
+    // As the compute Caddy pins it: plain HTTP on its own port.
+    const caddyfile = `{\n\tadmin 127.0.0.1:${adminPort}\n\tauto_https off\n\tpersist_config off\n}\n` + site.replace(`${host} {`, `http://${host}:${httpPort} {`);
+    const file = write(path.join(tmpRoot, "Caddyfile"), caddyfile);
+    for (const cmd of ["adapt", "validate"]) {
+      const r = spawnSync(CADDY, [cmd, "--config", file, "--adapter", "caddyfile"], { encoding: "utf8", env: { ...process.env, HOME: tmpRoot, XDG_DATA_HOME: tmpRoot, XDG_CONFIG_HOME: tmpRoot } });
+      assert.equal(r.status, 0, `caddy ${cmd}: ${r.stderr}`);
+    }
+    caddyProc = spawn(CADDY, ["run", "--config", file, "--adapter", "caddyfile"], { stdio: "ignore", env: { ...process.env, HOME: tmpRoot, XDG_DATA_HOME: tmpRoot, XDG_CONFIG_HOME: tmpRoot } });
+    for (let i = 0; i < 200; i++) {
+      try { await get(httpPort, host, "/core/css/server.css"); return; } catch { await new Promise((r) => setTimeout(r, 50)); }
+    }
+    throw new Error("caddy did not start");
+  });
+  after(async () => {
+    caddyProc?.kill("SIGTERM");
+    await new Promise<void>((r) => fcgi.close(() => r()));
+  });
+
+  it("serves static files from the install root with Nextcloud's headers", async () => {
+    const r = await get(httpPort, host, "/core/css/server.css");
+    assert.equal(r.status, 200);
+    assert.equal(r.body, "body{}\n");
+    assert.equal(r.headers["x-content-type-options"], "nosniff");
+    assert.equal(r.headers["x-robots-tag"], "noindex, nofollow");
+    assert.equal(r.headers["referrer-policy"], "no-referrer");
+    assert.equal(r.headers["strict-transport-security"], "max-age=15552000; includeSubDomains");
+    assert.equal(r.headers["cache-control"], "max-age=15778463");
+  });
+
+  it("redirects CalDAV/CardDAV discovery and refuses internals", async () => {
+    for (const p of ["/.well-known/caldav", "/.well-known/carddav"]) {
+      const r = await get(httpPort, host, p);
+      assert.equal(r.status, 301);
+      assert.equal(r.headers.location, "/remote.php/dav/");
+    }
+    for (const p of ["/config/config.sample.php", "/.htaccess", "/data/x", "/occ", "/3rdparty/x", "/console.php"]) {
+      assert.equal((await get(httpPort, host, p)).status, 404, p);
+    }
+  });
+
+  it("hands PHP and front-controller paths to FPM with the FPM container's paths", async () => {
+    seen.length = 0;
+    const a = await get(httpPort, host, "/apps/files/");
+    assert.equal(a.status, 200);
+    assert.equal(a.body, "fpm ok");
+    const b = await get(httpPort, host, "/remote.php/dav/files/alice/");
+    assert.equal(b.status, 200);
+    assert.equal(seen.length, 2);
+    assert.equal(seen[0].SCRIPT_FILENAME, "/var/www/html/index.php");
+    assert.equal(seen[0].front_controller_active, "true");
+    assert.equal(seen[1].SCRIPT_FILENAME, "/var/www/html/remote.php");
+    // Nextcloud routes on REQUEST_URI (kept verbatim); Caddy's PATH_INFO comes from the cleaned path.
+    assert.equal(seen[1].REQUEST_URI, "/remote.php/dav/files/alice/");
+    assert.equal(seen[1].SCRIPT_NAME, "/remote.php");
+    assert.match(seen[1].PATH_INFO, /^\/dav\/files\/alice\/?$/);
+  });
+});
