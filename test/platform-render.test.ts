@@ -208,6 +208,7 @@ describe("configuration renderers", () => {
       "proxy-headers=xforwarded",
       "health-enabled=true",
       "metrics-enabled=false",
+      "cache=local",
       "bootstrap-admin-username=admin",
       "bootstrap-admin-password=admin-pw",
       "",

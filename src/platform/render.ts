@@ -125,6 +125,8 @@ export function renderKeycloakConf(c: KeycloakConf): string {
     "proxy-headers=xforwarded",
     "health-enabled=true",
     "metrics-enabled=false",
+    // One Keycloak: a local cache, no JGroups cluster discovery on the host network.
+    "cache=local",
     `bootstrap-admin-username=${c.adminUsername}`,
     `bootstrap-admin-password=${propertiesEscape(c.adminPassword)}`,
     "",
