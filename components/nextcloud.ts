@@ -26,9 +26,9 @@ import {
   dockerCommands, renderConfigureScript, renderInitScript, renderMaintenanceScript, renderPopulateScript,
   renderUpgradeScript, SCRIPT_SECRETS_DIR, withSecretFiles,
 } from "../src/nextcloud/scripts";
-import { factoryNetworkName, serviceAddressFrom } from "../src/platform/layout";
+import { serviceAddressFrom } from "../src/platform/layout";
 import { tenantDatabaseName } from "../src/postgres/names";
-import { Host, platformHostnames, StackSettings, Tenant } from "../src/types";
+import { Host, StackSettings, Tenant } from "../src/types";
 import { GarageBucket } from "./garageBucket";
 import { KeycloakClient, TenantIdentity } from "./identity";
 import { TenantDatabase } from "./tenantDatabase";
@@ -463,6 +463,8 @@ export class NextcloudInstance extends pulumi.ComponentResource {
     }, {
       parent: this,
       dependsOn: [...o.after, this.database, this.bucket, this.configVolume, this.dataVolume, o.network, o.imageResource],
+      // Keep plans quiet on upgrades: what this one-time command would run later does not matter.
+      ignoreChanges: ["create", "stdin", "environment"],
     });
     return this.init;
   }
@@ -549,12 +551,3 @@ export class NextcloudInstance extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: o.after });
   }
 }
-
-/** Hostnames of the platform Nextcloud relies on (exported for docs/tests). */
-export function nextcloudPlatformUrls(domain: string): { collabora: string; sso: string } {
-  const n = platformHostnames(domain);
-  return { collabora: `https://${n.collabora}`, sso: `https://${n.sso}` };
-}
-
-/** The network name every Nextcloud container joins (same as the platform's factory network). */
-export const nextcloudNetworkName = factoryNetworkName;
