@@ -217,7 +217,7 @@ describe("configuration renderers", () => {
   });
 
   it("runs Redis with persistence, a memory ceiling under the container limit and no eviction of TTL-less keys", () => {
-    assert.equal(redisMaxMemoryMb({ memoryMb: 512, pids: 64 }), 384);
+    assert.equal(redisMaxMemoryMb({ memoryMb: 512, pids: 2048 }), 384);
     assert.deepEqual(redisCommand(384), [
       "redis-server", "--appendonly", "yes", "--dir", "/data", "--maxmemory", "384mb", "--maxmemory-policy", "volatile-lru",
       "--protected-mode", "no", "--save", "",

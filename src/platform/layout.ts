@@ -41,13 +41,18 @@ export interface ServiceLimits {
   pids: number;
 }
 
-/** Sizing of each shared service; the lower end of what each needs for a few dozen tenants. */
+/**
+ * Sizing of each shared service; the lower end of what each needs for a few dozen tenants. The process
+ * ceilings are fork-bomb guards, deliberately loose: RLIMIT_NPROC counts threads too, and counts every
+ * process of the same UID on the host (the postgres and redis images both run as UID 999), so a tight
+ * value would make one service's fork fail because of another's load.
+ */
 export const SERVICE_LIMITS: Record<SharedServiceKey, ServiceLimits> = {
-  postgres: { memoryMb: 2048, pids: 512 },
-  redis: { memoryMb: 512, pids: 64 },
-  garage: { memoryMb: 1024, pids: 256 },
-  keycloak: { memoryMb: 1536, pids: 512 },
-  collabora: { memoryMb: 2048, pids: 1024 },
+  postgres: { memoryMb: 2048, pids: 2048 },
+  redis: { memoryMb: 512, pids: 2048 },
+  garage: { memoryMb: 1024, pids: 1024 },
+  keycloak: { memoryMb: 1536, pids: 2048 },
+  collabora: { memoryMb: 2048, pids: 2048 },
 };
 
 /** Redis keeps this much headroom below the container limit (fork for AOF rewrite, buffers). */
