@@ -48,6 +48,8 @@ export function renderConfigExtra(o: { networkDomain: string; marker?: string })
     "\t// Sites answer on their own editing hostnames (core domain mapping): cookies follow the host.",
     "\tdefine('COOKIE_DOMAIN', '');",
     "}",
+    "// Every request arrives through the HTTPS edge (and the host's Caddy over the private network).",
+    "$_SERVER['HTTPS'] = 'on';",
     "define('DISALLOW_FILE_EDIT', true);",
     "define('AUTOMATIC_UPDATER_DISABLED', true);",
     "define('WP_AUTO_UPDATE_CORE', false);",
