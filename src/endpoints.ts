@@ -60,7 +60,8 @@ export function computeEndpoints(settings: StackSettings): Endpoints {
       ? { adminUrl: `http://${garage}:${PORTS.garageAdmin}`, s3Url: `http://${garage}:${PORTS.garageS3}`, region: GARAGE_REGION, webRootDomain: names.garageWebRoot, webPort: PORTS.garageWeb }
       : garageExternal((s.garage as { endpoint: string }).endpoint, names.garageWebRoot),
     redis,
-    collaboraUrl: `https://${names.collabora}`,
+    // A deployed Collabora is published by the edge on office.<domain>; an external one is used as declared.
+    collaboraUrl: s.collabora.mode === "external" ? url(s.collabora.endpoint, "https") : `https://${names.collabora}`,
   };
 }
 
