@@ -212,7 +212,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
             labels: [{ label: NC_LABELS.stack, value: s.stack }, { label: NC_LABELS.role, value: "install" }],
           }, onHost);
           const names = hostNames(s.stack, host.name);
-          const populate = new command.local.Command(`${base}-populate-${nc.version}`, {
+          const populate = new command.local.Command(`${base}-updater-${nc.version}`, {
             create: volume.name.apply((v) => dockerCommands.populate({ container: names.populate, volume: v, image })),
             stdin: renderPopulateScript({ version: nc.version, apps: nc.apps }),
             environment: env,

@@ -297,7 +297,7 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
         if (!m[1].endsWith(":ro")) writers.push(c.name);
       }
     }
-    assert.deepEqual(writers.sort(), ["nextcloud-nc1-populate-31.0.9", "nextcloud-nc2-populate-31.0.9"]);
+    assert.deepEqual(writers.sort(), ["nextcloud-nc1-updater-31.0.9", "nextcloud-nc2-updater-31.0.9"]);
   });
 
   it("wires the FPM container: patched entrypoint, env, secrets as files, www-data, limits", () => {
@@ -363,21 +363,21 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
     const urn = (name: string) => byName(r1, name).urn;
     const edges: [string, string[]][] = [
       ["nextcloud-nc1-maint-on", []],
-      ["nextcloud-nc1-populate-31.0.9", ["nextcloud-nc1-maint-on"]],
-      ["alpha-nextcloud-init", ["nextcloud-nc1-populate-31.0.9"]],
-      ["alpha-nextcloud-fpm", ["nextcloud-nc1-maint-on", "nextcloud-nc1-populate-31.0.9", "alpha-nextcloud-init"]],
+      ["nextcloud-nc1-updater-31.0.9", ["nextcloud-nc1-maint-on"]],
+      ["alpha-nextcloud-init", ["nextcloud-nc1-updater-31.0.9"]],
+      ["alpha-nextcloud-fpm", ["nextcloud-nc1-maint-on", "nextcloud-nc1-updater-31.0.9", "alpha-nextcloud-init"]],
       ["alpha-nextcloud-upgrade", ["alpha-nextcloud-fpm"]],
       ["alpha-nextcloud-configure", ["alpha-nextcloud-upgrade"]],
-      ["bravo-nextcloud-init", ["nextcloud-nc1-populate-31.0.9"]],
-      ["bravo-nextcloud-fpm", ["nextcloud-nc1-maint-on", "nextcloud-nc1-populate-31.0.9", "bravo-nextcloud-init", "alpha-nextcloud-configure"]],
+      ["bravo-nextcloud-init", ["nextcloud-nc1-updater-31.0.9"]],
+      ["bravo-nextcloud-fpm", ["nextcloud-nc1-maint-on", "nextcloud-nc1-updater-31.0.9", "bravo-nextcloud-init", "alpha-nextcloud-configure"]],
       ["bravo-nextcloud-upgrade", ["bravo-nextcloud-fpm"]],
       ["bravo-nextcloud-configure", ["bravo-nextcloud-upgrade"]],
-      ["nextcloud-nc1-cron", ["nextcloud-nc1-populate-31.0.9", "bravo-nextcloud-configure"]],
+      ["nextcloud-nc1-cron", ["nextcloud-nc1-updater-31.0.9", "bravo-nextcloud-configure"]],
       ["nextcloud-nc1-maint-off", ["nextcloud-nc1-cron", "bravo-nextcloud-configure"]],
       ["nextcloud-nc2-maint-on", ["nextcloud-nc1-maint-off"]],
-      ["nextcloud-nc2-populate-31.0.9", ["nextcloud-nc2-maint-on"]],
-      ["charlie-nextcloud-fpm", ["nextcloud-nc2-maint-on", "nextcloud-nc2-populate-31.0.9", "charlie-nextcloud-init"]],
-      ["delta-nextcloud-fpm", ["nextcloud-nc2-maint-on", "nextcloud-nc2-populate-31.0.9", "delta-nextcloud-init", "charlie-nextcloud-configure"]],
+      ["nextcloud-nc2-updater-31.0.9", ["nextcloud-nc2-maint-on"]],
+      ["charlie-nextcloud-fpm", ["nextcloud-nc2-maint-on", "nextcloud-nc2-updater-31.0.9", "charlie-nextcloud-init"]],
+      ["delta-nextcloud-fpm", ["nextcloud-nc2-maint-on", "nextcloud-nc2-updater-31.0.9", "delta-nextcloud-init", "charlie-nextcloud-configure"]],
       ["nextcloud-nc2-maint-off", ["nextcloud-nc2-cron", "delta-nextcloud-configure"]],
     ];
     for (const [name, deps] of edges) {
@@ -407,8 +407,8 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
     }
     // The populate run and image are new resources (version in the name): the old ones are deleted by Pulumi
     // only at the end of a successful update, after every container left the old volume.
-    assert.equal(r2.resources.filter((x) => x.name === "nextcloud-nc1-populate-31.0.9").length, 0);
-    assert.deepEqual(byName(r2, "nextcloud-nc1-populate-32.0.1").inputs.triggers, [vol2, `nextcloud:${V2}-fpm`]);
+    assert.equal(r2.resources.filter((x) => x.name === "nextcloud-nc1-updater-31.0.9").length, 0);
+    assert.deepEqual(byName(r2, "nextcloud-nc1-updater-32.0.1").inputs.triggers, [vol2, `nextcloud:${V2}-fpm`]);
     for (const t of ["alpha", "bravo", "charlie", "delta"]) {
       assert.deepEqual(byName(r1, `${t}-nextcloud-upgrade`).inputs.triggers, [vol1]);
       assert.deepEqual(byName(r2, `${t}-nextcloud-upgrade`).inputs.triggers, [vol2]);

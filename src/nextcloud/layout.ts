@@ -84,7 +84,7 @@ export function tenantNames(stack: string, slug: string): { fpm: string; init: s
 
 /** Docker name of a host's cron scheduler and of the populate run. */
 export function hostNames(stack: string, host: string): { cron: string; populate: string } {
-  return { cron: dockerName(`${stack}-nc-cron-${host}`), populate: dockerName(`${stack}-nc-populate-${host}`) };
+  return { cron: dockerName(`${stack}-nc-cron-${host}`), populate: dockerName(`${stack}-nc-updater-${host}`) };
 }
 
 /** The FastCGI upstream the compute Caddy uses for a tenant: its FPM container on the host's factory network. */
