@@ -98,11 +98,16 @@ export class PahekoFactory extends pulumi.ComponentResource {
       { file: secretKeyFile, content: secretKey.result, permissions: "0444" },
       { file: smtpPasswordFile, content: pulumi.secret(args.smtpPassword), permissions: "0444" },
     ];
+    // Pulled once on the host; containers reference the pinned tag and wait for the pull.
+    const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, onHost);
+    // Fixed container names and ports: the old container must go before its replacement starts.
+    const containerOpts = pulumi.mergeOptions(onHost, { dependsOn: [this.volume, image], deleteBeforeReplace: true });
     const common = {
       image: args.image,
       restart: "unless-stopped",
       volumes: [{ volumeName: this.volume.name, containerPath: PAHEKO_PATHS.data }],
       labels: [{ label: "factory.service", value: "paheko" }],
+      securityOpts: ["no-new-privileges:true"],
       logDriver: "json-file",
       logOpts: { "max-size": "10m", "max-file": "3" },
     };
@@ -112,7 +117,7 @@ export class PahekoFactory extends pulumi.ComponentResource {
       name,
       uploads,
       ports: [{ internal: PAHEKO_HTTP_PORT, external: PAHEKO_PUBLISHED_PORT, ip: args.host.privateAddress }],
-    }, pulumi.mergeOptions(onHost, { dependsOn: [this.volume] }));
+    }, containerOpts);
 
     // The cron sidecar: same image, same volume and config, runs the per-organisation loop.
     this.cron = new docker.Container(`${name}-cron`, {
@@ -120,7 +125,7 @@ export class PahekoFactory extends pulumi.ComponentResource {
       name: `${name}-cron`,
       uploads: [...uploads, { file: PAHEKO_CRON_SCRIPT, content: cronLoop, permissions: "0555" }],
       entrypoints: ["/bin/sh", PAHEKO_CRON_SCRIPT],
-    }, pulumi.mergeOptions(onHost, { dependsOn: [this.volume] }));
+    }, containerOpts);
 
     this.registerOutputs({ host: this.host, upstream: this.upstream });
   }

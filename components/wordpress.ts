@@ -84,7 +84,11 @@ export class WordPressMultisite extends pulumi.ComponentResource {
     this.htmlVolume = htmlVolume.name;
     const network = new docker.Network(`${name}-net`, { name: `${name}-net`, internal: false }, onHost);
 
-    const log = { logDriver: "json-file", logOpts: { "max-size": "10m", "max-file": "3" } };
+    // Logs bounded; no process may gain privileges (the entrypoints only drop them, to www-data / mysql).
+    const log = { logDriver: "json-file", logOpts: { "max-size": "10m", "max-file": "3" }, securityOpts: ["no-new-privileges:true"] };
+    // Pulled once on the host; containers reference the pinned tags and wait for the pulls.
+    const dbImage = new docker.RemoteImage(`${name}-db-image`, { name: args.mariadbImage, keepLocally: true }, onHost);
+    const appImage = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, onHost);
     const dbSecrets = "/run/secrets/mariadb";
     this.database = new docker.Container(`${name}-db`, {
       name: `${name}-db`,
@@ -105,7 +109,7 @@ export class WordPressMultisite extends pulumi.ComponentResource {
       volumes: [{ volumeName: dbVolume.name, containerPath: "/var/lib/mysql" }],
       networksAdvanced: [{ name: network.name, aliases: ["mariadb"] }],
       labels: [{ label: "factory.service", value: "wordpress-db" }],
-    }, pulumi.mergeOptions(onHost, { dependsOn: [dbVolume, network] }));
+    }, pulumi.mergeOptions(onHost, { dependsOn: [dbVolume, network, dbImage], deleteBeforeReplace: true }));
 
     const wpSecrets = WORDPRESS_PATHS.secrets;
     const adminPasswordFile = `${wpSecrets}/admin_password`;
@@ -129,7 +133,7 @@ export class WordPressMultisite extends pulumi.ComponentResource {
       networksAdvanced: [{ name: network.name, aliases: ["wordpress"] }],
       ports: [{ internal: WORDPRESS_FPM_PORT, external: WORDPRESS_PUBLISHED_PORT, ip: args.host.privateAddress }],
       labels: [{ label: "factory.service", value: "wordpress" }],
-    }, pulumi.mergeOptions(onHost, { dependsOn: [htmlVolume, network, this.database] }));
+    }, pulumi.mergeOptions(onHost, { dependsOn: [htmlVolume, network, this.database, appImage], deleteBeforeReplace: true }));
 
     const exec = `docker exec -i -u www-data ${name} sh -s`;
     const env = { DOCKER_HOST: this.dockerHost };

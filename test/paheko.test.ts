@@ -107,6 +107,7 @@ for (const [label, tenants] of [["1 tenant", ONE], ["5 tenants", FIVE]] as const
       assert.deepEqual(children, [
         "docker:index/container:Container paheko-app",
         "docker:index/container:Container paheko-cron",
+        "docker:index/remoteImage:RemoteImage paheko-image",
         "docker:index/volume:Volume paheko-data",
         "random:index/randomPassword:RandomPassword paheko-secret-key",
       ]);

@@ -72,6 +72,8 @@ for (const [label, tenants] of [["1 tenant", ONE], ["5 tenants", FIVE]] as const
         "docker:index/container:Container wordpress-app",
         "docker:index/container:Container wordpress-db",
         "docker:index/network:Network wordpress-net",
+        "docker:index/remoteImage:RemoteImage wordpress-db-image",
+        "docker:index/remoteImage:RemoteImage wordpress-image",
         "docker:index/volume:Volume wordpress-db-data",
         "docker:index/volume:Volume wordpress-html",
         "random:index/randomPassword:RandomPassword wordpress-admin-password",
