@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { ENTRYPOINT_SOURCE, NextcloudFactory } from "../components/nextcloud";
-import { FactoryRealm, TenantIdentity } from "../components/identity";
+import { TenantIdentity } from "../components/identity";
 import { Platform } from "../components/platform";
 import { HarnessResult, maskSecrets, RecordedResource, revealSecrets, runUnderMocks, SECRET_MARK } from "../src/harness";
 import { requireFactoryInputs } from "../src/inputs";
@@ -466,14 +466,15 @@ describe("nextcloud: what the edge consumes", () => {
       program: () => {
         const inputs = requireFactoryInputs({ stack: "ncfix", projectDir: ROOT, stackFile: STACK_FILE, tenantsDir: TENANTS_DIR });
         const platform = new Platform("platform", { settings: inputs.settings, secrets: readSecrets(new pulumi.Config(PROJECT)) });
-        const realm = new FactoryRealm("realm", { realm: inputs.settings.realm, provider: platform.keycloak });
+        // The realm itself is the identity section's business: its name is all the clients need here.
+        const realmId = inputs.settings.realm;
         const identities = new Map(inputs.tenants.map((t) => [t.slug, new TenantIdentity(`${t.slug}-identity`, {
-          tenant: t.slug, realmId: realm.realmId, services: Object.keys(t.services) as ServiceName[], provider: platform.keycloak,
+          tenant: t.slug, realmId, services: Object.keys(t.services) as ServiceName[], provider: platform.keycloak,
         })]));
         factory = new NextcloudFactory("nextcloud", {
           settings: inputs.settings, tenants: inputs.tenants, placement: inputs.placement, docker: platform.docker, networks: platform.networks,
           postgres: platform.postgres, s3Provider: platform.s3, garageAdmin: { url: platform.endpoints.garage.adminUrl, token: platform.secrets.garageAdminToken },
-          keycloak: platform.keycloak, realmId: realm.realmId, identities, redis: platform.endpoints.redis,
+          keycloak: platform.keycloak, realmId, identities, redis: platform.endpoints.redis,
           collaboraUrl: platform.endpoints.collaboraUrl, smtpPassword: platform.secrets.smtpPassword,
         });
         return {

@@ -110,6 +110,139 @@ echo json_encode(['argv' => $_SERVER['argv'], 'cmdline' => str_replace("\\0", " 
   });
 });
 
+/** Fake tools for the generated scripts: each logs its arguments; `su -c CMD` runs CMD; php is scripted. */
+function scriptWorld(name: string): { dir: string; bin: string; log: string; calls: () => string[] } {
+  const dir = path.join(tmpRoot, name);
+  const bin = path.join(dir, "bin");
+  const log = write(path.join(dir, "calls.log"), "");
+  for (const tool of ["chown", "cp"]) write(path.join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> "${log}"\n`, 0o755);
+  write(path.join(bin, "su"), `#!/bin/sh
+echo "su $*" >> "${log}"
+while [ $# -gt 0 ]; do
+  if [ "$1" = "-c" ]; then exec /bin/sh -c "$2"; fi
+  shift
+done
+exit 1
+`, 0o755);
+  return { dir, bin, log, calls: () => fs.readFileSync(log, "utf8").trim().split("\n").filter(Boolean) };
+}
+
+describe("nextcloud lab: the install, settings and maintenance scripts with fake tools", { skip }, () => {
+  it("init installs once through the occ runner, secrets never on a command line, and then does nothing", () => {
+    const w = scriptWorld("init");
+    const config = path.join(w.dir, "config");
+    const data = path.join(w.dir, "data");
+    const secrets = path.join(w.dir, "secrets");
+    fs.mkdirSync(config);
+    fs.mkdirSync(data);
+    const seen = path.join(w.dir, "occ-argv.jsonl");
+    const consoleRoot = path.join(w.dir, "nc");
+    // Nextcloud's console.php stand-in: records the argv occ parses and the process command line.
+    write(path.join(consoleRoot, "console.php"), `<?php
+file_put_contents('${seen}', json_encode(['argv' => $_SERVER['argv'], 'cmdline' => str_replace("\\0", " ", file_get_contents('/proc/self/cmdline')), 'env' => getenv('OBJECTSTORE_S3_SECRET_FILE')]) . "\\n", FILE_APPEND);
+`);
+    // php: the runner is run by the real php (with the stand-in console.php); occ status answers from config.php.
+    write(path.join(w.bin, "php"), `#!/bin/sh
+echo "php $*" >> "${w.log}"
+case "$1" in
+  */factory-occ.php) FACTORY_NEXTCLOUD_ROOT="${consoleRoot}" exec /usr/bin/php "$@" ;;
+esac
+if [ "$2" = "status" ]; then
+  if grep -q installed "$NEXTCLOUD_CONFIG_DIR/config.php" 2>/dev/null; then echo '{"installed":true}'; else echo '{"installed":false}'; fi
+fi
+`, 0o755);
+    const env = renderTenantEnv({
+      slug: "alpha", s3: { host: "garage", port: 3900, region: "garage", bucket: "alpha-nextcloud", ssl: false },
+      redis: { host: "redis", port: 6379, hasPassword: false }, mail: { host: "smtp.x", port: 587, from: "n@x.org" },
+      secretsDir: secrets, configDir: config, dataDir: data,
+    });
+    const pw = { db: "db-S3CRET-'\"$(x)", admin: "admin-S3CRET-pw" };
+    const script = withSecretFiles(renderInitScript({
+      slug: "alpha", env, db: { host: "10.0.0.20", port: 5432, name: "nextcloud_alpha", user: "nextcloud_alpha" },
+      adminUser: "factory-admin", adminEmail: "admin@alpha.example.net", secretsDir: secrets,
+    }), { "db-password": pw.db, "admin-password": pw.admin, "s3-access-key-id": "GK1", "s3-secret-access-key": "s3-S3CRET", "smtp-password": "smtp-S3CRET" }, secrets);
+    const run = () => spawnSync("dash", ["-s"], { input: script, env: { PATH: `${w.bin}:/usr/bin:/bin` }, encoding: "utf8" });
+    const first = run();
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, /tenant alpha: installed/);
+    const occ = fs.readFileSync(seen, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { argv: string[]; cmdline: string; env: string });
+    assert.equal(occ.length, 1);
+    assert.deepEqual(occ[0].argv, [
+      "occ", "maintenance:install", "--no-interaction", "--database=pgsql", "--database-host=10.0.0.20:5432", "--database-name=nextcloud_alpha",
+      "--database-user=nextcloud_alpha", `--database-pass=${pw.db}`, "--admin-user=factory-admin", `--admin-pass=${pw.admin}`,
+      "--admin-email=admin@alpha.example.net", `--data-dir=${data}`,
+    ]);
+    assert.equal(occ[0].env, `${secrets}/s3-secret-access-key`, "S3 settings come from the environment at install time");
+    const everything = occ[0].cmdline + fs.readFileSync(w.log, "utf8");
+    for (const secret of [pw.db, pw.admin, "s3-S3CRET", "smtp-S3CRET"]) assert.ok(!everything.includes(secret), "no secret on any command line");
+    assert.ok(!fs.existsSync(secrets), "the secrets directory is removed at exit");
+    assert.ok(fs.existsSync(path.join(data, ".ocdata")));
+    assert.ok(w.calls().some((c) => c.startsWith("cp /usr/src/nextcloud/config/") || c.includes("cp /usr/src/nextcloud/config/")), "snippets copied before the install");
+
+    // Second run (the command re-created, an instance already there): nothing is installed again.
+    write(path.join(config, "config.php"), "<?php $CONFIG = ['installed' => true];\n");
+    fs.writeFileSync(w.log, "");
+    const second = run();
+    assert.equal(second.status, 0, second.stderr);
+    assert.match(second.stdout, /already installed, nothing to do/);
+    assert.equal(fs.readFileSync(seen, "utf8").trim().split("\n").length, 1, "no second maintenance:install");
+    assert.ok(!w.calls().some((c) => c.includes("factory-occ.php")));
+  });
+
+  it("configure hands the OIDC secret to occ by variable name only", () => {
+    const w = scriptWorld("configure");
+    const secrets = path.join(w.dir, "secrets");
+    const got = path.join(w.dir, "oidc-env");
+    write(path.join(w.bin, "php"), `#!/bin/sh
+echo "php $*" >> "${w.log}"
+case "$*" in *user_oidc:provider*) printf '%s' "$FACTORY_OIDC_CLIENT_SECRET" > "${got}"; echo "provider with secret $FACTORY_OIDC_CLIENT_SECRET" ;; esac
+`, 0o755);
+    const secret = "oidc-S3CRET-value";
+    const script = withSecretFiles(renderConfigureScript({
+      slug: "alpha", hostname: "cloud.alpha.org", trustedProxies: ["10.0.0.10"], apps: ["user_oidc", "richdocuments"], defaultUserQuota: "50 GB",
+      oidc: { clientId: "nextcloud-alpha", discoveryUri: "https://auth.x/realms/f/.well-known/openid-configuration", role: "nextcloud:alpha" },
+      collaboraUrl: "https://office.x", secretsDir: secrets,
+    }), { "oidc-client-secret": secret }, secrets);
+    const r = spawnSync("dash", ["-s"], { input: script, env: { PATH: `${w.bin}:/usr/bin:/bin` }, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(fs.readFileSync(got, "utf8"), secret);
+    assert.ok(!fs.readFileSync(w.log, "utf8").includes(secret), "not in any argv");
+    assert.ok(!r.stdout.includes(secret), "occ's echo of the provider is discarded");
+    assert.ok(!fs.existsSync(secrets));
+    const calls = w.calls();
+    assert.ok(calls.includes("php /var/www/html/occ config:system:set trusted_domains 0 --value=cloud.alpha.org"));
+    assert.ok(calls.includes("php /var/www/html/occ config:system:delete trusted_domains 1"));
+    assert.ok(calls.includes("php /var/www/html/occ config:app:set --type=string --value=0 user_oidc allow_multiple_user_backends"));
+  });
+
+  it("maintenance on refuses an unsupported jump before touching any tenant, and skips uninstalled ones", () => {
+    const run = (versions: Record<string, string>, target: string) => {
+      const w = scriptWorld(`maint-${Object.values(versions).join("-")}-${target}`);
+      const cases = Object.entries(versions).map(([c, v]) =>
+        `  "exec -u www-data ${c} php /var/www/html/occ status --output=json") echo '{"installed":${v ? "true" : "false"},"versionstring":"${v}"}' ;;`).join("\n");
+      write(path.join(w.bin, "docker"), `#!/bin/sh
+echo "docker $*" >> "${w.log}"
+case "$*" in
+  "ps --filter label=service-factory.stack=prod --filter label=service-factory.nextcloud=fpm --format {{.Names}}") printf '%s\\n' ${Object.keys(versions).join(" ")} ;;
+${cases}
+esac
+`, 0o755);
+      const r = spawnSync("dash", ["-s"], { input: renderMaintenanceScript({ stack: "prod", host: "nc1", mode: "on", version: target }), env: { PATH: `${w.bin}:/usr/bin:/bin` }, encoding: "utf8" });
+      return { status: r.status, stderr: r.stderr, on: w.calls().filter((c) => c.endsWith("maintenance:mode --on")) };
+    };
+    const ok = run({ "prod-nc-a": "31.0.9", "prod-nc-b": "31.0.9", "prod-nc-new": "" }, "32.0.1");
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.deepEqual(ok.on, ["docker exec -u www-data prod-nc-a php /var/www/html/occ maintenance:mode --on", "docker exec -u www-data prod-nc-b php /var/www/html/occ maintenance:mode --on"]);
+    const skip2 = run({ "prod-nc-a": "30.0.4" }, "32.0.1");
+    assert.equal(skip2.status, 1);
+    assert.match(skip2.stderr, /runs Nextcloud 30.0.4: going to 32.0.1 is not supported/);
+    assert.deepEqual(skip2.on, []);
+    const down = run({ "prod-nc-a": "32.0.1" }, "31.0.9");
+    assert.equal(down.status, 1);
+    assert.deepEqual(down.on, []);
+  });
+});
+
 /** A read-only fake Nextcloud tree and fake tools that log every call. */
 function fakeWorld(name: string): { dir: string; tree: string; bin: string; log: string; snapshot: () => string } {
   const dir = path.join(tmpRoot, name);
