@@ -189,6 +189,39 @@ fi
     assert.ok(!w.calls().some((c) => c.includes("factory-occ.php")));
   });
 
+  it("the updater checks the version, adds the missing apps through a throw-away instance and writes its marker", () => {
+    const run = (name: string, version: string) => {
+      const w = scriptWorld(name);
+      const root = path.join(w.dir, "html");
+      write(path.join(root, "version.php"), "<?php $OC_Version = [31, 0, 9, 2];\n");
+      write(path.join(root, "config", "apps.config.php"), "<?php\n");
+      fs.mkdirSync(path.join(root, "apps", "richdocuments"), { recursive: true }); // pretend it ships with Nextcloud
+      // php: the real one for -r (version.php); occ app:install creates the app folder.
+      write(path.join(w.bin, "php"), `#!/bin/sh
+case "$1" in -r) exec /usr/bin/php "$@" ;; esac
+echo "php $*" >> "${w.log}"
+case "$*" in *"app:install --keep-disabled "*) eval "app=\\\${$#}"; mkdir -p "${root}/custom_apps/$app" ;; esac
+`, 0o755);
+      const r = spawnSync("dash", ["-s"], {
+        input: renderPopulateScript({ version, apps: ["user_oidc", "richdocuments"] }),
+        env: { PATH: `${w.bin}:/usr/bin:/bin`, FACTORY_NEXTCLOUD_ROOT: root }, encoding: "utf8",
+      });
+      return { ...r, w, root };
+    };
+    const bad = run("updater-mismatch", "31.0.8");
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /install volume holds Nextcloud 31.0.9, expected 31.0.8/);
+    assert.deepEqual(bad.w.calls(), []);
+    const ok = run("updater", "31.0.9");
+    assert.equal(ok.status, 0, ok.stderr);
+    const occ = ok.w.calls().filter((c) => c.startsWith("php "));
+    assert.equal(occ.length, 2);
+    assert.match(occ[0], new RegExp(`^php ${ok.root}/occ maintenance:install --database=sqlite .* --admin-user=populate --admin-pass=[0-9a-f]{48}$`));
+    assert.equal(occ[1], `php ${ok.root}/occ app:install --keep-disabled user_oidc`);
+    assert.match(ok.stdout, /app richdocuments already present/);
+    assert.equal(fs.readFileSync(path.join(ok.root, ".factory-install"), "utf8"), "version=31.0.9\napps=richdocuments,user_oidc\n");
+  });
+
   it("configure hands the OIDC secret to occ by variable name only", () => {
     const w = scriptWorld("configure");
     const secrets = path.join(w.dir, "secrets");
