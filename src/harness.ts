@@ -38,6 +38,8 @@ export interface HarnessOptions {
   config?: Record<string, string>;
   /** Runs this instead of the whole program (a component test); defaults to runFactory. */
   program?: () => unknown;
+  /** Outputs of other stacks, by stack name, served to `pulumi.StackReference` (sharded stacks). */
+  stackOutputs?: Record<string, Record<string, unknown>>;
 }
 
 export interface HarnessResult {
@@ -125,10 +127,15 @@ export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult
   let counter = 0;
   await pulumi.runtime.setMocks(
     {
-      newResource: (args: pulumi.runtime.MockResourceArgs) => ({
-        id: args.custom === false ? undefined : `${args.name}-id-${++counter}`,
-        state: mockState(args.type, args.name, args.inputs),
-      }),
+      newResource: (args: pulumi.runtime.MockResourceArgs) => {
+        if (args.type === "pulumi:pulumi:StackReference") {
+          const ref = String(args.inputs.name ?? args.name);
+          const outputs = opts.stackOutputs?.[ref.split("/").pop()!];
+          if (!outputs) throw new Error(`no outputs mocked for stack reference ${ref}`);
+          return { id: ref, state: { name: ref, outputs, secretOutputNames: [] } };
+        }
+        return { id: args.custom === false ? undefined : `${args.name}-id-${++counter}`, state: mockState(args.type, args.name, args.inputs) };
+      },
       call: (args: pulumi.runtime.MockCallArgs) => args.inputs,
     },
     PROJECT,
