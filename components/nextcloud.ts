@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PORTS } from "../src/endpoints";
+import { GARAGE_REGION, PORTS } from "../src/endpoints";
 import { keycloakPublicUrl } from "../src/caddy/edge";
 import { serviceBucketName } from "../src/garage/naming";
 import { clientIdFor } from "../src/keycloak/naming";
@@ -141,7 +141,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
       const svc = t.services.nextcloud!;
       const env = (secretsDir: string, paths?: { config: string; data: string }) => renderTenantEnv({
         slug: t.slug,
-        s3: { ...serviceAddressFrom(s, "garage", host.name, PORTS.garageS3), region: "garage", bucket: serviceBucketName(t.slug, "nextcloud"), ssl: false },
+        s3: { ...serviceAddressFrom(s, "garage", host.name, PORTS.garageS3), region: GARAGE_REGION, bucket: serviceBucketName(t.slug, "nextcloud"), ssl: false },
         redis: { ...(args.redis[host.name] ?? { host: "redis", port: PORTS.redis }), hasPassword: false },
         mail: s.mail,
         secretsDir,
