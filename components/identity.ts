@@ -1,14 +1,16 @@
 // Keycloak: the factory realm (once), each tenant's group and roles, and confidential OIDC clients.
 // What is configured comes from src/keycloak (pure); this file only wires @pulumi/keycloak resources.
+import * as command from "@pulumi/command";
 import * as keycloak from "@pulumi/keycloak";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import {
-  BRUTE_FORCE, CLAIMS_SCOPE_SPEC, CLIENT_HARDENING, CLIENT_SECRET_LENGTH, clientPolicy, clientPolicyProfile, GROUPS_MAPPER,
-  REALM_SETTINGS, ROLES_MAPPER,
+  BRUTE_FORCE, CLAIMS_SCOPE_SPEC, CLIENT_HARDENING, CLIENT_SECRET_LENGTH, ClientPolicySpec, ClientProfileSpec, clientKindSettings,
+  clientPolicy, clientPolicyProfile, GROUPS_MAPPER, REALM_SETTINGS, ROLES_MAPPER, wallClientPolicy, wallClientPolicyProfile,
 } from "../src/keycloak/definitions";
+import { KEYS_SCRIPT_INTERPRETER, KeysScriptEnv, renderDropEncryptionKeysScript } from "../src/keycloak/keys";
 import { CLIENT_DEFAULT_SCOPES, groupName, RoleService, roleName, roleServices } from "../src/keycloak/naming";
-import { rootUrlProblems, validateClientUris } from "../src/keycloak/redirects";
+import { rootUrlProblems, validateClientUris, validateWallRedirectUris } from "../src/keycloak/redirects";
 import { ServiceName } from "../src/types";
 
 export interface FactoryRealmArgs {
@@ -16,12 +18,28 @@ export interface FactoryRealmArgs {
   realm: string;
   /** Keycloak provider logged in to the master realm (Platform.keycloak). */
   provider: keycloak.Provider;
+  /**
+   * The same admin login as the provider, for the one admin REST call the provider cannot make (removing
+   * the realm's RSA-OAEP encryption key provider, see src/keycloak/keys.ts). The program always sets it.
+   * Default none (unit tests of other areas): no command, and the realm keeps publishing that key, which
+   * breaks the caddy-security walls.
+   */
+  admin?: {
+    /** Keycloak base URL (Platform.endpoints.keycloak.url). */
+    url: string;
+    /** Master-realm admin user name (KEYCLOAK_ADMIN_USER). */
+    username: string;
+    /** Its password (Pulumi secret; reaches the command through its environment, logging "none"). */
+    password: pulumi.Input<string>;
+  };
 }
 
 /**
- * The realm holding every user of the factory: protected and retained (users and credentials live there),
- * realm client policies enforcing exact https redirect URIs and PKCE S256 on every client, and the shared
- * `factory-claims` client scope whose mappers put flat `roles` and `groups` claims in every token.
+ * The realm holding every user of the factory: protected and retained (users and credentials live there);
+ * realm client policies enforcing exact https redirect URIs on every client and PKCE S256 on every client
+ * but the caddy-security walls (attribute factory.wall=true); no published encryption key (caddy-security
+ * rejects a JWKS holding RSA-OAEP); and the shared `factory-claims` client scope whose mappers put flat
+ * `roles` and `groups` claims in every token.
  */
 export class FactoryRealm extends pulumi.ComponentResource {
   /**
@@ -45,22 +63,42 @@ export class FactoryRealm extends pulumi.ComponentResource {
       securityDefenses: { bruteForceDetection: { ...BRUTE_FORCE } },
     }, { ...child, protect: true, retainOnDelete: true });
 
-    const profileSpec = clientPolicyProfile();
-    const profile = new keycloak.RealmClientPolicyProfile(`${name}-client-profile`, {
+    // Keycloak's client-policies API is one document per realm and the provider rewrites it whole
+    // (read, change, write): the profiles and policies are created one after the other, never in parallel.
+    const profile = (spec: ClientProfileSpec, suffix: string, after: pulumi.Resource[]) => new keycloak.RealmClientPolicyProfile(`${name}-${suffix}`, {
       realmId: realm.id,
-      name: profileSpec.name,
-      description: profileSpec.description,
-      executors: profileSpec.executors,
-    }, child);
-    const policySpec = clientPolicy();
-    const policy = new keycloak.RealmClientPolicyProfilePolicy(`${name}-client-policy`, {
+      name: spec.name,
+      description: spec.description,
+      executors: spec.executors,
+    }, { ...child, dependsOn: after });
+    const policy = (spec: ClientPolicySpec, suffix: string, after: pulumi.Resource[]) => new keycloak.RealmClientPolicyProfilePolicy(`${name}-${suffix}`, {
       realmId: realm.id,
-      name: policySpec.name,
-      description: policySpec.description,
-      enabled: policySpec.enabled,
-      conditions: policySpec.conditions,
-      profiles: [profile.name],
-    }, { ...child, dependsOn: [profile] });
+      name: spec.name,
+      description: spec.description,
+      enabled: spec.enabled,
+      conditions: spec.conditions,
+      profiles: spec.profiles,
+    }, { ...child, dependsOn: after });
+    const mainProfile = profile(clientPolicyProfile(), "client-profile", []);
+    const wallProfile = profile(wallClientPolicyProfile(), "wall-client-profile", [mainProfile]);
+    const mainPolicy = policy(clientPolicy(), "client-policy", [mainProfile, wallProfile]);
+    const wallPolicy = policy(wallClientPolicy(), "wall-client-policy", [mainPolicy]);
+
+    // Keycloak publishes the default RSA-OAEP key of a new realm; caddy-security rejects such a JWKS.
+    // Re-runs when the realm is replaced or the script changes; the script is idempotent.
+    const admin = args.admin;
+    const keys = admin === undefined ? undefined : new command.local.Command(`${name}-drop-encryption-keys`, {
+      interpreter: [...KEYS_SCRIPT_INTERPRETER],
+      create: renderDropEncryptionKeysScript(),
+      environment: {
+        KC_URL: admin.url,
+        KC_REALM: args.realm,
+        KC_ADMIN_USER: admin.username,
+        KC_ADMIN_PASSWORD: pulumi.secret(admin.password),
+      } satisfies Record<keyof KeysScriptEnv, pulumi.Input<string>>,
+      logging: "none",
+      triggers: [realm.id],
+    }, { parent: this, dependsOn: [realm] });
 
     const scope = new keycloak.openid.ClientScope(`${name}-claims-scope`, {
       realmId: realm.id,
@@ -82,7 +120,7 @@ export class FactoryRealm extends pulumi.ComponentResource {
     this.realmName = args.realm;
     this.claimsScopeId = scope.id;
     this.realmId = pulumi
-      .all([realm.id, policy.id, scope.id, rolesMapper.id, groupsMapper.id])
+      .all([realm.id, mainPolicy.id, wallPolicy.id, keys?.id ?? "", scope.id, rolesMapper.id, groupsMapper.id])
       .apply(([id]) => id);
     this.registerOutputs({ realmId: this.realmId, claimsScopeId: this.claimsScopeId });
   }
@@ -175,12 +213,19 @@ export interface KeycloakClientArgs {
    * Full scope is off: a role missing here never reaches the `roles` claim. Default none.
    */
   scopeRoles?: Record<string, pulumi.Input<string>>;
+  /**
+   * A caddy-security wall client (src/caddy/wall.ts): no PKCE (caddy-security sends none) and the client
+   * attribute factory.wall=true, which puts it under the realm's wall policy instead of the PKCE one. Its
+   * client id must start with `wall-` and its redirect URIs must be wall callbacks (`https://host/_wall/…`).
+   * Default false: an application client with PKCE S256 (and a client id not starting with `wall-`).
+   */
+  wall?: boolean;
   /** Keycloak provider (Platform.keycloak). */
   provider: keycloak.Provider;
 }
 
 /**
- * A confidential OIDC client: standard flow only, PKCE S256, exact redirect URIs and web origins, no direct
+ * A confidential OIDC client: standard flow only, PKCE S256 (wall clients: none, see `wall`), exact redirect URIs and web origins, no direct
  * access grants, no implicit flow, no service account, full scope off with scope mappings for exactly the
  * roles given, default scopes CLIENT_DEFAULT_SCOPES (with `factory-claims`), and a generated secret that
  * only ever travels as a Pulumi secret. Invalid URIs throw before anything is registered.
@@ -195,6 +240,11 @@ export class KeycloakClient extends pulumi.ComponentResource {
   constructor(name: string, args: KeycloakClientArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before super(): a bad URI registers nothing.
     const uris = validateClientUris(args.clientId, args.redirectUris, args.webOrigins);
+    const wall = args.wall === true;
+    if (wall !== args.clientId.startsWith("wall-")) {
+      throw new Error(`OIDC client "${args.clientId}": ${wall ? "a wall client's id must start with wall-" : "client ids starting with wall- are reserved for wall clients (wall: true)"}`);
+    }
+    if (wall) validateWallRedirectUris(args.clientId, args.redirectUris);
     const rootProblems = rootUrlProblems(args.rootUrl);
     if (rootProblems.length > 0) throw new Error(`invalid OIDC client URIs:\n  root URL of client "${args.clientId}": ${JSON.stringify(args.rootUrl)} ${rootProblems.join(", ")}`);
     const postLogout = args.postLogoutRedirectUris?.length
@@ -203,15 +253,18 @@ export class KeycloakClient extends pulumi.ComponentResource {
     super("factory:identity:KeycloakClient", name, { tenant: args.tenant }, opts);
     const child = { parent: this, provider: args.provider };
 
-    // Not protected: archiving a tenant unregisters its clients, and a client secret is no data (a new
-    // one reaches its consumers in the same update). Alphanumeric: it lands in config files.
-    const secret = new random.RandomPassword(`${name}-secret`, { length: CLIENT_SECRET_LENGTH, special: false }, { parent: this });
+    // Not protected: archiving a tenant unregisters its clients (a protected child would block that), and
+    // a client secret is no data (a new one reaches its consumers in the same update). retainOnDelete: a
+    // RandomPassword exists only in the Pulumi state, so removing it just forgets the value (Keycloak's
+    // client goes with its own resource either way). Alphanumeric: it lands in config files.
+    const secret = new random.RandomPassword(`${name}-secret`, { length: CLIENT_SECRET_LENGTH, special: false }, { parent: this, retainOnDelete: true });
     const client = new keycloak.openid.Client(`${name}-client`, {
       realmId: args.realmId,
       clientId: args.clientId,
       name: args.clientId,
       description: `OIDC client of tenant ${args.tenant}`,
       ...CLIENT_HARDENING,
+      ...clientKindSettings(wall),
       clientSecret: secret.result,
       rootUrl: args.rootUrl,
       baseUrl: args.rootUrl,

@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Platform, PlatformSecrets } from "../components/platform";
 import { FactoryRealm, TenantIdentity } from "../components/identity";
+import { KEYCLOAK_ADMIN_USER } from "./platform/services";
 import { NextcloudFactory } from "../components/nextcloud";
 import { ServiceName } from "./types";
 import { FactoryInputs, requireFactoryInputs } from "./inputs";
@@ -61,7 +62,11 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   // The realm once; every tenant (archived included: group and roles are kept) gets its group and roles.
   // Later sections create OIDC clients with KeycloakClient (not for archived tenants), realmId from
   // `realm` and scopeRoles from `identities.get(slug)!.scopeRoles([...])`.
-  const realm = new FactoryRealm("realm", { realm: inputs.settings.realm, provider: platform.keycloak });
+  const realm = new FactoryRealm("realm", {
+    realm: inputs.settings.realm,
+    provider: platform.keycloak,
+    admin: { url: platform.endpoints.keycloak.url, username: KEYCLOAK_ADMIN_USER, password: platform.secrets.keycloakAdminPassword },
+  });
   const identities = new Map<string, TenantIdentity>();
   for (const t of inputs.tenants) {
     identities.set(t.slug, new TenantIdentity(`${t.slug}-identity`, {
@@ -166,6 +171,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
         redirectUris: [w.redirectUri],
         webOrigins: [wallRootUrl(w.hostname)],
         scopeRoles: identities.get(t.slug)!.scopeRoles([w.service]),
+        wall: true,
         provider: platform.keycloak,
       });
       wallClientSecrets[w.clientId] = client.clientSecret;

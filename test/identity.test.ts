@@ -4,12 +4,17 @@ import * as keycloak from "@pulumi/keycloak";
 import * as pulumi from "@pulumi/pulumi";
 import { FactoryRealm, KeycloakClient, TenantIdentity } from "../components/identity";
 import { RecordedResource, runUnderMocks, SECRET_MARK } from "../src/harness";
+import { WALL_AUTH_PATH, WALL_CLIENT_ATTRIBUTE } from "../src/caddy/wall";
 import {
-  CLIENT_HARDENING, clientPoliciesRepresentation, clientPolicy, clientPolicyProfile, clientProfilesRepresentation,
+  CLIENT_HARDENING, clientKindSettings, clientPoliciesRepresentation, clientPolicy, clientPolicyProfile, clientProfilesRepresentation,
   clientRepresentation, GROUPS_MAPPER, groupsMapperRepresentation, REALM_SETTINGS, ROLES_MAPPER, rolesMapperRepresentation,
+  wallClientPolicy, wallClientPolicyProfile,
 } from "../src/keycloak/definitions";
+import { KEYS_SCRIPT_ENV, KEYS_SCRIPT_INTERPRETER, renderDropEncryptionKeysScript } from "../src/keycloak/keys";
 import { CLIENT_DEFAULT_SCOPES, clientIdFor, groupName, roleName, roleServices, tenantRoleServices } from "../src/keycloak/naming";
-import { redirectUriProblems, rootUrlProblems, validateClientUris, webOriginProblems } from "../src/keycloak/redirects";
+import {
+  redirectUriProblems, rootUrlProblems, validateClientUris, validateWallRedirectUris, wallRedirectUriProblems, webOriginProblems,
+} from "../src/keycloak/redirects";
 
 describe("keycloak naming", () => {
   it("names roles, groups and clients from the slug", () => {
@@ -92,7 +97,7 @@ describe("redirect URI and web origin validation", () => {
 });
 
 describe("keycloak definitions", () => {
-  it("enforces exact https redirect URIs and PKCE S256 for every client", () => {
+  it("enforces exact https redirect URIs on every client and PKCE S256 on every client but the walls", () => {
     assert.deepEqual(clientPolicyProfile(), {
       name: "factory-secure-clients",
       description: "Factory clients: exact https redirect URIs and PKCE S256",
@@ -111,10 +116,45 @@ describe("keycloak definitions", () => {
     assert.equal(lab["allow-http-scheme"], "true");
     assert.equal(lab["allow-ipv4-loopback-address"], "true");
     assert.equal(lab["allow-wildcard-context-path"], "false");
-    assert.deepEqual(clientPolicy(), {
-      name: "factory-secure-clients", description: "Every client of the factory realm follows the factory-secure-clients profile",
-      enabled: true, conditions: [{ name: "any-client" }], profiles: ["factory-secure-clients"],
+    // The walls' profile: the same redirect-URI rules, no pkce-enforcer.
+    assert.deepEqual(wallClientPolicyProfile(), {
+      name: "factory-wall-clients",
+      description: "caddy-security wall clients: exact https redirect URIs (no PKCE: caddy-security sends none)",
+      executors: [clientPolicyProfile().executors[0]],
     });
+    assert.deepEqual(wallClientPolicyProfile({ allowLoopbackHttp: true }).executors, [clientPolicyProfile({ allowLoopbackHttp: true }).executors[0]]);
+    const isWall = (negative: string) => ({
+      name: "client-attributes",
+      configuration: { "is-negative-logic": negative, attributes: '[{"key":"factory.wall","value":"true"}]' },
+    });
+    assert.deepEqual(clientPolicy(), {
+      name: "factory-secure-clients", description: "Every client of the factory realm but the walls (factory.wall=true) follows the factory-secure-clients profile",
+      enabled: true, conditions: [isWall("true")], profiles: ["factory-secure-clients"],
+    });
+    assert.deepEqual(wallClientPolicy(), {
+      name: "factory-wall-clients", description: "caddy-security wall clients (factory.wall=true) follow the factory-wall-clients profile",
+      enabled: true, conditions: [isWall("false")], profiles: ["factory-wall-clients"],
+    });
+    assert.equal(WALL_CLIENT_ATTRIBUTE, "factory.wall");
+    // Application clients carry PKCE S256; wall clients the marker attribute and no PKCE setting at all.
+    assert.deepEqual(clientKindSettings(false), { pkceCodeChallengeMethod: "S256" });
+    assert.deepEqual(clientKindSettings(true), { extraConfig: { "factory.wall": "true" } });
+    assert.equal("pkceCodeChallengeMethod" in CLIENT_HARDENING, false);
+  });
+
+  it("restricts wall redirect URIs to exact wall callbacks", () => {
+    const cb = "https://compta.exemple.org/_wall/oauth2/kc-compta_exemple_org/authorization-code-callback";
+    assert.equal(WALL_AUTH_PATH, "/_wall");
+    assert.deepEqual(wallRedirectUriProblems(cb), []);
+    assert.deepEqual(wallRedirectUriProblems("https://compta.exemple.org/apps/user_oidc/code"), ["must be a wall callback under /_wall/"]);
+    assert.deepEqual(wallRedirectUriProblems("https://compta.exemple.org/_wallet/x"), ["must be a wall callback under /_wall/"]);
+    assert.deepEqual(wallRedirectUriProblems(`${cb}?x=1`), ["must not have a query"]);
+    assert.deepEqual(wallRedirectUriProblems("https://compta.exemple.org/_wall/*"), ["must not contain a wildcard (*): register the exact URI"]);
+    assert.deepEqual(wallRedirectUriProblems("http://compta.exemple.org/_wall/cb"), ["must use https"]);
+    assert.deepEqual(wallRedirectUriProblems("http://127.0.0.1:8443/_wall/cb", { allowLoopbackHttp: true }), []);
+    validateWallRedirectUris("wall-paheko-x", [cb]);
+    assert.throws(() => validateWallRedirectUris("wall-paheko-x", [cb, "https://a.org/"]), /redirect URI of client "wall-paheko-x": "https:\/\/a.org\/" must be a wall callback/);
+    assert.throws(() => validateWallRedirectUris("wall-paheko-x", []), /at least one is required/);
   });
   it("renders the same definitions for the admin REST API", () => {
     assert.deepEqual(rolesMapperRepresentation(), {
@@ -140,10 +180,23 @@ describe("keycloak definitions", () => {
     assert.equal(c.fullScopeAllowed, false);
     assert.deepEqual(c.attributes, { "pkce.code.challenge.method": "S256", "oauth2.device.authorization.grant.enabled": "false", "standard.token.exchange.enabled": "false" });
     assert.deepEqual(c.defaultClientScopes, [...CLIENT_DEFAULT_SCOPES]);
+    const w = clientRepresentation({ clientId: "wall-paheko-x", secret: "s", rootUrl: "https://a.org", redirectUris: ["https://a.org/_wall/cb"], webOrigins: ["https://a.org"], wall: true });
+    assert.deepEqual(w.attributes, { "factory.wall": "true", "oauth2.device.authorization.grant.enabled": "false", "standard.token.exchange.enabled": "false" });
+    assert.deepEqual({ ...w, attributes: undefined, clientId: undefined, name: undefined, redirectUris: undefined }, { ...c, attributes: undefined, clientId: undefined, name: undefined, redirectUris: undefined });
+    const exec = (p: ReturnType<typeof clientPolicyProfile>) => p.executors.map((e) => ({ executor: e.name, configuration: e.configuration }));
     assert.deepEqual(clientProfilesRepresentation(), {
-      profiles: [{ name: "factory-secure-clients", description: clientPolicyProfile().description, executors: clientPolicyProfile().executors.map((e) => ({ executor: e.name, configuration: e.configuration })) }],
+      profiles: [
+        { name: "factory-secure-clients", description: clientPolicyProfile().description, executors: exec(clientPolicyProfile()) },
+        { name: "factory-wall-clients", description: wallClientPolicyProfile().description, executors: exec(wallClientPolicyProfile()) },
+      ],
     });
-    assert.deepEqual((clientPoliciesRepresentation().policies as { conditions: unknown }[])[0].conditions, [{ condition: "any-client", configuration: {} }]);
+    assert.deepEqual(clientPoliciesRepresentation(), {
+      policies: [clientPolicy(), wallClientPolicy()].map((p) => ({
+        name: p.name, description: p.description, enabled: true, profiles: p.profiles,
+        conditions: [{ condition: "client-attributes", configuration: p.conditions[0].configuration }],
+      })),
+    });
+    assert.equal(((clientPoliciesRepresentation().policies as { conditions: { configuration: Record<string, string> }[] }[])[0].conditions[0].configuration)["is-negative-logic"], "true");
   });
 });
 
@@ -166,21 +219,26 @@ const childrenOf = (rs: RecordedResource[], parent: RecordedResource) => rs.filt
 const names = (rs: RecordedResource[]) => rs.map((r) => `${r.type} ${r.name}`).sort();
 
 describe("FactoryRealm", () => {
-  it("registers the protected realm, the client policy and the claims scope with its two mappers", async () => {
-    const rs = await runIdentity((provider) => new FactoryRealm("realm", { realm: "factory", provider }).realmId);
+  it("registers the protected realm, the client policies, the key clean-up and the claims scope with its two mappers", async () => {
+    const rs = await runIdentity((provider) => new FactoryRealm("realm", {
+      realm: "factory", provider, admin: { url: "http://10.0.0.2:8080", username: "admin", password: pulumi.secret("kc-admin-pw") },
+    }).realmId);
     const comp = rs.find((r) => r.type === "factory:identity:FactoryRealm")!;
     assert.deepEqual(comp.inputs, { realm: "factory" });
     const kids = childrenOf(rs, comp);
     assert.deepEqual(names(kids), [
+      "command:local:Command realm-drop-encryption-keys",
       "keycloak:index/realm:Realm realm-realm",
       "keycloak:index/realmClientPolicyProfile:RealmClientPolicyProfile realm-client-profile",
+      "keycloak:index/realmClientPolicyProfile:RealmClientPolicyProfile realm-wall-client-profile",
       "keycloak:index/realmClientPolicyProfilePolicy:RealmClientPolicyProfilePolicy realm-client-policy",
+      "keycloak:index/realmClientPolicyProfilePolicy:RealmClientPolicyProfilePolicy realm-wall-client-policy",
       "keycloak:openid/clientScope:ClientScope realm-claims-scope",
       "keycloak:openid/groupMembershipProtocolMapper:GroupMembershipProtocolMapper realm-groups-mapper",
       "keycloak:openid/userRealmRoleProtocolMapper:UserRealmRoleProtocolMapper realm-roles-mapper",
     ]);
-    assert.equal(rs.length, 1 + 1 + 6);
-    for (const k of kids) assert.ok(k.provider?.includes(PROVIDER_URN_PART), `${k.name} uses the given provider`);
+    assert.equal(rs.length, 1 + 1 + 9);
+    for (const k of kids.filter((x) => x.type.startsWith("keycloak:"))) assert.ok(k.provider?.includes(PROVIDER_URN_PART), `${k.name} uses the given provider`);
     const by = (n: string) => kids.find((k) => k.name === n)!;
     const realm = by("realm-realm");
     assert.equal(realm.protect, true);
@@ -194,11 +252,39 @@ describe("FactoryRealm", () => {
     assert.equal(profile.protect, false);
     assert.ok(String(profile.inputs.realmId).startsWith(realmId));
     assert.deepEqual({ ...profile.inputs, realmId: undefined }, { ...clientPolicyProfile(), realmId: undefined });
+    const wallProfile = by("realm-wall-client-profile");
+    assert.deepEqual({ ...wallProfile.inputs, realmId: undefined }, { ...wallClientPolicyProfile(), realmId: undefined });
     const policy = by("realm-client-policy");
-    assert.deepEqual(policy.inputs.conditions, [{ name: "any-client" }]);
+    assert.deepEqual({ ...policy.inputs, realmId: undefined }, { ...clientPolicy(), realmId: undefined });
+    assert.deepEqual(policy.inputs.conditions, [{ name: "client-attributes", configuration: { "is-negative-logic": "true", attributes: '[{"key":"factory.wall","value":"true"}]' } }]);
     assert.deepEqual(policy.inputs.profiles, ["factory-secure-clients"]);
     assert.equal(policy.inputs.enabled, true);
-    assert.ok(policy.dependsOn.includes(profile.urn), "the policy is created after its profile");
+    const wallPolicy = by("realm-wall-client-policy");
+    assert.deepEqual({ ...wallPolicy.inputs, realmId: undefined }, { ...wallClientPolicy(), realmId: undefined });
+    // The provider rewrites the whole client-policies document: one at a time, profiles before policies.
+    const deps = (r: RecordedResource) => r.dependsOn.filter((u) => u !== realm.urn).sort();
+    assert.deepEqual(deps(profile), []);
+    assert.deepEqual(deps(wallProfile), [profile.urn]);
+    assert.deepEqual(deps(policy), [profile.urn, wallProfile.urn].sort());
+    assert.deepEqual(deps(wallPolicy), [policy.urn]);
+    // The key clean-up: the script as rendered, run by node, the admin password only as a secret env value.
+    const keys = by("realm-drop-encryption-keys");
+    assert.ok(!String(keys.provider ?? "").includes("keycloak"), "runs on the Pulumi machine, not through the keycloak provider");
+    assert.deepEqual(keys.dependsOn, [realm.urn]);
+    assert.deepEqual(Object.keys(keys.inputs).sort(), ["create", "environment", "interpreter", "logging", "triggers"]);
+    assert.deepEqual(keys.inputs.interpreter, ["node", "-e"]);
+    assert.deepEqual(keys.inputs.interpreter, [...KEYS_SCRIPT_INTERPRETER]);
+    assert.equal(keys.inputs.create, renderDropEncryptionKeysScript());
+    assert.equal(keys.inputs.logging, "none");
+    assert.equal((keys.inputs.triggers as unknown[]).length, 1);
+    assert.ok(String((keys.inputs.triggers as unknown[])[0]).startsWith("realm-realm-id-"), "re-runs when the realm is replaced");
+    // The password makes the whole environment a secret.
+    const wrapped = keys.inputs.environment as Record<string, unknown>;
+    assert.deepEqual(Object.keys(wrapped), [SECRET_MARK]);
+    const env = wrapped[SECRET_MARK] as Record<string, unknown>;
+    assert.deepEqual(Object.keys(env).sort(), [...KEYS_SCRIPT_ENV].sort());
+    assert.deepEqual(env, { KC_URL: "http://10.0.0.2:8080", KC_REALM: "factory", KC_ADMIN_USER: "admin", KC_ADMIN_PASSWORD: "kc-admin-pw" });
+    assert.doesNotMatch(String(keys.inputs.create), /kc-admin-pw/);
     const scope = by("realm-claims-scope");
     assert.equal(scope.inputs.name, "factory-claims");
     const scopeId = String(scope.inputs.name) && `realm-claims-scope-id-`;
@@ -210,6 +296,14 @@ describe("FactoryRealm", () => {
     assert.equal(groups.inputs.fullPath, false);
     assert.equal(roles.inputs.claimName, "roles");
     assert.equal(roles.inputs.multivalued, true);
+  });
+});
+
+describe("FactoryRealm without admin login", () => {
+  it("registers no key clean-up command (other areas' unit tests)", async () => {
+    const rs = await runIdentity((provider) => new FactoryRealm("realm", { realm: "factory", provider }).realmId);
+    assert.equal(rs.filter((r) => r.type === "command:local:Command").length, 0);
+    assert.equal(rs.length, 1 + 1 + 8);
   });
 });
 
@@ -294,6 +388,10 @@ describe("KeycloakClient", () => {
     const by = (suffix: string) => kids.find((k) => k.name === `asso-exemple-nextcloud-oidc-${suffix}`)!;
     const pw = by("secret");
     assert.deepEqual(pw.inputs, { length: 48, special: false });
+    // Not protected (archiving removes the client), retained (deleting a RandomPassword only forgets it).
+    assert.equal(pw.protect, false);
+    assert.equal(pw.retainOnDelete, true);
+    for (const k of kids.filter((x) => x !== pw)) assert.deepEqual([k.protect, k.retainOnDelete], [false, false], k.name);
     const client = by("client");
     assert.ok(client.provider?.includes(PROVIDER_URN_PART));
     assert.deepEqual(client.inputs, {
@@ -353,6 +451,48 @@ describe("KeycloakClient", () => {
     }
   });
 
+  const wallArgs = {
+    tenant: "asso-exemple",
+    realmId: "factory",
+    clientId: "wall-paheko-asso-exemple",
+    rootUrl: "https://compta.exemple.org",
+    redirectUris: ["https://compta.exemple.org/_wall/oauth2/kc-compta_exemple_org/authorization-code-callback"],
+    webOrigins: ["https://compta.exemple.org"],
+    wall: true,
+  };
+
+  it("registers a wall client without PKCE, marked factory.wall=true, otherwise as hardened as any client", async () => {
+    const rs = await runIdentity((provider) => new KeycloakClient("w", { ...wallArgs, provider }).clientId);
+    const client = rs.find((r) => r.name === "w-client")!;
+    const app = (await runIdentity((provider) => new KeycloakClient("w", { ...args, provider }).clientId)).find((r) => r.name === "w-client")!;
+    assert.equal("pkceCodeChallengeMethod" in client.inputs, false);
+    assert.deepEqual(client.inputs.extraConfig, { "factory.wall": "true" });
+    assert.equal(app.inputs.pkceCodeChallengeMethod, "S256");
+    assert.equal("extraConfig" in app.inputs, false);
+    const strip = (i: Record<string, unknown>) => ({ ...i, pkceCodeChallengeMethod: undefined, extraConfig: undefined, clientId: undefined, name: undefined, rootUrl: undefined, baseUrl: undefined, validRedirectUris: undefined, webOrigins: undefined, clientSecret: undefined });
+    assert.deepEqual(strip(client.inputs), strip(app.inputs));
+    assert.deepEqual(client.inputs.validRedirectUris, wallArgs.redirectUris);
+    assert.equal(rs.filter((r) => r.parent === rs.find((x) => x.type === "factory:identity:KeycloakClient")!.urn).length, 3);
+  });
+
+  it("refuses a wall client whose redirect URI is not a wall callback, and wall- ids without wall: true (or the reverse)", async () => {
+    for (const [over, msg] of [
+      [{ redirectUris: ["https://compta.exemple.org/callback"] }, /redirect URI of client "wall-paheko-asso-exemple": "https:\/\/compta.exemple.org\/callback" must be a wall callback under \/_wall\//],
+      [{ redirectUris: ["https://compta.exemple.org/_wall/cb?next=/"] }, /must not have a query/],
+      [{ wall: false }, /client ids starting with wall- are reserved for wall clients/],
+      [{ clientId: "paheko-asso-exemple" }, /a wall client's id must start with wall-/],
+    ] as [Partial<typeof wallArgs>, RegExp][]) {
+      await assert.rejects(
+        runIdentity((provider) => new KeycloakClient("w", { ...wallArgs, ...over, provider }).clientId),
+        (e: Error & { registered?: RecordedResource[] }) => {
+          assert.match(e.message, msg);
+          assert.deepEqual(e.registered?.map((r) => r.type), ["pulumi:providers:keycloak"]);
+          return true;
+        },
+      );
+    }
+  });
+
   it("passes validated post-logout redirect URIs", async () => {
     const rs = await runIdentity((provider) => new KeycloakClient("c", { ...args, postLogoutRedirectUris: ["https://cloud.exemple.org/"], provider }).clientId);
     assert.deepEqual(rs.find((r) => r.name === "c-client")!.inputs.validPostLogoutRedirectUris, ["https://cloud.exemple.org/"]);
@@ -385,7 +525,7 @@ describe("identity section of the program (staging)", () => {
       for (const r of mine.filter((x) => x.type !== "keycloak:index/groupRoles:GroupRoles")) {
         assert.equal(r.protect, true, r.name);
         // Groups and roles are created after the realm-level policies and claims scope (realmId carries them).
-        for (const dep of ["realm-realm", "realm-client-policy", "realm-claims-scope", "realm-roles-mapper", "realm-groups-mapper"]) {
+        for (const dep of ["realm-realm", "realm-client-policy", "realm-wall-client-policy", "realm-drop-encryption-keys", "realm-claims-scope", "realm-roles-mapper", "realm-groups-mapper"]) {
           assert.ok(r.dependsOn.some((u) => u.endsWith(`::${dep}`)), `${r.name} depends on ${dep}`);
         }
       }
@@ -413,6 +553,18 @@ describe("identity section of the program (staging)", () => {
       const slug = role.split(":")[1];
       assert.equal(c.tenant, slug, `${clientId} belongs to its tenant`);
       for (const [k, v] of Object.entries(CLIENT_HARDENING)) assert.equal(c.inputs[k], v, `${clientId}.${k}`);
+      // Walls (caddy-security sends no PKCE): no PKCE setting, the marker, only /_wall/ callbacks.
+      // Every other client: PKCE S256 and no marker.
+      if (clientId.startsWith("wall-")) {
+        assert.equal(c.inputs.pkceCodeChallengeMethod, undefined, clientId);
+        assert.deepEqual(c.inputs.extraConfig, { "factory.wall": "true" }, clientId);
+        for (const u of c.inputs.validRedirectUris as string[]) assert.match(u, /^https:\/\/[^/]+\/_wall\/oauth2\/kc-[a-z0-9_-]+\/authorization-code-callback$/);
+      } else {
+        assert.equal(c.inputs.pkceCodeChallengeMethod, "S256", clientId);
+        assert.equal(c.inputs.extraConfig, undefined, clientId);
+      }
+      const secret = rs.find((r) => r.type === "random:index/randomPassword:RandomPassword" && r.parent === c.parent)!;
+      assert.deepEqual([secret.protect, secret.retainOnDelete], [false, true], `${clientId} secret`);
       assert.ok(c.inputs.clientSecret && typeof c.inputs.clientSecret === "object" && SECRET_MARK in (c.inputs.clientSecret as object), `${clientId} secret is secret`);
       for (const u of [...(c.inputs.validRedirectUris as string[]), ...(c.inputs.webOrigins as string[])]) {
         assert.ok(u.startsWith("https://") && !u.includes("*"), `${clientId}: ${u}`);

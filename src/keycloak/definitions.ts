@@ -1,8 +1,11 @@
 // What the factory configures in Keycloak, as plain data. Pure: components/identity.ts turns these into
 // @pulumi/keycloak resources; the lab fixture (test/lab/support/keycloak.ts) sends the same values through
 // Keycloak's admin REST API (the *Representation functions), so the lab realm is the program's realm.
+import { WALL_CLIENT_ATTRIBUTE } from "../caddy/wall";
 import { CLAIMS_SCOPE, CLIENT_DEFAULT_SCOPES } from "./naming";
 import { UriRules } from "./redirects";
+
+export { WALL_CLIENT_ATTRIBUTE };
 
 /** Realm settings the program owns (names as in keycloak.RealmArgs and in Keycloak's RealmRepresentation). */
 export const REALM_SETTINGS = {
@@ -95,9 +98,21 @@ export const CLIENT_HARDENING = {
   standardTokenExchangeEnabled: false,
   fullScopeAllowed: false,
   consentRequired: false,
-  pkceCodeChallengeMethod: "S256",
   frontchannelLogoutEnabled: false,
 } as const;
+
+/** PKCE method of every application client (Nextcloud…): S256, required by the main client policy. */
+export const PKCE_METHOD = "S256";
+
+/**
+ * What differs between an application client and a caddy-security wall client (names as in
+ * keycloak.openid.ClientArgs). Wall clients: no PKCE (caddy-security v1.1.31 sends no code_challenge) and
+ * the attribute `factory.wall=true` (extraConfig), which takes them out of the main client policy and puts
+ * them under the wall policy (exact https redirect URIs only).
+ */
+export function clientKindSettings(wall: boolean): { pkceCodeChallengeMethod?: string; extraConfig?: Record<string, string> } {
+  return wall ? { extraConfig: { [WALL_CLIENT_ATTRIBUTE]: "true" } } : { pkceCodeChallengeMethod: PKCE_METHOD };
+}
 
 /** Length of generated client secrets (alphanumeric: they go into config files and env-free secret files). */
 export const CLIENT_SECRET_LENGTH = 48;
@@ -121,45 +136,91 @@ export interface ClientPolicySpec {
 
 export const CLIENT_PROFILE_NAME = "factory-secure-clients";
 export const CLIENT_POLICY_NAME = "factory-secure-clients";
+export const WALL_PROFILE_NAME = "factory-wall-clients";
+export const WALL_POLICY_NAME = "factory-wall-clients";
+
+function secureRedirectExecutor(rules: UriRules): ExecutorSpec {
+  const loop = rules.allowLoopbackHttp ? "true" : "false";
+  return {
+    name: "secure-redirect-uris-enforcer",
+    configuration: {
+      "allow-private-use-uri-scheme": "false",
+      "allow-ipv4-loopback-address": loop,
+      "allow-ipv6-loopback-address": loop,
+      "allow-http-scheme": loop,
+      "allow-wildcard-context-path": "false",
+      "allow-open-redirect": "false",
+      "oauth-2-1-compliant": "true",
+    },
+  };
+}
 
 /**
- * Realm client profile: exact https redirect URIs (no wildcard, no open redirect, OAuth 2.1 matching) and
- * PKCE S256, enforced when a client is created or updated (admin API included) and on every authorization
- * request. Configuration values are strings because that is what keycloak.RealmClientPolicyProfile takes;
- * Keycloak reads them as booleans. `rules.allowLoopbackHttp` is for the lab only.
+ * Main realm client profile: exact https redirect URIs (no wildcard, no open redirect, OAuth 2.1 matching)
+ * and PKCE S256, enforced when a client is created or updated (admin API included) and on every
+ * authorization request. Configuration values are strings because that is what
+ * keycloak.RealmClientPolicyProfile takes; Keycloak reads them as booleans. `rules.allowLoopbackHttp` is
+ * for the lab only.
  */
 export function clientPolicyProfile(rules: UriRules = {}): ClientProfileSpec {
-  const loop = rules.allowLoopbackHttp ? "true" : "false";
   return {
     name: CLIENT_PROFILE_NAME,
     description: "Factory clients: exact https redirect URIs and PKCE S256",
     executors: [
-      {
-        name: "secure-redirect-uris-enforcer",
-        configuration: {
-          "allow-private-use-uri-scheme": "false",
-          "allow-ipv4-loopback-address": loop,
-          "allow-ipv6-loopback-address": loop,
-          "allow-http-scheme": loop,
-          "allow-wildcard-context-path": "false",
-          "allow-open-redirect": "false",
-          "oauth-2-1-compliant": "true",
-        },
-      },
+      secureRedirectExecutor(rules),
       // auto-configure off: a client without PKCE S256 is refused rather than silently changed.
       { name: "pkce-enforcer", configuration: { "auto-configure": "false" } },
     ],
   };
 }
 
-/** The realm client policy applying the profile to every client of the realm. */
+/**
+ * Profile of the caddy-security wall clients: the same redirect-URI rules, no pkce-enforcer
+ * (caddy-security v1.1.31 cannot send a PKCE challenge; see docs/keycloak.md for what compensates).
+ */
+export function wallClientPolicyProfile(rules: UriRules = {}): ClientProfileSpec {
+  return {
+    name: WALL_PROFILE_NAME,
+    description: "caddy-security wall clients: exact https redirect URIs (no PKCE: caddy-security sends none)",
+    executors: [secureRedirectExecutor(rules)],
+  };
+}
+
+/**
+ * `client-attributes` condition on the wall marker. negative = true matches every client that is NOT a
+ * wall client. Values are strings as keycloak.RealmClientPolicyProfilePolicy sends them (its condition
+ * configuration is a string map); Keycloak reads `is-negative-logic` as a boolean and `attributes` as the
+ * JSON list of key/value pairs its client-attributes condition takes.
+ */
+export function wallCondition(negative: boolean): { name: string; configuration: Record<string, string> } {
+  return {
+    name: "client-attributes",
+    configuration: {
+      "is-negative-logic": negative ? "true" : "false",
+      attributes: JSON.stringify([{ key: WALL_CLIENT_ATTRIBUTE, value: "true" }]),
+    },
+  };
+}
+
+/** The main realm client policy: the full profile for every client that is not a wall client. */
 export function clientPolicy(): ClientPolicySpec {
   return {
     name: CLIENT_POLICY_NAME,
-    description: "Every client of the factory realm follows the factory-secure-clients profile",
+    description: `Every client of the factory realm but the walls (${WALL_CLIENT_ATTRIBUTE}=true) follows the ${CLIENT_PROFILE_NAME} profile`,
     enabled: true,
-    conditions: [{ name: "any-client" }],
+    conditions: [wallCondition(true)],
     profiles: [CLIENT_PROFILE_NAME],
+  };
+}
+
+/** The wall policy: wall clients (attribute factory.wall=true) follow the wall profile. */
+export function wallClientPolicy(): ClientPolicySpec {
+  return {
+    name: WALL_POLICY_NAME,
+    description: `caddy-security wall clients (${WALL_CLIENT_ATTRIBUTE}=true) follow the ${WALL_PROFILE_NAME} profile`,
+    enabled: true,
+    conditions: [wallCondition(false)],
+    profiles: [WALL_PROFILE_NAME],
   };
 }
 
@@ -232,8 +293,11 @@ export function clientRepresentation(o: {
   rootUrl: string;
   redirectUris: readonly string[];
   webOrigins: readonly string[];
+  /** A caddy-security wall client (no PKCE, attribute factory.wall=true). Default false. */
+  wall?: boolean;
 }): Record<string, unknown> {
   const h = CLIENT_HARDENING;
+  const kind = clientKindSettings(o.wall === true);
   return {
     clientId: o.clientId,
     name: o.clientId,
@@ -256,26 +320,31 @@ export function clientRepresentation(o: {
     defaultClientScopes: [...CLIENT_DEFAULT_SCOPES],
     optionalClientScopes: [],
     attributes: {
-      "pkce.code.challenge.method": h.pkceCodeChallengeMethod,
+      ...(kind.pkceCodeChallengeMethod ? { "pkce.code.challenge.method": kind.pkceCodeChallengeMethod } : {}),
+      ...kind.extraConfig,
       "oauth2.device.authorization.grant.enabled": flag(h.oauth2DeviceAuthorizationGrantEnabled),
       "standard.token.exchange.enabled": flag(h.standardTokenExchangeEnabled),
     },
   };
 }
 
-/** Client profiles document as PUT to /admin/realms/<realm>/client-policies/profiles. */
-export function clientProfilesRepresentation(rules: UriRules = {}): Record<string, unknown> {
-  const p = clientPolicyProfile(rules);
-  return { profiles: [{ name: p.name, description: p.description, executors: p.executors.map((e) => ({ executor: e.name, configuration: e.configuration })) }] };
+function profileRepresentation(p: ClientProfileSpec): Record<string, unknown> {
+  return { name: p.name, description: p.description, executors: p.executors.map((e) => ({ executor: e.name, configuration: e.configuration })) };
 }
 
-/** Client policies document as PUT to /admin/realms/<realm>/client-policies/policies. */
-export function clientPoliciesRepresentation(): Record<string, unknown> {
-  const p = clientPolicy();
+function policyRepresentation(p: ClientPolicySpec): Record<string, unknown> {
   return {
-    policies: [{
-      name: p.name, description: p.description, enabled: p.enabled, profiles: p.profiles,
-      conditions: p.conditions.map((c) => ({ condition: c.name, configuration: c.configuration ?? {} })),
-    }],
+    name: p.name, description: p.description, enabled: p.enabled, profiles: p.profiles,
+    conditions: p.conditions.map((c) => ({ condition: c.name, configuration: c.configuration ?? {} })),
   };
+}
+
+/** Client profiles document as PUT to /admin/realms/<realm>/client-policies/profiles (main, then wall). */
+export function clientProfilesRepresentation(rules: UriRules = {}): Record<string, unknown> {
+  return { profiles: [clientPolicyProfile(rules), wallClientPolicyProfile(rules)].map(profileRepresentation) };
+}
+
+/** Client policies document as PUT to /admin/realms/<realm>/client-policies/policies (main, then wall). */
+export function clientPoliciesRepresentation(): Record<string, unknown> {
+  return { policies: [clientPolicy(), wallClientPolicy()].map(policyRepresentation) };
 }

@@ -3,6 +3,8 @@
 // let any page of a host receive codes; the factory registers exact values only and refuses the rest
 // here, with a message naming the client, before anything is sent.
 
+import { WALL_AUTH_PATH } from "../caddy/wall";
+
 export interface UriRules {
   /**
    * Allow `http://127.0.0.1:<port>/…` and `http://[::1]:<port>/…` (lab tests only; the program never
@@ -91,4 +93,24 @@ export function validateClientUris(
   ];
   if (errors.length > 0) throw new Error(`invalid OIDC client URIs:\n  ${errors.join("\n  ")}`);
   return { redirectUris: [...redirectUris].sort(), webOrigins: [...webOrigins].sort() };
+}
+
+/**
+ * Problems of a wall client's redirect URI, on top of redirectUriProblems: wall clients have no PKCE, so
+ * their only redirect URI must be the wall's own callback under WALL_AUTH_PATH (`/_wall/…`) of an https
+ * origin (http on loopback only with rules.allowLoopbackHttp).
+ */
+export function wallRedirectUriProblems(value: unknown, rules: UriRules = {}): string[] {
+  const out = redirectUriProblems(value, rules);
+  if (out.length > 0) return out;
+  const u = new URL(String(value));
+  if (!u.pathname.startsWith(`${WALL_AUTH_PATH}/`)) out.push(`must be a wall callback under ${WALL_AUTH_PATH}/`);
+  if (u.search) out.push("must not have a query");
+  return out;
+}
+
+/** Throws one Error listing every problem of a wall client's redirect URIs (see wallRedirectUriProblems). */
+export function validateWallRedirectUris(client: string, redirectUris: readonly string[], rules: UriRules = {}): void {
+  const errors = check("redirect URI", client, redirectUris, (v) => wallRedirectUriProblems(v, rules));
+  if (errors.length > 0) throw new Error(`invalid OIDC client URIs:\n  ${errors.join("\n  ")}`);
 }

@@ -8,15 +8,17 @@
 // role) logs in and reaches A, and gets 403 on B (after logging in there too, and with A's cookie
 // replayed on B); bob (B's role) reaches B and gets 403 on A.
 //
+// The realm is the program's: startKeycloak applies FactoryRealm's definitions (client profiles and
+// policies: PKCE S256 for every client but the walls, marked factory.wall=true) and runs its
+// drop-encryption-keys command (no RSA-OAEP key in the JWKS); a and b's wall clients are registered as
+// KeycloakClient registers them with `wall: true`.
 // What the lab changes from production (everything else is the production renderer's output):
 //  - Caddy listens on 127.0.0.1 free ports (`http_port`/`https_port`) and signs certificates with its
 //    internal CA (`local_certs`, `skip_install_trust`) instead of ACME; no on-demand TLS block. The
 //    client connects to 127.0.0.1 with SNI and Host set to the lab hostname, certificates not verified.
 //  - Keycloak is plain http on 127.0.0.1 (metadata_url/issuer point there instead of https://auth.<domain>).
-//  - The realm's RSA-OAEP encryption key provider is removed (caddy-security rejects a JWKS holding it).
-//  - The realm's client policies exempt wall clients (client attribute factory.wall=true) from the
-//    pkce-enforcer, and the wall clients carry no PKCE attribute: caddy-security v1.1.31 sends no
-//    code_challenge. See WALL_CLIENT_ATTRIBUTE (src/caddy/wall.ts); the program's realm needs the same exemption.
+//  - Tenant c's wall client is registered WITHOUT the wall settings (as an application client with PKCE
+//    S256): caddy-security v1.1.31 sends no code_challenge and Keycloak refuses it, which shows why.
 import assert from "node:assert/strict";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -28,7 +30,6 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { edgeWalls, renderEdgeCaddyfile } from "../../src/caddy/edge";
 import { WALL_CLIENT_ATTRIBUTE, WALL_TOKEN_KEY_FILE, wallRedirectUri, wallRootUrl } from "../../src/caddy/wall";
-import { clientPoliciesRepresentation, clientProfilesRepresentation } from "../../src/keycloak/definitions";
 import { Tenant } from "../../src/types";
 import { freePort, KeycloakLab, keycloakSkipReason, startKeycloak } from "./support/keycloak";
 
@@ -108,7 +109,7 @@ describe("the caddy-security OIDC wall with a real Keycloak", { skip }, () => {
   let dir = "";
   let httpsPort = 0;
   let caddyLog = "";
-  // c's wall client is left exactly as KeycloakClient makes it today (PKCE S256 required, no exemption).
+  // c's wall client is registered as an application client (PKCE S256 required, no factory.wall attribute).
   const tenants = [tenant("a"), tenant("b"), tenant("c")];
   const origin = (slug: string) => wallRootUrl(`${slug}.paheko.lab`, { port: httpsPort });
   const isKeycloak = (u: URL) => kc !== undefined && u.origin === new URL(kc.url).origin;
@@ -116,32 +117,11 @@ describe("the caddy-security OIDC wall with a real Keycloak", { skip }, () => {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "sf-wall-"));
     kc = await startKeycloak();
-    // The exemption the wall needs (see the header): full profile for every client but the walls,
-    // redirect-URI rules only for the walls.
-    const profiles = clientProfilesRepresentation({ allowLoopbackHttp: true }) as { profiles: { name: string; executors: { executor: string }[] }[] };
-    const full = profiles.profiles[0];
-    const wallProfile = { ...full, name: "factory-wall-clients", description: "caddy-security walls: no PKCE", executors: full.executors.filter((e) => e.executor !== "pkce-enforcer") };
-    let r = await kc.admin("PUT", "/client-policies/profiles", { profiles: [full, wallProfile] });
-    assert.ok(r.ok, `profiles: ${r.status} ${await r.text()}`);
-    const policies = clientPoliciesRepresentation() as { policies: { conditions: unknown[] }[] };
-    const isWall = (negative: boolean) => ({ condition: "client-attributes", configuration: {
-      "is-negative-logic": negative, attributes: JSON.stringify([{ key: WALL_CLIENT_ATTRIBUTE, value: "true" }]) } });
-    r = await kc.admin("PUT", "/client-policies/policies", { policies: [
-      { ...policies.policies[0], conditions: [isWall(true)] },
-      { name: "factory-wall-clients", description: "caddy-security walls", enabled: true, profiles: ["factory-wall-clients"], conditions: [isWall(false)] },
-    ] });
-    assert.ok(r.ok, `policies: ${r.status} ${await r.text()}`);
-
-    // caddy-security refuses the whole JWKS when one key has an algorithm it does not know, and Keycloak
-    // publishes its RSA-OAEP encryption key there ("jwks unsupported key algorithm RSA-OAEP"): whether a
-    // login works then depends on the order of the keys. The factory realm uses no encrypted tokens, so the
-    // encryption key provider goes (the program's realm needs the same; see docs/edge.md).
-    const components = (await (await kc.admin("GET", "/components?type=org.keycloak.keys.KeyProvider")).json()) as { id: string; providerId: string }[];
-    for (const c of components.filter((x) => x.providerId === "rsa-enc-generated")) {
-      const d = await kc.admin("DELETE", `/components/${c.id}`);
-      assert.ok(d.ok, `delete key provider: ${d.status}`);
-    }
+    // The realm is the program's (startKeycloak: FactoryRealm's client profiles and policies, and its
+    // drop-encryption-keys command). caddy-security refuses the whole JWKS when one key has an algorithm it
+    // does not know ("jwks unsupported key algorithm RSA-OAEP"): only signing keys may be published.
     const jwks = (await (await fetch(`${kc.issuer}/protocol/openid-connect/certs`)).json()) as { keys: { alg: string; use: string }[] };
+    assert.ok(jwks.keys.length > 0);
     assert.deepEqual(jwks.keys.filter((k) => k.use !== "sig"), [], "only signing keys are published");
 
     httpsPort = await freePort();
@@ -155,14 +135,18 @@ describe("the caddy-security OIDC wall with a real Keycloak", { skip }, () => {
         clientId: w.clientId, rootUrl: wallRootUrl(w.hostname, { port: httpsPort }),
         redirectUris: [wallRedirectUri(w.hostname, { port: httpsPort })], webOrigins: [wallRootUrl(w.hostname, { port: httpsPort })],
         scopeRoles: [w.role],
+        // As the program registers them (KeycloakClient with wall: true), created in one request; c's is
+        // registered as an application client (PKCE S256), to show what the wall settings are for.
+        wall: w.tenant !== "c",
       });
       fs.writeFileSync(path.join(secrets, w.secretFile), c.clientSecret);
-      if (w.tenant === "c") continue;
-      // Mark it a wall client, then drop its PKCE requirement (allowed once it is exempt).
       const rep = (await (await kc.admin("GET", `/clients/${c.id}`)).json()) as { attributes: Record<string, string> };
-      for (const attrs of [{ ...rep.attributes, [WALL_CLIENT_ATTRIBUTE]: "true" }, { ...rep.attributes, [WALL_CLIENT_ATTRIBUTE]: "true", "pkce.code.challenge.method": "" }]) {
-        const u = await kc.admin("PUT", `/clients/${c.id}`, { ...rep, attributes: attrs });
-        assert.ok(u.ok, `update ${w.clientId}: ${u.status} ${await u.text()}`);
+      if (w.tenant === "c") {
+        assert.equal(rep.attributes["pkce.code.challenge.method"], "S256");
+        assert.equal(rep.attributes[WALL_CLIENT_ATTRIBUTE], undefined);
+      } else {
+        assert.equal(rep.attributes[WALL_CLIENT_ATTRIBUTE], "true");
+        assert.ok(!rep.attributes["pkce.code.challenge.method"], `${w.clientId} has no PKCE method`);
       }
     }
     await kc.addUser({ username: "alice", password: PASSWORD, groups: ["a"] });

@@ -1,7 +1,8 @@
 // Keycloak lab fixture: a real Keycloak (the server distribution cached by scripts/lab/install-test-tools.sh)
 // on 127.0.0.1, with a realm configured exactly like components/identity.ts configures it, from the same
-// pure definitions (src/keycloak/*): realm settings, client policy profile and policy (exact redirect URIs,
-// PKCE S256), the shared `factory-claims` client scope with the flat `roles` and `groups` mappers, tenant
+// pure definitions (src/keycloak/*): realm settings, client policy profiles and policies (exact redirect URIs
+// everywhere, PKCE S256 for every client but the walls), no RSA-OAEP key (FactoryRealm's command, run as the
+// program registers it), the shared `factory-claims` client scope with the flat `roles` and `groups` mappers, tenant
 // groups and `<service>:<slug>` roles, confidential clients with full scope off and role scope mappings.
 //
 // API (everything a wall or token test needs):
@@ -11,6 +12,7 @@
 //   await kc.addTenant("a", ["paheko"])        // group "a" holding role "paheko:a"; returns the role names
 //   const c = await kc.addClient({ clientId, rootUrl, redirectUris, webOrigins, scopeRoles: ["paheko:a"] })
 //                                             // confidential client like KeycloakClient; c.clientSecret
+//                                             // (wall: true → a wall client: no PKCE, factory.wall=true)
 //   await kc.addUser({ username, password, groups: ["a"], roles?: ["paheko:b"] })
 //   const cb = await kc.login(authorizeUrl, username, password)  // drives the login form, returns the
 //                                             // redirect (callback URL with ?code=…) Keycloak answers with
@@ -21,7 +23,7 @@
 // Passwords of lab users must satisfy the realm's policy (REALM_SETTINGS.passwordPolicy: 12+ characters,
 // not the username or e-mail). Redirect URIs may be http://127.0.0.1:<port>/… (the lab profile allows
 // loopback http; the program's does not).
-import { ChildProcess, spawn } from "node:child_process";
+import { ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -31,8 +33,9 @@ import {
   claimsScopeRepresentation, clientPoliciesRepresentation, clientProfilesRepresentation, clientRepresentation,
   realmRepresentation,
 } from "../../../src/keycloak/definitions";
+import { KEYS_SCRIPT_INTERPRETER, KeysScriptEnv, renderDropEncryptionKeysScript } from "../../../src/keycloak/keys";
 import { CLIENT_DEFAULT_SCOPES, groupName, RoleService, roleName, roleServices } from "../../../src/keycloak/naming";
-import { validateClientUris } from "../../../src/keycloak/redirects";
+import { validateClientUris, validateWallRedirectUris } from "../../../src/keycloak/redirects";
 import { ServiceName } from "../../../src/types";
 
 export const KEYCLOAK_HOME = process.env.SF_KEYCLOAK_HOME
@@ -84,7 +87,13 @@ export interface KeycloakLab {
   logFile: string;
   admin(method: string, realmPath: string, body?: unknown): Promise<Response>;
   addTenant(slug: string, services: readonly ServiceName[]): Promise<Partial<Record<RoleService, string>>>;
-  addClient(o: { clientId: string; rootUrl: string; redirectUris: string[]; webOrigins: string[]; scopeRoles: string[] }): Promise<LabClient>;
+  /** wall: a caddy-security wall client as KeycloakClient makes it with `wall: true` (no PKCE, factory.wall=true). */
+  addClient(o: { clientId: string; rootUrl: string; redirectUris: string[]; webOrigins: string[]; scopeRoles: string[]; wall?: boolean }): Promise<LabClient>;
+  /**
+   * Runs FactoryRealm's `drop-encryption-keys` command exactly as the program registers it (same
+   * interpreter, script and environment variables); startKeycloak already ran it once.
+   */
+  dropEncryptionKeys(): Promise<{ code: number; stdout: string; stderr: string }>;
   addUser(o: { username: string; password: string; email?: string; groups?: string[]; roles?: string[] }): Promise<string>;
   login(authorizeUrl: string, username: string, password: string): Promise<string>;
   stop(): Promise<void>;
@@ -195,6 +204,15 @@ export async function startKeycloak(opts: StartOptions = {}): Promise<KeycloakLa
     return r;
   }
   const R = `/${realm}`;
+  function dropEncryptionKeys(): Promise<{ code: number; stdout: string; stderr: string }> {
+    const env: KeysScriptEnv = { KC_URL: url, KC_REALM: realm, KC_ADMIN_USER: "admin", KC_ADMIN_PASSWORD: adminPassword };
+    const [cmd, ...args] = KEYS_SCRIPT_INTERPRETER;
+    return new Promise((resolve) => {
+      execFile(cmd, [...args, renderDropEncryptionKeysScript()], { env: { PATH: process.env.PATH, ...env } }, (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+      });
+    });
+  }
   async function roleRep(name: string): Promise<{ id: string; name: string }> {
     return (await (await must("GET", `${R}/roles/${encodeURIComponent(name)}`)).json()) as { id: string; name: string };
   }
@@ -212,6 +230,8 @@ export async function startKeycloak(opts: StartOptions = {}): Promise<KeycloakLa
     await must("POST", `${R}/client-scopes`, claimsScopeRepresentation());
     await must("PUT", `${R}/client-policies/profiles`, clientProfilesRepresentation({ allowLoopbackHttp: true }));
     await must("PUT", `${R}/client-policies/policies`, clientPoliciesRepresentation());
+    const dropped = await dropEncryptionKeys();
+    if (dropped.code !== 0) throw new Error(`drop-encryption-keys failed (${dropped.code}): ${dropped.stderr}`);
   } catch (err) {
     await stop();
     throw err;
@@ -224,6 +244,7 @@ export async function startKeycloak(opts: StartOptions = {}): Promise<KeycloakLa
     authorizationEndpoint: `${issuer}/protocol/openid-connect/auth`,
     tokenEndpoint: `${issuer}/protocol/openid-connect/token`,
     admin: (method, p, body) => adminRaw(method, `${R}${p}`, body),
+    dropEncryptionKeys,
 
     async addTenant(slug, services) {
       // As TenantIdentity: group named after the slug, one realm role per role service, roles on the group.
@@ -243,11 +264,12 @@ export async function startKeycloak(opts: StartOptions = {}): Promise<KeycloakLa
     async addClient(o) {
       // As KeycloakClient: validated URIs, CLIENT_HARDENING, default scopes, role scope mappings.
       const uris = validateClientUris(o.clientId, o.redirectUris, o.webOrigins, { allowLoopbackHttp: true });
+      if (o.wall) validateWallRedirectUris(o.clientId, o.redirectUris, { allowLoopbackHttp: true });
       const secret = randomBytes(36).toString("base64url");
       // OAuth 2.1 (the profile's oauth-2-1-compliant) registers loopback redirect URIs without a port and
       // accepts any port on them at authorization time (RFC 8252 §7.3): register them that way.
       const registered = uris.redirectUris.map(loopbackRegistration);
-      const id = idOf(await must("POST", `${R}/clients`, clientRepresentation({ clientId: o.clientId, secret, rootUrl: o.rootUrl, redirectUris: registered, webOrigins: uris.webOrigins })));
+      const id = idOf(await must("POST", `${R}/clients`, clientRepresentation({ clientId: o.clientId, secret, rootUrl: o.rootUrl, redirectUris: registered, webOrigins: uris.webOrigins, wall: o.wall })));
       // Default scopes exactly CLIENT_DEFAULT_SCOPES (the admin API may add the realm defaults on create).
       const scopes = (await (await must("GET", `${R}/client-scopes`)).json()) as { id: string; name: string }[];
       const current = (await (await must("GET", `${R}/clients/${id}/default-client-scopes`)).json()) as { id: string; name: string }[];
