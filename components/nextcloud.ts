@@ -112,16 +112,16 @@ export class NextcloudFactory extends pulumi.ComponentResource {
   readonly plan: RolloutStep[];
 
   constructor(name: string, args: NextcloudFactoryArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Checked before anything is registered: the image's PHP must match the install volume's code.
+    const runningAny = args.tenants.some((t) => t.services.nextcloud && t.status !== "archived");
+    const problem = runningAny ? imageVersionProblem(args.settings.images.nextcloud, args.settings.nextcloud.version) : undefined;
+    if (problem) throw new Error(problem);
     super("factory:nextcloud:NextcloudFactory", name, {}, opts);
     const s = args.settings;
     const nc = s.nextcloud;
     const image = s.images.nextcloud;
     const nextcloudTenants = args.tenants.filter((t) => t.services.nextcloud).sort((a, b) => (a.slug < b.slug ? -1 : 1));
     const running = nextcloudTenants.filter((t) => t.status !== "archived");
-    if (running.length > 0) {
-      const problem = imageVersionProblem(image, nc.version);
-      if (problem) throw new Error(problem);
-    }
     const hostOf = (slug: string): Host => {
       const name = args.placement.get(slug);
       const h = s.hosts.find((x) => x.name === name);

@@ -458,6 +458,18 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
   });
 });
 
+describe("nextcloud: settings the program refuses", () => {
+  it("refuses an image whose tag does not carry nextcloud.version (the program fails)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nc-stack-"));
+    const file = path.join(dir, "Pulumi.ncfix.yaml");
+    fs.writeFileSync(file, fs.readFileSync(STACK_FILE, "utf8").replace(`version: ${V1}`, `version: ${V2}`));
+    await assert.rejects(
+      runUnderMocks({ stack: "ncfix", projectDir: ROOT, stackFile: file, tenantsDir: TENANTS_DIR, secrets: SECRETS }),
+      /images.nextcloud "nextcloud:31.0.9-fpm" does not match nextcloud.version 32.0.1/,
+    );
+  });
+});
+
 describe("nextcloud: what the edge consumes", () => {
   it("exposes one Caddy site per running tenant and one install per host", async () => {
     let factory: NextcloudFactory | undefined;
