@@ -86,7 +86,8 @@ for (const [label, tenants] of [["1 tenant", ONE], ["5 tenants", FIVE]] as const
       }
       const app = byName(rs, "wordpress-app");
       const db = byName(rs, "wordpress-db");
-      assert.equal(app.inputs.image, "wordpress:6.8.3-php8.3-fpm");
+      // The stack pins a wp-cli image built from images/wordpress (the official one has no wp-cli).
+      assert.equal(app.inputs.image, "registry.factory.example.org/wordpress-wpcli:6.8.3-php8.3-fpm");
       assert.equal(db.inputs.image, "mariadb:11.4.4");
       assert.deepEqual(app.inputs.ports, [{ internal: WORDPRESS_FPM_PORT, external: WORDPRESS_PUBLISHED_PORT, ip: POOLED_HOST.address }]);
       assert.equal(db.inputs.ports, undefined, "MariaDB is never published");
