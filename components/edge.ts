@@ -46,12 +46,19 @@ export interface CaddyEdgeArgs {
   nextcloudMaxUploadMb?: number;
   /** The WordPress instance: its host's Caddy serves the editing hostnames; default none. */
   wordpress?: { host: string; fpmUpstream: string; documentRoot: string; htmlVolume: pulumi.Input<string> };
+  /**
+   * Per compute host, what its config must wait for: its own host's populated install volumes
+   * (NextcloudFactory.installs[].ready), so one host's upgrade never waits for another's; default none.
+   */
+  nextcloudInstallsReady?: Record<string, pulumi.Resource[]>;
   /** Docker network each compute-host Caddy joins (to reach FPM containers by alias), by host; default none. */
   computeNetworks?: Record<string, pulumi.Input<string>>;
 }
 
 interface Delivery {
   container: docker.Container;
+  /** Resources the new config must wait for (e.g. this host's populated install volumes). */
+  after?: pulumi.Resource[];
   config: pulumi.Input<string>;
   secrets?: pulumi.Output<string>;
 }
@@ -98,19 +105,20 @@ export class CaddyEdge extends pulumi.ComponentResource {
       }),
     );
     for (const h of edges) {
-      const container = this.caddyContainer(name, h, args, {
+      const container = this.caddyContainer(name, h, h.name, args, {
         ports: edgePorts(h),
         bootstrapPort: CADDY_PORTS.http,
         labels: "edge",
       });
-      this.deliver(name, h, { container, config: this.edgeConfig, secrets });
+      this.deliver(name, h, h.name, { container, config: this.edgeConfig, secrets });
     }
 
     const byHost = new Map<string, NextcloudCaddySite[]>();
     for (const site of args.nextcloudSites ?? []) byHost.set(site.host, [...(byHost.get(site.host) ?? []), site]);
     const edgeAddresses = edges.map((h) => h.privateAddress);
     for (const h of computes) {
-      if (edges.some((e) => e.name === h.name)) throw new Error(`host ${h.name} cannot be both edge and compute (both Caddies bind it)`);
+      // A host with both roles (the dev stack) runs both Caddies side by side: the compute one is suffixed.
+      const id = edges.some((e) => e.name === h.name) ? `${h.name}-compute` : h.name;
       const sites = [...(byHost.get(h.name) ?? [])].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
       if (sites.length > 0 && !args.renderNextcloudSite) throw new Error("nextcloudSites given without renderNextcloudSite");
       const wp = args.wordpress && args.wordpress.host === h.name ? args.wordpress : undefined;
@@ -137,7 +145,7 @@ export class CaddyEdge extends pulumi.ComponentResource {
       const mounts = pulumi.all(sites.map((x) => x.installVolume)).apply((volumes) => [
         ...[...new Set(volumes)].sort().map((v) => ({ type: "volume", source: v, target: `${NEXTCLOUD_INSTALL_ROOT}/${v}`, readOnly: true })),
       ]);
-      const container = this.caddyContainer(name, h, args, {
+      const container = this.caddyContainer(name, h, id, args, {
         ports: [{ internal: CADDY_PORTS.compute, external: CADDY_PORTS.compute, ip: h.privateAddress, protocol: "tcp" }],
         bootstrapPort: CADDY_PORTS.compute,
         labels: "compute",
@@ -145,13 +153,13 @@ export class CaddyEdge extends pulumi.ComponentResource {
           html ? [...m, { type: "volume", source: html, target: wp!.documentRoot, readOnly: true }] : m),
         network: args.computeNetworks?.[h.name],
       });
-      this.deliver(name, h, { container, config });
+      this.deliver(name, h, id, { container, config, after: args.nextcloudInstallsReady?.[h.name] });
     }
     this.registerOutputs({ edgeConfig: this.edgeConfig, computeConfigs: this.computeConfigs });
   }
 
   private caddyContainer(
-    name: string, h: Host, args: CaddyEdgeArgs,
+    name: string, h: Host, id: string, args: CaddyEdgeArgs,
     o: { ports: docker.types.input.ContainerPort[]; bootstrapPort: number; labels: string;
       mounts?: pulumi.Input<docker.types.input.ContainerMount[]>; network?: pulumi.Input<string> },
   ): docker.Container {
@@ -160,11 +168,11 @@ export class CaddyEdge extends pulumi.ComponentResource {
     const onHost = { parent: this, provider };
     const keep = pulumi.mergeOptions(onHost, { protect: true, retainOnDelete: true });
     // Certificates and ACME account keys: losing them means re-issuing everything (rate limits).
-    const data = new docker.Volume(`${name}-${h.name}-data`, { name: `${name}-${h.name}-data` }, keep);
+    const data = new docker.Volume(`${name}-${id}-data`, { name: `${name}-${id}-data` }, keep);
     // The live Caddyfile (last good config) and the secret files.
-    const state = new docker.Volume(`${name}-${h.name}-state`, { name: `${name}-${h.name}-state` }, keep);
-    const container = new docker.Container(`${name}-${h.name}`, {
-      name: `${name}-${h.name}`,
+    const state = new docker.Volume(`${name}-${id}-state`, { name: `${name}-${id}-state` }, keep);
+    const container = new docker.Container(`${name}-${id}`, {
+      name: `${name}-${id}`,
       image: args.settings.images.caddy,
       restart: "unless-stopped",
       entrypoints: ["/bin/sh", "-c"],
@@ -185,17 +193,17 @@ export class CaddyEdge extends pulumi.ComponentResource {
       logOpts: { "max-size": "10m", "max-file": "3" },
       labels: [{ label: "factory.service", value: `caddy-${o.labels}` }],
     }, pulumi.mergeOptions(onHost, { dependsOn: [data, state] }));
-    this.containers[h.name] = container;
+    this.containers[id] = container;
     return container;
   }
 
   /** Secret files first (logging none), then the config: validated in the container, reloaded only if valid. */
-  private deliver(name: string, h: Host, d: Delivery): void {
-    const environment = { DOCKER_HOST: h.docker, CADDY_CONTAINER: `${name}-${h.name}` };
+  private deliver(name: string, h: Host, id: string, d: Delivery): void {
+    const environment = { DOCKER_HOST: h.docker, CADDY_CONTAINER: `${name}-${id}` };
     const exec = 'docker exec -i "$CADDY_CONTAINER" /bin/sh -c "$FACTORY_SCRIPT"';
-    const deps: pulumi.Resource[] = [d.container];
+    const deps: pulumi.Resource[] = [d.container, ...(d.after ?? [])];
     if (d.secrets) {
-      deps.push(new command.local.Command(`${name}-${h.name}-secrets`, {
+      deps.push(new command.local.Command(`${name}-${id}-secrets`, {
         create: exec,
         environment: { ...environment, FACTORY_SCRIPT: renderSecretsScript({ dir: EDGE_STATE_DIR }) },
         stdin: d.secrets,
@@ -205,7 +213,7 @@ export class CaddyEdge extends pulumi.ComponentResource {
       }, { parent: this, dependsOn: [d.container] }));
     }
     const hash = pulumi.output(d.config).apply((c) => createHash("sha256").update(c).digest("hex"));
-    this.reloads[h.name] = new command.local.Command(`${name}-${h.name}-reload`, {
+    this.reloads[id] = new command.local.Command(`${name}-${id}-reload`, {
       create: exec,
       environment: { ...environment, FACTORY_SCRIPT: renderApplyScript({ dir: EDGE_STATE_DIR, admin: `localhost:${CADDY_PORTS.admin}` }) },
       stdin: d.config,

@@ -191,7 +191,8 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     renderNextcloudSite,
     wordpress: { host: wordpress.host, fpmUpstream: wordpress.fpmUpstream, documentRoot: wordpress.documentRoot, htmlVolume: wordpress.htmlVolume },
     computeNetworks: Object.fromEntries(Object.entries(platform.networks).map(([h, n]) => [h, n.name])),
-  }, { dependsOn: nextcloud.installs.map((i) => i.ready) });
+    nextcloudInstallsReady: groupBy(nextcloud.installs, (i) => i.host, (i) => i.ready),
+  });
   // [/section: edge]
 
   return {
@@ -199,4 +200,10 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     placement: Object.fromEntries(inputs.placement),
     staticSites: staticSiteOutputs,
   };
+}
+
+function groupBy<T, V>(items: readonly T[], key: (t: T) => string, value: (t: T) => V): Record<string, V[]> {
+  const out: Record<string, V[]> = {};
+  for (const item of items) (out[key(item)] ??= []).push(value(item));
+  return out;
 }
