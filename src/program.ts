@@ -55,7 +55,9 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     tenantsDir: opts.tenantsDir ?? (config.get("tenantsDir") || undefined),
   });
   const secrets = readSecrets(config);
-  const platform = new Platform("platform", { settings: inputs.settings, secrets });
+  // Collabora accepts WOPI requests only from the live Nextcloud hostnames (a new tenant restarts it once).
+  const wopiHosts = inputs.tenants.filter((t) => t.services.nextcloud && t.status !== "archived").map((t) => t.services.nextcloud!.hostname);
+  const platform = new Platform("platform", { settings: inputs.settings, secrets, wopiHosts });
 
   // Wiring, one section per area. Each section registers its resources for every tenant it concerns.
   // [section: identity] realm, per-tenant groups/roles (TenantIdentity)
