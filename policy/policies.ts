@@ -5,8 +5,8 @@ import { RULES } from "./rules";
 
 export const PACK_NAME = "service-factory";
 
-export function validationArgsToRule(args: ResourceValidationArgs): { type: string; inputs: Record<string, unknown>; protect: boolean; name: string } {
-  return { type: args.type, inputs: args.props, protect: args.opts?.protect === true, name: args.name };
+export function validationArgsToRule(args: ResourceValidationArgs): { type: string; inputs: Record<string, unknown>; protect: boolean; name: string; parent?: string } {
+  return { type: args.type, inputs: args.props, protect: args.opts?.protect === true, name: args.name, parent: args.opts?.parent };
 }
 
 export const policies: ResourceValidationPolicy[] = RULES.map((rule) => ({
@@ -15,6 +15,6 @@ export const policies: ResourceValidationPolicy[] = RULES.map((rule) => ({
   enforcementLevel: "mandatory",
   validateResource: (args: ResourceValidationArgs, reportViolation: ReportViolation): void => {
     const r = validationArgsToRule(args);
-    for (const message of rule.check(r.type, r.inputs, { protect: r.protect, name: r.name })) reportViolation(message);
+    for (const message of rule.check(r.type, r.inputs, { protect: r.protect, name: r.name, parent: r.parent })) reportViolation(message);
   },
 }));

@@ -14,6 +14,8 @@ export interface RuleOptions {
   protect: boolean;
   /** Pulumi logical name of the resource (`args.name`), used to recognise the Nextcloud updater. */
   name?: string;
+  /** URN of the resource's parent (`args.opts.parent`), used to recognise an OIDC client's secret. */
+  parent?: string;
 }
 
 /** One policy: a name, a description for operators, and the check (returns one message per violation). */
@@ -40,6 +42,39 @@ export const TYPES = {
   s3Bucket: "aws:s3/bucket:Bucket",
   s3BucketV2: "aws:s3/bucketV2:BucketV2",
 } as const;
+
+/**
+ * Component type whose RandomPassword child is an OIDC client secret (components/identity.ts
+ * KeycloakClient): not data (a new one reaches its consumers in the same update) and not protected on
+ * purpose, since archiving a tenant must remove its clients. It is registered with retainOnDelete, which
+ * CrossGuard (@pulumi/policy 1.x PolicyResourceOptions) does not show to policies, so the rule recognises
+ * the secret by its parent instead.
+ */
+export const CLIENT_SECRET_PARENT_TYPE = "factory:identity:KeycloakClient";
+
+/** Keycloak client attribute (extraConfig) marking a caddy-security wall client (src/caddy/wall.ts). */
+export const WALL_CLIENT_ATTRIBUTE = "factory.wall";
+/** Path under which every wall callback lives (src/caddy/wall.ts WALL_AUTH_PATH). */
+export const WALL_CALLBACK_PREFIX = "/_wall/";
+
+/** True when a URN's resource type (the last type of its type chain) is `type`. */
+function urnType(urn: string | undefined): string | undefined {
+  const parts = urn?.split("::");
+  return parts && parts.length >= 4 ? parts[2].split("$").pop() : undefined;
+}
+
+/** True for an exact https wall callback: no wildcard, query, fragment or user info; canonical; under /_wall/. */
+export function isWallCallbackUri(v: unknown): boolean {
+  if (typeof v !== "string" || v.includes("*") || /\s/.test(v)) return false;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return false;
+  }
+  return u.protocol === "https:" && u.href === v && !u.search && !u.hash && !u.username && !u.password
+    && u.pathname.startsWith(WALL_CALLBACK_PREFIX);
+}
 
 /** Ports of databases and caches that must never be published on a public or unspecified address. */
 export const DATA_PORTS: readonly number[] = [5432, 3306, 6379, 3901, 3903];
@@ -240,15 +275,16 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: "stateful-protected",
-    description: "Stateful resources (databases, roles, volumes, generated passwords, realm, groups, Garage buckets and keys) are protected.",
+    description: `Stateful resources (databases, roles, volumes, generated passwords, realm, groups, Garage buckets and keys) are protected; an OIDC client's secret (RandomPassword under ${CLIENT_SECRET_PARENT_TYPE}) is exempt.`,
     check(type, inputs, options) {
       if (!isStateful(type, inputs) || options.protect) return [];
+      if (type === TYPES.randomPassword && urnType(options.parent) === CLIENT_SECRET_PARENT_TYPE) return [];
       return [`${type}${options.name ? ` ${options.name}` : ""} holds state and must be registered with protect: true`];
     },
   },
   {
     name: "oidc-client-hardened",
-    description: "Keycloak OIDC clients: exact redirect URIs (no wildcard), PKCE S256, no direct access grants.",
+    description: `Keycloak OIDC clients: exact redirect URIs (no wildcard), PKCE S256, no direct access grants. Only a caddy-security wall client (extraConfig ${WALL_CLIENT_ATTRIBUTE}=true whose redirect URIs are all exact https callbacks under ${WALL_CALLBACK_PREFIX}) goes without PKCE.`,
     check(type, inputs) {
       if (type !== TYPES.kcClient) return [];
       const out: string[] = [];
@@ -258,7 +294,15 @@ export const RULES: readonly Rule[] = [
         }
       }
       const pkce = inputs.pkceCodeChallengeMethod;
-      if (pkce !== "S256" && pkce !== UNKNOWN) out.push(`pkceCodeChallengeMethod is ${JSON.stringify(pkce ?? null)}, must be "S256"`);
+      const wall = obj(inputs.extraConfig)[WALL_CLIENT_ATTRIBUTE] === "true";
+      const redirects = list(inputs.validRedirectUris);
+      const wallExempt = wall && (pkce === undefined || pkce === null || pkce === "")
+        && redirects.length > 0 && redirects.every(isWallCallbackUri);
+      if (pkce !== "S256" && pkce !== UNKNOWN && !wallExempt) {
+        out.push(wall
+          ? `pkceCodeChallengeMethod is ${JSON.stringify(pkce ?? null)}: a wall client (${WALL_CLIENT_ATTRIBUTE}=true) may go without PKCE only when every redirect URI is an exact https callback under ${WALL_CALLBACK_PREFIX}, else it must be "S256"`
+          : `pkceCodeChallengeMethod is ${JSON.stringify(pkce ?? null)}, must be "S256"`);
+      }
       if (inputs.directAccessGrantsEnabled === true) out.push("directAccessGrantsEnabled must be false");
       return out;
     },

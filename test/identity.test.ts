@@ -131,9 +131,10 @@ describe("keycloak definitions", () => {
       name: "factory-secure-clients", description: "Every client of the factory realm but the walls (factory.wall=true) follows the factory-secure-clients profile",
       enabled: true, conditions: [isWall("true")], profiles: ["factory-secure-clients"],
     });
+    // Every client, the walls included: client-attributes abstains at registration (see wallClientPolicy).
     assert.deepEqual(wallClientPolicy(), {
-      name: "factory-wall-clients", description: "caddy-security wall clients (factory.wall=true) follow the factory-wall-clients profile",
-      enabled: true, conditions: [isWall("false")], profiles: ["factory-wall-clients"],
+      name: "factory-wall-clients", description: "Every client of the factory realm, the caddy-security walls (factory.wall=true) included, follows the factory-wall-clients profile",
+      enabled: true, conditions: [{ name: "any-client" }], profiles: ["factory-wall-clients"],
     });
     assert.equal(WALL_CLIENT_ATTRIBUTE, "factory.wall");
     // Application clients carry PKCE S256; wall clients the marker attribute and no PKCE setting at all.
@@ -193,7 +194,7 @@ describe("keycloak definitions", () => {
     assert.deepEqual(clientPoliciesRepresentation(), {
       policies: [clientPolicy(), wallClientPolicy()].map((p) => ({
         name: p.name, description: p.description, enabled: true, profiles: p.profiles,
-        conditions: [{ condition: "client-attributes", configuration: p.conditions[0].configuration }],
+        conditions: [{ condition: p.conditions[0].name, configuration: p.conditions[0].configuration ?? {} }],
       })),
     });
     assert.equal(((clientPoliciesRepresentation().policies as { conditions: { configuration: Record<string, string> }[] }[])[0].conditions[0].configuration)["is-negative-logic"], "true");

@@ -5,8 +5,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ReportViolation, ResourceValidationArgs } from "@pulumi/policy";
 import { policies } from "../policy/policies";
+import { WALL_AUTH_PATH, WALL_CLIENT_ATTRIBUTE as SRC_WALL_ATTRIBUTE } from "../src/caddy/wall";
 import {
-  commandInstallMounts, garageKind, isPinnedImage, isPrivateAddress, isStateful, RULES, RuleOptions, TYPES, UNKNOWN, violations,
+  commandInstallMounts, garageKind, isWallCallbackUri, WALL_CALLBACK_PREFIX, WALL_CLIENT_ATTRIBUTE, isPinnedImage, isPrivateAddress, isStateful, RULES, RuleOptions, TYPES, UNKNOWN, violations,
 } from "../policy/rules";
 import { revealSecrets, runUnderMocks } from "../src/harness";
 
@@ -129,6 +130,17 @@ describe("rules: each rejects a violation and accepts the compliant resource", (
     for (const [type, inputs] of [[TYPES.dynamic, grant], [TYPES.container, goodContainer], [TYPES.kcClient, {}], [TYPES.dynamic, { kind: "dns-record" }]] as const) {
       assert.deepEqual(r.check(type, inputs, opts()), [], type);
     }
+    // An OIDC client's secret (RandomPassword child of a KeycloakClient) is exempt; other passwords are not.
+    const clientParent = "urn:pulumi:staging::service-factory::factory:identity:KeycloakClient::club-velo-wall-paheko";
+    assert.deepEqual(r.check(TYPES.randomPassword, { length: 48 }, opts({ name: "club-velo-wall-paheko-secret", parent: clientParent })), []);
+    for (const parent of [
+      "urn:pulumi:staging::service-factory::factory:postgres:TenantDatabase::club-velo-db",
+      "urn:pulumi:staging::service-factory::factory:identity:KeycloakClient$factory:postgres:TenantDatabase::x",
+      undefined,
+    ]) {
+      assert.equal(r.check(TYPES.randomPassword, { length: 48 }, opts({ name: "p", parent })).length, 1, String(parent));
+    }
+    assert.equal(r.check(TYPES.pgRole, { name: "r" }, opts({ name: "r", parent: clientParent })).length, 1, "only passwords are exempt");
   });
 
   it("oidc-client-hardened", () => {
@@ -140,6 +152,38 @@ describe("rules: each rejects a violation and accepts the compliant resource", (
     assert.deepEqual(r.check(TYPES.kcClient, { ...good, pkceCodeChallengeMethod: "plain" }, opts()), ['pkceCodeChallengeMethod is "plain", must be "S256"']);
     assert.deepEqual(r.check(TYPES.kcClient, { ...good, pkceCodeChallengeMethod: undefined }, opts()), ['pkceCodeChallengeMethod is null, must be "S256"']);
     assert.deepEqual(r.check(TYPES.kcClient, { ...good, directAccessGrantsEnabled: true }, opts()), ["directAccessGrantsEnabled must be false"]);
+  });
+
+  it("oidc-client-hardened: only a marked wall client with exact https /_wall/ callbacks goes without PKCE", () => {
+    const r = rule("oidc-client-hardened");
+    const cb = "https://compta.exemple.org/_wall/oauth2/kc-compta_exemple_org/authorization-code-callback";
+    const wall = { clientId: "wall-paheko-asso-exemple", validRedirectUris: [cb], webOrigins: ["https://compta.exemple.org"], directAccessGrantsEnabled: false, extraConfig: { [WALL_CLIENT_ATTRIBUTE]: "true" } };
+    assert.deepEqual(r.check(TYPES.kcClient, wall, opts()), []);
+    assert.deepEqual(r.check(TYPES.kcClient, { ...wall, pkceCodeChallengeMethod: "" }, opts()), []);
+    assert.deepEqual(r.check(TYPES.kcClient, { ...wall, pkceCodeChallengeMethod: "S256" }, opts()), [], "a wall client with PKCE is fine too");
+    const refused = (pkce: unknown) => [`pkceCodeChallengeMethod is ${JSON.stringify(pkce)}: a wall client (factory.wall=true) may go without PKCE only when every redirect URI is an exact https callback under /_wall/, else it must be "S256"`];
+    for (const uris of [
+      ["https://compta.exemple.org/callback"], // not a wall callback
+      [cb, "https://compta.exemple.org/other"], // one of them not
+      ["http://compta.exemple.org/_wall/oauth2/kc/authorization-code-callback"], // http
+      [`${cb}?next=/admin`], // query
+      ["https://compta.exemple.org/_wall/../admin"], // not canonical
+      ["https://compta.exemple.org/_walls/x"], // prefix only
+      [], // none
+    ]) {
+      assert.deepEqual(r.check(TYPES.kcClient, { ...wall, validRedirectUris: uris }, opts()), refused(null), JSON.stringify(uris));
+    }
+    assert.deepEqual(r.check(TYPES.kcClient, { ...wall, validRedirectUris: ["https://compta.exemple.org/_wall/*"] }, opts()), [
+      'validRedirectUris contains the wildcard URI "https://compta.exemple.org/_wall/*"', ...refused(null),
+    ]);
+    assert.deepEqual(r.check(TYPES.kcClient, { ...wall, pkceCodeChallengeMethod: "plain" }, opts()), refused("plain"));
+    // Without the marker (or with another value) the same client needs S256.
+    for (const extraConfig of [undefined, {}, { [WALL_CLIENT_ATTRIBUTE]: "false" }, { [WALL_CLIENT_ATTRIBUTE]: true }, { "factory.walls": "true" }]) {
+      assert.deepEqual(r.check(TYPES.kcClient, { ...wall, extraConfig }, opts()), ['pkceCodeChallengeMethod is null, must be "S256"'], JSON.stringify(extraConfig));
+    }
+    assert.equal(isWallCallbackUri(cb), true);
+    assert.equal(WALL_CLIENT_ATTRIBUTE, SRC_WALL_ATTRIBUTE, "the pack's copy matches src/caddy/wall.ts");
+    assert.equal(WALL_CALLBACK_PREFIX, `${WALL_AUTH_PATH}/`);
   });
 
   it("garage-key-not-owner: only the platform grant may hold owner", () => {
@@ -206,7 +250,7 @@ describe("the program's own resources (staging stack, under mocks)", () => {
     for (const r of resources) {
       perType.set(r.type, (perType.get(r.type) ?? 0) + 1);
       const inputs = asPolicyInputs(revealSecrets(r.inputs)) as Record<string, unknown>;
-      for (const v of violations(r.type, inputs, { protect: r.protect, name: r.name })) failures.push(`${r.urn}: ${v}`);
+      for (const v of violations(r.type, inputs, { protect: r.protect, name: r.name, parent: r.parent ?? undefined })) failures.push(`${r.urn}: ${v}`);
     }
     const stateful = resources.filter((r) => isStateful(r.type, revealSecrets(r.inputs) as Record<string, unknown>));
     t.diagnostic(`${resources.length} resources checked, ${stateful.length} stateful (${stateful.filter((r) => r.protect).length} protected); types: ${[...perType].map(([k, n]) => `${k}=${n}`).join(", ")}`);

@@ -175,8 +175,9 @@ export function clientPolicyProfile(rules: UriRules = {}): ClientProfileSpec {
 }
 
 /**
- * Profile of the caddy-security wall clients: the same redirect-URI rules, no pkce-enforcer
- * (caddy-security v1.1.31 cannot send a PKCE challenge; see docs/keycloak.md for what compensates).
+ * Profile of the second policy: the same redirect-URI rules, no pkce-enforcer. It is what applies to the
+ * caddy-security wall clients (v1.1.31 cannot send a PKCE challenge; see docs/keycloak.md for what
+ * compensates), and it applies to every other client too (see wallClientPolicy).
  */
 export function wallClientPolicyProfile(rules: UriRules = {}): ClientProfileSpec {
   return {
@@ -192,7 +193,7 @@ export function wallClientPolicyProfile(rules: UriRules = {}): ClientProfileSpec
  * configuration is a string map); Keycloak reads `is-negative-logic` as a boolean and `attributes` as the
  * JSON list of key/value pairs its client-attributes condition takes.
  */
-export function wallCondition(negative: boolean): { name: string; configuration: Record<string, string> } {
+export function wallCondition(negative = true): { name: string; configuration: Record<string, string> } {
   return {
     name: "client-attributes",
     configuration: {
@@ -213,13 +214,20 @@ export function clientPolicy(): ClientPolicySpec {
   };
 }
 
-/** The wall policy: wall clients (attribute factory.wall=true) follow the wall profile. */
+/**
+ * The second policy: the redirect-URI rules for EVERY client, the walls included (`any-client`). Keycloak's
+ * client-attributes condition only votes on authorization and token requests and abstains when a client is
+ * created or updated (measured in test/lab/keycloak.lab.test.ts), so the main policy cannot check clients
+ * at registration; this one does (wildcard, http or open-redirect URIs are refused when the client is
+ * written), and it is the only policy of the walls. A condition `client-attributes factory.wall=true` would
+ * abstain at registration too and check wall clients only at login.
+ */
 export function wallClientPolicy(): ClientPolicySpec {
   return {
     name: WALL_POLICY_NAME,
-    description: `caddy-security wall clients (${WALL_CLIENT_ATTRIBUTE}=true) follow the ${WALL_PROFILE_NAME} profile`,
+    description: `Every client of the factory realm, the caddy-security walls (${WALL_CLIENT_ATTRIBUTE}=true) included, follows the ${WALL_PROFILE_NAME} profile`,
     enabled: true,
-    conditions: [wallCondition(false)],
+    conditions: [{ name: "any-client" }],
     profiles: [WALL_PROFILE_NAME],
   };
 }
