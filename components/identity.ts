@@ -215,7 +215,7 @@ export interface KeycloakClientArgs {
   scopeRoles?: Record<string, pulumi.Input<string>>;
   /**
    * A caddy-security wall client (src/caddy/wall.ts): no PKCE (caddy-security sends none) and the client
-   * attribute factory.wall=true, which puts it under the realm's wall policy instead of the PKCE one. Its
+   * attribute factory.wall=true, which takes it out of the realm's PKCE policy (redirect-URI rules still apply). Its
    * client id must start with `wall-` and its redirect URIs must be wall callbacks (`https://host/_wall/…`).
    * Default false: an application client with PKCE S256 (and a client id not starting with `wall-`).
    */

@@ -108,7 +108,7 @@ export const PKCE_METHOD = "S256";
  * What differs between an application client and a caddy-security wall client (names as in
  * keycloak.openid.ClientArgs). Wall clients: no PKCE (caddy-security v1.1.31 sends no code_challenge) and
  * the attribute `factory.wall=true` (extraConfig), which takes them out of the main client policy and puts
- * them under the wall policy (exact https redirect URIs only).
+ * them under the redirect-URI policy only (wallClientPolicy, which applies to every client).
  */
 export function clientKindSettings(wall: boolean): { pkceCodeChallengeMethod?: string; extraConfig?: Record<string, string> } {
   return wall ? { extraConfig: { [WALL_CLIENT_ATTRIBUTE]: "true" } } : { pkceCodeChallengeMethod: PKCE_METHOD };
