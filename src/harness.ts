@@ -124,7 +124,6 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
 export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult> {
   const recorded: RecordedResource[] = [];
   const byUrn = new Map<string, RecordedResource>();
-  let counter = 0;
   await pulumi.runtime.setMocks(
     {
       newResource: (args: pulumi.runtime.MockResourceArgs) => {
@@ -134,7 +133,8 @@ export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult
           if (!outputs) throw new Error(`no outputs mocked for stack reference ${ref}`);
           return { id: ref, state: { name: ref, outputs, secretOutputNames: [] } };
         }
-        return { id: args.custom === false ? undefined : `${args.name}-id-${++counter}`, state: mockState(args.type, args.name, args.inputs) };
+        // Ids derive from the name only, so adding a tenant changes no other resource's inputs.
+        return { id: args.custom === false ? undefined : `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
       },
       call: (args: pulumi.runtime.MockCallArgs) => args.inputs,
     },
