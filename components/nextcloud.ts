@@ -65,6 +65,9 @@ export interface NextcloudInstall {
   ready: pulumi.Resource;
 }
 
+/** What an instance needs of its tenant's identity: a TenantIdentity, or in a tenant shard its roles read from the platform stack. */
+export type TenantRoles = Pick<TenantIdentity, "roleNames" | "scopeRoles">;
+
 export interface NextcloudFactoryArgs {
   /** Validated stack settings (nextcloud version/apps/cron interval, images, hosts, mail, domain). */
   settings: StackSettings;
@@ -86,13 +89,22 @@ export interface NextcloudFactoryArgs {
   keycloak: keycloak.Provider;
   realmId: pulumi.Input<string>;
   /** Each tenant's identity (roles), by slug, from the identity section. */
-  identities: ReadonlyMap<string, TenantIdentity>;
+  identities: ReadonlyMap<string, TenantRoles>;
   /** Redis per compute host (Platform.endpoints.redis). */
   redis: Record<string, { host: string; port: number }>;
   /** Collabora's public URL (Platform.endpoints.collaboraUrl). */
   collaboraUrl: string;
   /** SMTP relay password (operator secret). */
   smtpPassword: pulumi.Input<string>;
+  /**
+   * Sharded stacks (docs/scale.md): "fleet" registers only the per-host install volumes and their updater
+   * runs (the platform stack) and computes `caddySites` for every tenant; "tenants" registers the tenants'
+   * instances, their rollout steps and a cron scheduler for them, mounting the fleet's install volumes by
+   * name. Default "whole": everything, in one stack.
+   */
+  scope?: "whole" | "fleet" | "tenants";
+  /** Appended to per-host container names (cron scheduler) when several stacks share a host; default none. */
+  hostNameSuffix?: string;
 }
 
 /**
@@ -133,8 +145,9 @@ export class NextcloudFactory extends pulumi.ComponentResource {
     const discoveryUri = `${keycloakPublicUrl(s.domain)}/realms/${s.realm}/.well-known/openid-configuration`;
     const volumeName = installVolumeName(s.stack, nc.version, nc.apps);
 
+    const scope = args.scope ?? "whole";
     // Data first: archived tenants keep database, bucket and volumes (all protected), nothing else.
-    for (const t of nextcloudTenants) {
+    for (const t of scope === "fleet" ? [] : nextcloudTenants) {
       const host = hostOf(t.slug);
       const identity = args.identities.get(t.slug);
       if (!identity && t.status !== "archived") throw new Error(`tenant ${t.slug}: no identity (the identity section must run first)`);
@@ -180,12 +193,14 @@ export class NextcloudFactory extends pulumi.ComponentResource {
     // Then the rollout, host after host, exactly as planned.
     this.plan = planRollout(running.map((t) => ({ slug: t.slug, host: hostOf(t.slug).name })));
     const hostState = new Map<string, { volume: docker.Volume; image: docker.RemoteImage }>();
-    const deps = (step: RolloutStep) => step.after.map((id) => {
+    const deps = (step: RolloutStep) => step.after.filter((id) => scope !== "fleet" || this.steps.has(id)).map((id) => {
       const r = this.steps.get(id);
       if (!r) throw new Error(`rollout step ${step.id} needs ${id}, which was not created before it`);
       return r;
     });
+    const inScope = (step: RolloutStep) => scope === "whole" || (scope === "fleet" ? step.kind === "populate" : true);
     for (const step of this.plan) {
+      if (!inScope(step)) continue;
       const host = s.hosts.find((h) => h.name === step.host)!;
       const provider = args.docker[host.name];
       const onHost = { parent: this, provider };
@@ -205,6 +220,13 @@ export class NextcloudFactory extends pulumi.ComponentResource {
         }
         case "populate": {
           const img = new docker.RemoteImage(`${base}-image-${nc.version}`, { name: image, keepLocally: true }, onHost);
+          if (scope === "tenants") {
+            // The platform stack owns and populates this volume; a tenant stack only mounts it by name.
+            const ref = docker.Volume.get(`${base}-install-${nc.version}`, volumeName, undefined, onHost);
+            hostState.set(host.name, { volume: ref, image: img });
+            this.steps.set(step.id, img);
+            break;
+          }
           // Regenerable software, not data: not protected (a protected volume would make every upgrade fail
           // when Pulumi removes the old one). Docker refuses to remove a volume a container still mounts.
           const volume = new docker.Volume(`${base}-install-${nc.version}`, {
@@ -222,6 +244,14 @@ export class NextcloudFactory extends pulumi.ComponentResource {
           hostState.set(host.name, { volume, image: img });
           this.installs.push({ host: host.name, version: nc.version, volumeName: volume.name, mountPath: caddyInstallRoot(volumeName), ready: populate });
           this.steps.set(step.id, populate);
+          if (scope === "fleet") {
+            for (const slug of running.filter((t) => hostOf(t.slug).name === host.name).map((t) => t.slug)) {
+              this.caddySites.push({
+                host: host.name, tenant: slug, hostname: running.find((t) => t.slug === slug)!.services.nextcloud!.hostname,
+                fpmUpstream: fpmUpstream(s.stack, slug), installVolume: volume.name, installRoot: caddyInstallRoot(volumeName),
+              });
+            }
+          }
           break;
         }
         case "init":
@@ -249,7 +279,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
           const hs = hostState.get(host.name)!;
           const slugs = this.plan.filter((x) => x.kind === "fpm" && x.host === host.name).map((x) => x.tenant!);
           this.steps.set(step.id, this.cronScheduler(`${base}-cron`, {
-            stack: s.stack, host, provider, network: args.networks[host.name], image, imageResource: hs.image,
+            stack: s.stack, host, nameSuffix: args.hostNameSuffix ?? "", provider, network: args.networks[host.name], image, imageResource: hs.image,
             installVolume: hs.volume, intervalMinutes: nc.cronIntervalMinutes,
             tenants: slugs.map((slug) => this.instances.get(slug)!), after: deps(step),
           }));
@@ -262,7 +292,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
 
   /** One container per host running every tenant's cron.php in turn, each at its own offset. */
   private cronScheduler(name: string, o: {
-    stack: string; host: Host; provider: docker.Provider; network: docker.Network; image: string; imageResource: docker.RemoteImage;
+    stack: string; host: Host; nameSuffix: string; provider: docker.Provider; network: docker.Network; image: string; imageResource: docker.RemoteImage;
     installVolume: docker.Volume; intervalMinutes: number; tenants: NextcloudInstance[]; after: pulumi.Resource[];
   }): docker.Container {
     const slots = cronSchedule(o.tenants.map((t) => t.tenant), o.intervalMinutes);
@@ -282,7 +312,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
       mounts.push({ type: "volume", source: t.dataVolume.name, target: p.data });
     }
     return new docker.Container(name, {
-      name: hostNames(o.stack, o.host.name).cron,
+      name: `${hostNames(o.stack, o.host.name).cron}${o.nameSuffix}`,
       image: o.image,
       user: "www-data",
       entrypoints: ["/bin/sh", NC_PATHS.cronScript],
@@ -326,7 +356,7 @@ export interface NextcloudInstanceArgs {
   /** Keycloak provider, realm, the tenant's identity (undefined only when archived) and the discovery URL. */
   keycloak: keycloak.Provider;
   realmId: pulumi.Input<string>;
-  identity?: TenantIdentity;
+  identity?: TenantRoles;
   discoveryUri: string;
   /** Addresses Nextcloud trusts X-Forwarded-* from (the edge hosts). */
   trustedProxies: string[];

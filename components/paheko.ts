@@ -131,11 +131,27 @@ export class PahekoFactory extends pulumi.ComponentResource {
   }
 }
 
+/** What a tenant's organisation needs of the shared Paheko instance. */
+export interface PahekoInstanceRef {
+  containerName: string;
+  dockerHost: string;
+  /** The container resource, when this stack owns it (ordering). */
+  container?: pulumi.Resource;
+}
+
+/** The reference a sharded tenant stack uses: the same names the PahekoFactory named `name` gets. */
+export function pahekoRef(name: string, hosts: readonly Host[]): PahekoInstanceRef {
+  return { containerName: name, dockerHost: pahekoHost(hosts).docker };
+}
+
 export interface PahekoOrganisationArgs {
   /** Tenant slug: also the organisation's folder name under users/. */
   tenant: string;
-  /** The shared instance. */
-  factory: PahekoFactory;
+  /**
+   * The shared instance: the PahekoFactory itself, or in a sharded tenant stack a reference to the one
+   * the platform stack runs (its container name and Docker endpoint; `container` absent).
+   */
+  factory: PahekoInstanceRef;
   /** false for archived tenants: nothing is registered (the folder stays in the volume). Default true. */
   active?: boolean;
 }
@@ -157,7 +173,7 @@ export class PahekoOrganisation extends pulumi.ComponentResource {
         stdin: renderFolderScript({ org: args.tenant }),
         environment: { DOCKER_HOST: f.dockerHost },
         logging: "stdoutAndStderr",
-      }, { parent: this, dependsOn: [f.container] });
+      }, { parent: this, dependsOn: f.container ? [f.container] : [] });
     }
     this.registerOutputs({});
   }

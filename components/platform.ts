@@ -4,6 +4,7 @@ import * as keycloak from "@pulumi/keycloak";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { computeEndpoints } from "../src/endpoints";
+import { factoryNetworkName } from "../src/platform/layout";
 import { KEYCLOAK_ADMIN_USER } from "../src/platform/services";
 import { OperatorSecret } from "../src/settings";
 import { Host, StackSettings } from "../src/types";
@@ -33,6 +34,12 @@ export interface PlatformArgs {
   secrets: PlatformSecrets;
   /** Nextcloud hostnames allowed to use Collabora (aliasgroup1); default none: Collabora accepts any WOPI host. */
   wopiHosts?: string[];
+  /**
+   * A sharded tenant stack sets this: the shared services belong to the platform stack, so nothing is
+   * deployed here; the providers point at the same endpoints and the host networks are read by name.
+   * Default false.
+   */
+  reference?: boolean;
 }
 
 /**
@@ -42,8 +49,8 @@ export interface PlatformArgs {
 export class Platform extends pulumi.ComponentResource {
   /** One Docker provider per inventory host, by host name. */
   readonly docker: Record<string, docker.Provider>;
-  /** The shared services this stack deploys (none for services declared external). */
-  readonly shared: SharedServices;
+  /** The shared services this stack deploys (none for services declared external; undefined in a tenant shard). */
+  readonly shared?: SharedServices;
   /** The factory network of each host (user bridge network every factory container on that host joins). */
   readonly networks: Record<string, docker.Network>;
   readonly endpoints: PlatformEndpoints;
@@ -61,27 +68,41 @@ export class Platform extends pulumi.ComponentResource {
     this.secrets = args.secrets;
     this.docker = dockerProviders(name, args.settings.hosts, this);
     this.endpoints = computeEndpoints(args.settings);
-    // Order on a first deployment: networks, volumes, images -> PostgreSQL container (healthy) -> postgres
-    // provider -> Keycloak's role and database -> Keycloak container (healthy) -> keycloak provider; Garage
-    // container (healthy) -> layout -> platform key -> s3 provider. See docs/platform.md.
-    this.shared = new SharedServices(`${name}-shared`, {
-      settings: args.settings,
-      secrets: args.secrets,
-      docker: this.docker,
-      wopiHosts: args.wopiHosts,
-      postgresProvider: (dependsOn) => new postgresql.Provider(`${name}-postgres`, {
-        host: this.endpoints.postgres.host,
-        port: this.endpoints.postgres.port,
-        username: "postgres",
-        password: args.secrets.postgresAdminPassword,
-        // The deployed server makes a self-signed pair on first start: encrypted, not verified (private network).
-        sslmode: "require",
-        superuser: true,
-        connectTimeout: 15,
-      }, { parent: this, dependsOn }),
-    }, { parent: this });
-    this.networks = this.shared.networks;
-    this.postgres = this.shared.postgresProvider;
+    const postgresProvider = (dependsOn: pulumi.Resource[]) => new postgresql.Provider(`${name}-postgres`, {
+      host: this.endpoints.postgres.host,
+      port: this.endpoints.postgres.port,
+      username: "postgres",
+      password: args.secrets.postgresAdminPassword,
+      // The deployed server makes a self-signed pair on first start: encrypted, not verified (private network).
+      sslmode: "require",
+      superuser: true,
+      connectTimeout: 15,
+    }, { parent: this, dependsOn });
+    let keycloakReady: pulumi.Resource[] = [];
+    let garageReady: pulumi.Resource[] = [];
+    if (args.reference) {
+      this.networks = {};
+      for (const h of args.settings.hosts) {
+        // Read, not owned: the platform stack created it (same logical name, id = the network's name).
+        this.networks[h.name] = docker.Network.get(`${name}-shared-net-${h.name}`, factoryNetworkName(args.settings.stack), undefined, { parent: this, provider: this.docker[h.name] });
+      }
+      this.postgres = postgresProvider([]);
+    } else {
+      // Order on a first deployment: networks, volumes, images -> PostgreSQL container (healthy) -> postgres
+      // provider -> Keycloak's role and database -> Keycloak container (healthy) -> keycloak provider; Garage
+      // container (healthy) -> layout -> platform key -> s3 provider. See docs/platform.md.
+      this.shared = new SharedServices(`${name}-shared`, {
+        settings: args.settings,
+        secrets: args.secrets,
+        docker: this.docker,
+        wopiHosts: args.wopiHosts,
+        postgresProvider,
+      }, { parent: this });
+      this.networks = this.shared.networks;
+      this.postgres = this.shared.postgresProvider;
+      keycloakReady = this.shared.keycloakReady;
+      garageReady = this.shared.garageReady;
+    }
 
     this.keycloak = new keycloak.Provider(`${name}-keycloak`, {
       url: this.endpoints.keycloak.url,
@@ -91,7 +112,7 @@ export class Platform extends pulumi.ComponentResource {
       password: args.secrets.keycloakAdminPassword,
       // The provider otherwise logs in while planning; with a Keycloak this same update creates, that fails.
       initialLogin: false,
-    }, { parent: this, dependsOn: this.shared.keycloakReady });
+    }, { parent: this, dependsOn: keycloakReady });
 
     this.s3 = new aws.Provider(`${name}-s3`, {
       region: this.endpoints.garage.region,
@@ -103,7 +124,7 @@ export class Platform extends pulumi.ComponentResource {
       skipRequestingAccountId: true,
       skipMetadataApiCheck: true,
       endpoints: [{ s3: this.endpoints.garage.s3Url }],
-    }, { parent: this, dependsOn: this.shared.garageReady });
+    }, { parent: this, dependsOn: garageReady });
 
     this.registerOutputs({ endpoints: this.endpoints });
   }

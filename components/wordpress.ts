@@ -164,11 +164,27 @@ export class WordPressMultisite extends pulumi.ComponentResource {
   }
 }
 
+/** What a tenant's site needs of the shared WordPress instance. */
+export interface WordPressInstanceRef {
+  containerName: string;
+  dockerHost: string;
+  /** Resources the site commands wait for (network installed, plugins in place); empty in a tenant stack. */
+  ready: pulumi.Resource[];
+}
+
+/** The reference a sharded tenant stack uses: the same names the WordPressMultisite named `name` gets on `host`. */
+export function wordpressRef(name: string, host: Host): WordPressInstanceRef {
+  return { containerName: name, dockerHost: host.docker, ready: [] };
+}
+
 export interface WordPressSiteArgs {
   /** Tenant slug (site slug in the network). */
   tenant: string;
-  /** The shared instance. */
-  multisite: WordPressMultisite;
+  /**
+   * The shared instance: the WordPressMultisite itself, or in a sharded tenant stack a reference to the
+   * one the platform stack runs (container name, Docker endpoint, nothing to wait for).
+   */
+  multisite: WordPressInstanceRef;
   /** Site title. */
   title: string;
   /** Site admin e-mail (the tenant's contact). */

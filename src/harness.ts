@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { OPERATOR_SECRET_KEYS, OperatorSecret, PROJECT } from "./settings";
+import { settingsStackFor } from "./shards";
 import { garageMockState } from "./garage/mocks";
 
 export const SECRET_MARK = "[secret]";
@@ -38,6 +39,8 @@ export interface HarnessOptions {
   config?: Record<string, string>;
   /** Runs this instead of the whole program (a component test); defaults to runFactory. */
   program?: () => unknown;
+  /** Stack whose settings file a shard uses (default: derived from the stack name). */
+  settingsStack?: string;
   /** Outputs of other stacks, by stack name, served to `pulumi.StackReference` (sharded stacks). */
   stackOutputs?: Record<string, Record<string, unknown>>;
 }
@@ -131,9 +134,11 @@ export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult
           const ref = String(args.inputs.name ?? args.name);
           const outputs = opts.stackOutputs?.[ref.split("/").pop()!];
           if (!outputs) throw new Error(`no outputs mocked for stack reference ${ref}`);
-          return { id: ref, state: { name: ref, outputs, secretOutputNames: [] } };
+          return { id: ref, state: { name: ref, outputs, secretOutputNames: Object.keys(outputs).filter((k) => /secret/i.test(k)) } };
         }
         // Ids derive from the name only, so adding a tenant changes no other resource's inputs.
+        // A read (`Resource.get`) keeps the id it was given; docker volumes and networks are read by name.
+        if (args.id) return { id: args.id, state: { ...mockState(args.type, args.name, args.inputs), ...(/docker:index\/(volume|network)/.test(args.type) ? { name: args.id } : {}) } };
         return { id: args.custom === false ? undefined : `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
       },
       call: (args: pulumi.runtime.MockCallArgs) => args.inputs,
@@ -141,6 +146,8 @@ export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult
     PROJECT,
     opts.stack,
     true,
+    // What the CLI reports for self-managed backends; stack references are `<org>/<project>/<stack>`.
+    "organization",
   );
   const monitor = pulumi.runtime.getMonitor() as unknown as {
     registerResource(req: RegisterRequest, cb: (err: unknown, res: { getUrn(): string } | undefined) => void): void;
@@ -175,7 +182,8 @@ export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult
   };
 
   const projectDir = opts.projectDir ?? process.cwd();
-  const stackFile = opts.stackFile ?? path.join(projectDir, `Pulumi.${opts.stack}.yaml`);
+  const settingsStack = settingsStackFor(opts.stack, (f) => fs.existsSync(path.join(projectDir, f)));
+  const stackFile = opts.stackFile ?? path.join(projectDir, `Pulumi.${settingsStack}.yaml`);
   const config: Record<string, string> = fs.existsSync(stackFile) ? stackConfig(stackFile) : {};
   const secrets = { ...placeholderSecrets(), ...opts.secrets };
   const secretKeys: string[] = [];
@@ -188,7 +196,7 @@ export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult
 
   const { runFactory } = await import("./program");
   try {
-    const outputs = opts.program ? opts.program() : runFactory({ stack: opts.stack, projectDir, stackFile, tenantsDir: opts.tenantsDir });
+    const outputs = opts.program ? opts.program() : runFactory({ stack: opts.stack, projectDir, stackFile, tenantsDir: opts.tenantsDir, settingsStack: opts.settingsStack });
     // Resolve exported outputs, then wait for every outstanding registration.
     const resolved = await (pulumi.output(outputs) as unknown as { promise(): Promise<unknown> }).promise();
     await settle();

@@ -1,16 +1,20 @@
 // The Pulumi program: validate everything first (no resource is registered when anything is wrong),
 // then build the platform and every tenant. index.ts runs it; the plan, tests and benchmark run it
 // under Pulumi's mocks.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Platform, PlatformSecrets } from "../components/platform";
 import { FactoryRealm, TenantIdentity } from "../components/identity";
 import { KEYCLOAK_ADMIN_USER } from "./platform/services";
-import { NextcloudFactory } from "../components/nextcloud";
+import { NextcloudFactory, TenantRoles } from "../components/nextcloud";
+import { roleName } from "./keycloak/naming";
+import { settingsStackFor, shardOf, StackRole, stackRole } from "./shards";
 import { ServiceName } from "./types";
 import { FactoryInputs, requireFactoryInputs } from "./inputs";
 import { OPERATOR_SECRET_KEYS, PROJECT } from "./settings";
-import { pahekoHost, PahekoFactory, PahekoOrganisation } from "../components/paheko";
-import { WordPressMultisite, WordPressSite } from "../components/wordpress";
+import { pahekoHost, PahekoFactory, PahekoInstanceRef, PahekoOrganisation, pahekoRef } from "../components/paheko";
+import { WordPressInstanceRef, WordPressMultisite, WordPressSite, wordpressRef } from "../components/wordpress";
 import { StaticSite } from "../components/staticSite";
 import { SERVICE_HOST_LABEL, wordpressEditRoot } from "./types";
 import { DnsRecords } from "../components/dnsRecords";
@@ -30,6 +34,8 @@ export interface RunOptions {
   stackFile?: string;
   /** Tenant directory; defaults to the tenantsDir setting, else tenants/<stack>. */
   tenantsDir?: string;
+  /** Stack whose settings (and tenants) this stack uses: itself, or for a shard `<base>-<k>` the base. */
+  settingsStack?: string;
 }
 
 export interface FactoryOutputs {
@@ -37,6 +43,12 @@ export interface FactoryOutputs {
   placement: Record<string, string>;
   /** Per tenant with a static site: its bucket and upload key (the secret stays a Pulumi secret). */
   staticSites: Record<string, { bucket: pulumi.Output<string>; accessKeyId: pulumi.Output<string>; secretAccessKey: pulumi.Output<string> }>;
+  /** What the stack is: whole, platform of a sharded set, or one tenant shard. */
+  role: StackRole["kind"];
+  /** Platform and whole stacks: what tenant shards read through StackReference (docs/scale.md). */
+  realmId?: pulumi.Output<string>;
+  identities?: Record<string, Record<string, pulumi.Output<string>>>;
+  platformSecrets?: pulumi.Output<Record<string, string>>;
 }
 
 export function readSecrets(config: pulumi.Config): PlatformSecrets {
@@ -47,44 +59,64 @@ export function readSecrets(config: pulumi.Config): PlatformSecrets {
 
 export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   const stack = opts.stack ?? pulumi.getStack();
+  const projectDir = opts.projectDir ?? process.cwd();
+  const settingsStack = opts.settingsStack ?? settingsStackFor(stack, (f) => fs.existsSync(path.join(projectDir, f)));
   const config = new pulumi.Config(PROJECT);
   const inputs: FactoryInputs = requireFactoryInputs({
-    stack,
-    projectDir: opts.projectDir,
+    stack: settingsStack,
+    projectDir,
     stackFile: opts.stackFile,
     tenantsDir: opts.tenantsDir ?? (config.get("tenantsDir") || undefined),
   });
-  const secrets = readSecrets(config);
+  const role = stackRole(stack, settingsStack, inputs.settings.shards);
+  // The tenants whose own resources this stack registers: all (whole), none (platform), its shard's.
+  const owned = role.kind === "whole" ? inputs.tenants
+    : role.kind === "platform" ? []
+    : inputs.tenants.filter((t) => shardOf(t.slug, role.shards) === role.shard);
+  // Fleet-wide parts (realm and identities, shared instances, install volumes, walls and the edge) live in
+  // the whole or platform stack and are computed from every tenant file.
+  const fleet = role.kind !== "shard";
+  // A shard reads the platform stack: secrets, realm and tenants' role ids (the same values, not copies).
+  const platformRef = role.kind === "shard"
+    ? new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${role.platformStack}`)
+    : undefined;
+  const secrets = platformRef ? secretsFrom(platformRef) : readSecrets(config);
   // Collabora accepts WOPI requests only from the live Nextcloud hostnames (a new tenant restarts it once).
   const wopiHosts = inputs.tenants.filter((t) => t.services.nextcloud && t.status !== "archived").map((t) => t.services.nextcloud!.hostname);
-  const platform = new Platform("platform", { settings: inputs.settings, secrets, wopiHosts });
+  const platform = new Platform("platform", { settings: inputs.settings, secrets, wopiHosts: fleet ? wopiHosts : undefined, reference: !fleet });
 
   // Wiring, one section per area. Each section registers its resources for every tenant it concerns.
   // [section: identity] realm, per-tenant groups/roles (TenantIdentity)
   // The realm once; every tenant (archived included: group and roles are kept) gets its group and roles.
   // Later sections create OIDC clients with KeycloakClient (not for archived tenants), realmId from
   // `realm` and scopeRoles from `identities.get(slug)!.scopeRoles([...])`.
-  const realm = new FactoryRealm("realm", {
+  const realm = fleet ? new FactoryRealm("realm", {
     realm: inputs.settings.realm,
     provider: platform.keycloak,
     admin: { url: platform.endpoints.keycloak.url, username: KEYCLOAK_ADMIN_USER, password: platform.secrets.keycloakAdminPassword },
-  });
+  }) : undefined;
+  const realmId: pulumi.Output<string> = realm ? realm.realmId : platformRef!.requireOutput("realmId") as pulumi.Output<string>;
   const identities = new Map<string, TenantIdentity>();
-  for (const t of inputs.tenants) {
+  const roles = new Map<string, TenantRoles>();
+  for (const t of fleet ? inputs.tenants : []) {
     identities.set(t.slug, new TenantIdentity(`${t.slug}-identity`, {
       tenant: t.slug,
-      realmId: realm.realmId,
+      realmId,
       services: Object.keys(t.services) as ServiceName[],
       provider: platform.keycloak,
     }));
+    roles.set(t.slug, identities.get(t.slug)!);
   }
+  if (platformRef) for (const t of owned) roles.set(t.slug, rolesFrom(platformRef, t.slug));
   // [/section: identity]
   // [section: nextcloud] NextcloudFactory
   // Every Nextcloud tenant (archived ones keep their data resources only); the edge section serves
   // `nextcloud.caddySites` from each compute host's Caddy, mounting `nextcloud.installs` read-only.
   const nextcloud = new NextcloudFactory("nextcloud", {
     settings: inputs.settings,
-    tenants: inputs.tenants,
+    tenants: role.kind === "shard" ? owned : inputs.tenants,
+    scope: role.kind === "whole" ? "whole" : role.kind === "platform" ? "fleet" : "tenants",
+    hostNameSuffix: role.kind === "shard" ? `-s${role.shard}` : undefined,
     placement: inputs.placement,
     docker: platform.docker,
     networks: platform.networks,
@@ -92,8 +124,8 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     s3Provider: platform.s3,
     garageAdmin: { url: platform.endpoints.garage.adminUrl, token: platform.secrets.garageAdminToken },
     keycloak: platform.keycloak,
-    realmId: realm.realmId,
-    identities,
+    realmId,
+    identities: roles,
     redis: platform.endpoints.redis,
     collaboraUrl: platform.endpoints.collaboraUrl,
     smtpPassword: platform.secrets.smtpPassword,
@@ -104,7 +136,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   // protected data), on the first compute host by name; per tenant a folder, a site + bucket, a static bucket.
   const pooledHost = pahekoHost(inputs.settings.hosts);
   const garageAdmin = { url: platform.endpoints.garage.adminUrl, token: platform.secrets.garageAdminToken };
-  const paheko = new PahekoFactory("paheko", {
+  const paheko = fleet ? new PahekoFactory("paheko", {
     host: pooledHost,
     provider: platform.docker[pooledHost.name],
     image: inputs.settings.images.paheko,
@@ -114,8 +146,8 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
       .map((t) => ({ org: t.slug, hostnames: [t.services.paheko!.hostname] })),
     mail: inputs.settings.mail,
     smtpPassword: platform.secrets.smtpPassword,
-  });
-  const wordpress = new WordPressMultisite("wordpress", {
+  }) : undefined;
+  const wordpress = fleet ? new WordPressMultisite("wordpress", {
     host: pooledHost,
     provider: platform.docker[pooledHost.name],
     image: inputs.settings.images.wordpress,
@@ -125,15 +157,18 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     adminEmail: inputs.settings.acmeEmail,
     plugins: inputs.settings.wordpress.plugins,
     themes: inputs.settings.wordpress.themes,
-  });
+  }) : undefined;
+  // In a tenant shard the shared instances are the platform stack's: reached by their names.
+  const pahekoInstance: PahekoInstanceRef = paheko ?? pahekoRef("paheko", inputs.settings.hosts);
+  const wordpressInstance: WordPressInstanceRef = wordpress ?? wordpressRef("wordpress", pooledHost);
   const staticSiteOutputs: Record<string, { bucket: pulumi.Output<string>; accessKeyId: pulumi.Output<string>; secretAccessKey: pulumi.Output<string> }> = {};
-  for (const t of inputs.tenants) {
+  for (const t of owned) {
     const active = t.status !== "archived";
-    if (t.services.paheko) new PahekoOrganisation(`${t.slug}-paheko`, { tenant: t.slug, factory: paheko, active });
+    if (t.services.paheko) new PahekoOrganisation(`${t.slug}-paheko`, { tenant: t.slug, factory: pahekoInstance, active });
     const wp = t.services.wordpress;
     if (wp) {
       new WordPressSite(`${t.slug}-wordpress`, {
-        tenant: t.slug, multisite: wordpress, title: wp.title, email: t.contact, hostname: wp.hostname,
+        tenant: t.slug, multisite: wordpressInstance, title: wp.title, email: t.contact, hostname: wp.hostname,
         editHostname: wp.editHostname, garageAdmin, s3Provider: platform.s3, active,
         s3: { endpoint: platform.endpoints.garage.s3Url, region: platform.endpoints.garage.region },
       });
@@ -146,7 +181,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   }
   // [/section: paheko-wordpress-static]
   // [section: dns] DNS records for managed tenants
-  for (const t of inputs.tenants) {
+  for (const t of owned) {
     const records = tenantDnsRecords(t, inputs.settings);
     if (records.length === 0) continue; // dns: external, archived, or no service
     const dns = inputs.settings.dns;
@@ -163,11 +198,11 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   // Caddy containers: the edge config holds every wall and route, each compute host's config its
   // Nextcloud sites (and the WordPress editing hostnames on the WordPress host).
   const wallClientSecrets: Record<string, pulumi.Output<string>> = {};
-  for (const t of inputs.tenants) {
+  for (const t of fleet ? inputs.tenants : []) {
     for (const w of tenantWalls(t)) {
       const client = new KeycloakClient(`${t.slug}-wall-${w.service}`, {
         tenant: t.slug,
-        realmId: realm.realmId,
+        realmId,
         clientId: w.clientId,
         rootUrl: wallRootUrl(w.hostname),
         redirectUris: [w.redirectUri],
@@ -179,7 +214,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
       wallClientSecrets[w.clientId] = client.clientSecret;
     }
   }
-  new CaddyEdge("caddy", {
+  if (paheko && wordpress) new CaddyEdge("caddy", {
     settings: inputs.settings,
     tenants: inputs.tenants,
     docker: platform.docker,
@@ -198,9 +233,36 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   // [/section: edge]
 
   return {
-    tenants: inputs.tenants.map((t) => t.slug),
-    placement: Object.fromEntries(inputs.placement),
+    role: role.kind,
+    tenants: owned.map((t) => t.slug),
+    placement: Object.fromEntries(owned.map((t) => [t.slug, inputs.placement.get(t.slug)!])),
     staticSites: staticSiteOutputs,
+    ...(fleet ? {
+      realmId,
+      identities: Object.fromEntries([...identities].map(([slug, id]) => [slug, id.scopeRoles()])),
+      // Only what tenant shards need; a Pulumi secret, readable only by those with the stack's secrets provider.
+      platformSecrets: pulumi.secret(pulumi.all(secrets as Record<string, pulumi.Output<string>>)),
+    } : {}),
+  };
+}
+
+/** The operator secrets as a tenant shard reads them: the platform stack's secret output, key by key. */
+function secretsFrom(ref: pulumi.StackReference): PlatformSecrets {
+  const all = ref.requireOutput("platformSecrets") as pulumi.Output<Record<string, string>>;
+  const out = {} as PlatformSecrets;
+  for (const key of OPERATOR_SECRET_KEYS) out[key] = pulumi.secret(all.apply((x) => x[key]));
+  return out;
+}
+
+/** A tenant's roles as a shard reads them: names are pure, ids come from the platform stack. */
+function rolesFrom(ref: pulumi.StackReference, slug: string): TenantRoles {
+  const ids = ref.requireOutput("identities") as pulumi.Output<Record<string, Record<string, string>>>;
+  const services = ["nextcloud", "paheko", "wordpress"] as const;
+  return {
+    roleNames: Object.fromEntries(services.map((svc) => [svc, roleName(svc, slug)])),
+    scopeRoles: (only?: readonly (typeof services)[number][]) => Object.fromEntries(
+      (only ?? services).map((svc) => [roleName(svc, slug), ids.apply((x) => x[slug]?.[roleName(svc, slug)] ?? "")]),
+    ),
   };
 }
 

@@ -1,0 +1,87 @@
+// Sharded stacks (issue 7): a platform stack plus tenant stacks `<stack>-<k>` register, together, exactly
+// the per-tenant resources one unsharded stack registers, and every tenant lands in exactly one shard.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { before, describe, it } from "node:test";
+import { generateRoster, writeRoster } from "../bench/roster";
+import { HarnessResult, maskSecrets, RecordedResource, runUnderMocks } from "../src/harness";
+import { shardOf } from "../src/shards";
+
+const root = path.join(__dirname, "..");
+const SHARDS = 3;
+const STACK = "fab";
+
+/** A project dir holding Pulumi.fab.yaml (staging's settings with a shard count) and tenants/fab/. */
+function project(shards: number): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sf-shard${shards}-`));
+  const settings = fs.readFileSync(path.join(root, "Pulumi.staging.yaml"), "utf8")
+    .replace("  service-factory:realm: factory", `  service-factory:realm: factory\n  service-factory:shards: ${shards}`);
+  fs.writeFileSync(path.join(dir, `Pulumi.${STACK}.yaml`), settings);
+  const tenants = path.join(dir, "tenants", STACK);
+  fs.mkdirSync(tenants, { recursive: true });
+  for (const f of fs.readdirSync(path.join(root, "tenants/staging"))) fs.copyFileSync(path.join(root, "tenants/staging", f), path.join(tenants, f));
+  writeRoster(tenants, generateRoster(12));
+  return dir;
+}
+
+/** A resource as a reviewer compares it across stacks: what it is, whose, and its inputs. */
+const key = (r: RecordedResource) => `${r.tenant} ${r.type} ${r.name} ${JSON.stringify(maskSecrets(r.inputs))}`;
+const tenantKeys = (rs: RecordedResource[]) => rs.filter((r) => r.tenant !== null).map(key).sort();
+
+describe("sharded stacks", () => {
+  let whole: HarnessResult;
+  let platform: HarnessResult;
+  const shards: HarnessResult[] = [];
+  let slugs: string[];
+
+  before(async () => {
+    const wholeDir = project(0);
+    slugs = fs.readdirSync(path.join(wholeDir, "tenants", STACK)).map((f) => f.replace(/\.yaml$/, "")).sort();
+    whole = await runUnderMocks({ stack: STACK, projectDir: wholeDir });
+    const shardedDir = project(SHARDS);
+    platform = await runUnderMocks({ stack: STACK, projectDir: shardedDir });
+    for (let k = 0; k < SHARDS; k++) {
+      shards.push(await runUnderMocks({ stack: `${STACK}-${k}`, projectDir: shardedDir, stackOutputs: { [STACK]: platform.outputs as Record<string, unknown> } }));
+    }
+  });
+
+  it("every tenant is owned by exactly one shard, the one its slug hashes to", () => {
+    const owners = new Map<string, number[]>();
+    shards.forEach((r, k) => {
+      for (const slug of (r.outputs as { tenants: string[] }).tenants) owners.set(slug, [...(owners.get(slug) ?? []), k]);
+    });
+    assert.deepEqual([...owners.keys()].sort(), slugs);
+    for (const [slug, ks] of owners) assert.deepEqual(ks, [shardOf(slug, SHARDS)], slug);
+    assert.deepEqual((platform.outputs as { role: string }).role, "platform");
+    assert.ok(shards.every((r) => (r.outputs as { role: string }).role === "shard"));
+  });
+
+  it("platform + shards register the same per-tenant resources, with the same inputs, as one stack", () => {
+    const sharded = [platform, ...shards].flatMap((r) => tenantKeys(r.resources)).sort();
+    const expected = tenantKeys(whole.resources);
+    assert.ok(expected.length > 100, `${expected.length} per-tenant resources`);
+    assert.deepEqual(sharded, expected);
+  });
+
+  it("a shard deploys no shared service and owns no fleet resource", () => {
+    for (const r of shards) {
+      const containers = r.resources.filter((x) => x.type === "docker:index/container:Container" && x.tenant === null);
+      // Only the per-host cron scheduler of the shard's own Nextcloud tenants.
+      assert.ok(containers.every((c) => /-cron$/.test(c.name)), containers.map((c) => c.name).join(", "));
+      for (const t of ["keycloak:index/realm:Realm", "postgresql:index/database:Database"]) {
+        assert.ok(r.resources.filter((x) => x.type === t).every((x) => x.tenant !== null), t);
+      }
+      assert.equal(r.resources.filter((x) => x.name.startsWith("platform-shared")).length, 0);
+    }
+  });
+
+  it("the platform stack owns the shared services and the fleet, and no tenant data", () => {
+    assert.ok(platform.resources.some((x) => x.name === "platform-shared-postgres"));
+    assert.equal(platform.resources.filter((x) => x.type === "postgresql:index/database:Database" && x.tenant !== null).length, 0);
+    assert.equal(platform.resources.filter((x) => x.type === "factory:nextcloud:NextcloudInstance").length, 0);
+    assert.equal(platform.resources.filter((x) => x.type === "docker:index/volume:Volume" && /-install-/.test(x.name)).length,
+      whole.resources.filter((x) => x.type === "docker:index/volume:Volume" && /-install-/.test(x.name)).length);
+  });
+});
