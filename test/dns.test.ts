@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as path from "node:path";
 import { maskSecrets, revealSecrets, runUnderMocks, SECRET_MARK } from "../src/harness";
-import { renderNsupdateDelete, renderNsupdateShell, renderNsupdateUpsert, renderTsigKeyFile } from "../src/dns/nsupdate";
+import {
+  NAME_LINE_PREFIX, renderDnsApplyShell, renderDnsDeleteShell, renderNameLines, renderNsupdateDelete, renderNsupdateDeletes, renderNsupdateShell,
+  renderNsupdateUpsert, renderNsupdateUpserts, renderTsigKeyFile,
+} from "../src/dns/nsupdate";
 import { edgeAddresses, tenantDnsRecords } from "../src/dns/records";
 import { Host, StackSettings, Tenant } from "../src/types";
 
@@ -97,36 +100,65 @@ describe("nsupdate rendering (pure)", () => {
   });
 });
 
+describe("one command per tenant (pure)", () => {
+  const t = { server: "192.0.2.53", port: 53 };
+  const r = (hostname: string, a = ["198.51.100.1"]) => ({ hostname, ttl: 300, a, aaaa: [], target: "edge" as const, key: "k" });
+  it("holds one message per name, each with its own server line (zone found per name)", () => {
+    assert.equal(renderNsupdateUpserts(t, [r("a.asso.org"), r("b.other.org")]), renderNsupdateUpsert(t, r("a.asso.org")) + renderNsupdateUpsert(t, r("b.other.org")));
+    assert.equal(renderNsupdateDeletes(t, ["a.asso.org", "b.other.org"]), renderNsupdateDelete(t, "a.asso.org") + renderNsupdateDelete(t, "b.other.org"));
+    assert.throws(() => renderNsupdateUpserts(t, [r("a.asso.org"), r("a.asso.org.")]), /a\.asso\.org\. appears twice/);
+    assert.throws(() => renderNsupdateUpserts(t, []), /at least one record set/);
+    assert.throws(() => renderNsupdateDeletes(t, []), /nothing to delete/);
+  });
+  it("create runs nsupdate once then prints the names; update also removes names the previous run printed", () => {
+    const recs = [r("a.asso.org"), r("b.asso.org")];
+    const create = renderDnsApplyShell(t, recs, { removePrevious: false });
+    assert.equal(create, [
+      "set -eu", "umask 077", 'tmp="$(mktemp -d)"', "trap 'rm -rf \"$tmp\"' EXIT", "trap 'exit 1' HUP INT TERM",
+      'cat >"$tmp/tsig.key"', `cat >"$tmp/update.txt" <<'NSUPDATE_SCRIPT'`, renderNsupdateUpserts(t, recs).replace(/\n$/, ""), "NSUPDATE_SCRIPT",
+      'nsupdate -v -t 30 -k "$tmp/tsig.key" "$tmp/update.txt" >&2',
+      "printf '%s\\n' 'dns-name a.asso.org.' 'dns-name b.asso.org.'", "",
+    ].join("\n"));
+    assert.equal(renderNameLines(recs), `${NAME_LINE_PREFIX}a.asso.org.\n${NAME_LINE_PREFIX}b.asso.org.\n`);
+    const update = renderDnsApplyShell(t, recs, { removePrevious: true });
+    assert.ok(update.includes("keep=' a.asso.org. b.asso.org. '\n"));
+    assert.ok(update.includes(`printf '%s\\nupdate delete %s A\\nupdate delete %s AAAA\\nsend\\n' 'server 192.0.2.53 53' "$name" "$name"`));
+    assert.ok(update.indexOf("PULUMI_COMMAND_STDOUT") < update.indexOf("nsupdate -v"), "removals are appended before nsupdate runs");
+    assert.ok(renderDnsApplyShell({ ...t, zone: "asso.org" }, recs, { removePrevious: true }).includes("'server 192.0.2.53 53\nzone asso.org.'"));
+    assert.equal(renderDnsDeleteShell(t, ["a.asso.org"]), renderNsupdateShell(renderNsupdateDelete(t, "a.asso.org")).replace('"$tmp/update.txt"\n', '"$tmp/update.txt" >&2\n'));
+  });
+});
+
 describe("DnsRecords in the program (staging fixture, under mocks)", () => {
   const TSIG = Buffer.from("known-tsig-secret-for-the-leak-test").toString("base64");
   const load = () => runUnderMocks({ stack: "staging", projectDir: ROOT, secrets: { dnsTsigSecret: TSIG } });
 
-  it("registers one DnsRecords per managed, non-archived tenant with one command per hostname", async () => {
+  it("registers one DnsRecords per managed, non-archived tenant holding ONE command for all its names", async () => {
     const { resources } = await load();
     const comps = resources.filter((r) => r.type === "factory:dns:DnsRecords");
     // Only asso-exemple is dns: managed in tenants/staging (club-velo and collectif-jardins are external, ancienne-asso archived).
     assert.deepEqual(comps.map((c) => [c.name, c.tenant, c.inputs]), [["asso-exemple-dns", "asso-exemple", { tenant: "asso-exemple" }]]);
     const cmds = resources.filter((r) => r.parent === comps[0].urn);
-    assert.deepEqual(cmds.map((c) => `${c.type} ${c.name}`).sort(), [
-      "command:local:Command asso-exemple-dns-asso-exemple.wp.staging.factory.example.org",
-      "command:local:Command asso-exemple-dns-cloud.exemple.org",
-      "command:local:Command asso-exemple-dns-compta.exemple.org",
-      "command:local:Command asso-exemple-dns-static.exemple.org",
-      "command:local:Command asso-exemple-dns-www.exemple.org",
-    ]);
-    const cloud = cmds.find((c) => c.name === "asso-exemple-dns-cloud.exemple.org")!;
-    assert.deepEqual(maskSecrets(cloud.inputs), {
-      create: renderNsupdateShell(renderNsupdateUpsert({ server: "10.20.0.53", port: 53 },
-        { hostname: "cloud.exemple.org", ttl: 300, a: ["203.0.113.20"], aaaa: ["2001:db8:20::10"], target: "edge", key: "" })),
-      delete: renderNsupdateShell(renderNsupdateDelete({ server: "10.20.0.53", port: 53 }, "cloud.exemple.org")),
-      stdin: SECRET_MARK,
-      interpreter: ["/bin/sh", "-c"],
-      logging: "none",
-      addPreviousOutputInEnv: false,
-    });
-    assert.equal((revealSecrets(cloud.inputs) as { stdin: string }).stdin, renderTsigKeyFile("factory-staging", "hmac-sha256", TSIG));
-    const www = cmds.find((c) => c.name === "asso-exemple-dns-www.exemple.org")!;
-    assert.match(www.inputs.create as string, /update add www\.exemple\.org\. 300 A 203\.0\.113\.20\n/);
+    assert.deepEqual(cmds.map((c) => `${c.type} ${c.name}`), ["command:local:Command asso-exemple-dns-records"]);
+    assert.equal(resources.filter((r) => r.type === "command:local:Command" && r.tenant === "asso-exemple" && r.parent?.includes("DnsRecords")).length, 1);
+    const [cmd] = cmds;
+    const target = { server: "10.20.0.53", port: 53 };
+    assert.deepEqual(Object.keys(cmd.inputs).sort(), ["addPreviousOutputInEnv", "create", "delete", "interpreter", "logging", "stdin", "update"]);
+    const hostnames = ["asso-exemple.wp.staging.factory.example.org", "cloud.exemple.org", "compta.exemple.org", "static.exemple.org", "www.exemple.org"];
+    assert.equal(cmd.inputs.delete, renderDnsDeleteShell(target, hostnames));
+    assert.equal(cmd.inputs.stdin && (cmd.inputs.stdin as Record<string, unknown>)[SECRET_MARK] !== undefined, true);
+    assert.deepEqual([cmd.inputs.interpreter, cmd.inputs.logging, cmd.inputs.addPreviousOutputInEnv], [["/bin/sh", "-c"], "none", true]);
+    assert.equal((revealSecrets(cmd.inputs) as { stdin: string }).stdin, renderTsigKeyFile("factory-staging", "hmac-sha256", TSIG));
+    // One nsupdate invocation, one message per name, in hostname order.
+    const create = cmd.inputs.create as string;
+    assert.equal(create.match(/^nsupdate /gm)?.length, 1);
+    assert.equal(create.match(/^send$/gm)?.length, 5);
+    assert.deepEqual([...create.matchAll(/^prereq nxrrset (\S+) CNAME$/gm)].map((m) => m[1]), hostnames.map((h) => `${h}.`));
+    assert.match(create, /update add cloud\.exemple\.org\. 300 A 203\.0\.113\.20\nupdate add cloud\.exemple\.org\. 300 AAAA 2001:db8:20::10\nsend\n/);
+    assert.match(create, /update add www\.exemple\.org\. 300 A 203\.0\.113\.20\n/);
+    assert.doesNotMatch(create, /PULUMI_COMMAND_STDOUT/);
+    assert.match(cmd.inputs.update as string, /PULUMI_COMMAND_STDOUT/);
+    assert.equal((cmd.inputs.update as string).replace(/^keep=[\s\S]*?done >>"\$tmp\/update\.txt"\n/m, ""), create);
   });
 
   it("never puts the TSIG secret anywhere but the secret stdin", async () => {

@@ -74,13 +74,91 @@ export function renderTsigKeyFile(keyName: string, algorithm: TsigAlgorithm, sec
 export const HEREDOC_MARK = "NSUPDATE_SCRIPT";
 
 /**
+ * Prefix of each line a tenant's DNS command prints on stdout, one per name it now maintains
+ * (`dns-name cloud.asso.org.`). The provider keeps that stdout in the state and hands it to the next
+ * update as $PULUMI_COMMAND_STDOUT: that is how an update learns the names the previous run maintained.
+ */
+export const NAME_LINE_PREFIX = "dns-name ";
+
+function checkedRecordSets(records: readonly DnsRecordSet[]): { names: string[] } {
+  if (records.length === 0) throw new Error("a tenant DNS command needs at least one record set");
+  const names = records.map((r) => fqdn(r.hostname, "hostname"));
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) throw new Error(`${dup} appears twice`);
+  return { names };
+}
+
+/** One nsupdate script holding one update message per record set (upsert, see renderNsupdateUpsert). */
+export function renderNsupdateUpserts(target: NsupdateTarget, records: readonly DnsRecordSet[]): string {
+  checkedRecordSets(records);
+  return records.map((r) => renderNsupdateUpsert(target, r)).join("");
+}
+
+/** One nsupdate script holding one delete message per name (A and AAAA only, see renderNsupdateDelete). */
+export function renderNsupdateDeletes(target: NsupdateTarget, hostnames: readonly string[]): string {
+  if (hostnames.length === 0) throw new Error("nothing to delete");
+  return hostnames.map((h) => renderNsupdateDelete(target, h)).join("");
+}
+
+/** The lines the apply shell prints on success, one per maintained name, in record order. */
+export function renderNameLines(records: readonly DnsRecordSet[]): string {
+  return checkedRecordSets(records).names.map((n) => `${NAME_LINE_PREFIX}${n}\n`).join("");
+}
+
+/**
+ * The create (`removePrevious: false`) or update (`removePrevious: true`) shell of a tenant's single DNS
+ * command: ONE nsupdate run with one message per name (so each message's zone is still found by SOA),
+ * then it prints the maintained names (renderNameLines). The update variant also appends, for every
+ * name listed in $PULUMI_COMMAND_STDOUT (the previous run's names) that is no longer maintained, a
+ * message deleting that name's A and AAAA records. Names read back from the state are accepted only if
+ * made of [a-z0-9._-], ending with a dot, no empty label (no space or newline can reach the nsupdate
+ * script); other lines are ignored.
+ * nsupdate's own output goes to stderr, so stdout holds nothing but the name lines.
+ */
+export function renderDnsApplyShell(target: NsupdateTarget, records: readonly DnsRecordSet[], opts: { removePrevious: boolean; timeoutSeconds?: number }): string {
+  const { names } = checkedRecordSets(records);
+  const header = serverLine(target).join("\n");
+  const removal = opts.removePrevious
+    ? [
+      `keep=' ${names.join(" ")} '`,
+      `printf '%s\\n' "\${PULUMI_COMMAND_STDOUT:-}" | while IFS= read -r line; do`,
+      "  case \"$line\" in",
+      `    '${NAME_LINE_PREFIX}'*) name="\${line#'${NAME_LINE_PREFIX}'}" ;;`,
+      "    *) continue ;;",
+      "  esac",
+      "  case \"$name\" in",
+      "    ''|.*|*..*|*[!.]|*[!a-z0-9._-]*) continue ;;",
+      "  esac",
+      "  case \"$keep\" in",
+      "    *\" $name \"*) continue ;;",
+      "  esac",
+      `  printf '%s\\nupdate delete %s A\\nupdate delete %s AAAA\\nsend\\n' '${header}' "$name" "$name"`,
+      `done >>"$tmp/update.txt"`,
+    ]
+    : [];
+  return renderShell(renderNsupdateUpserts(target, records), opts.timeoutSeconds, removal, [
+    `printf '%s\\n' ${names.map((n) => `'${NAME_LINE_PREFIX}${n}'`).join(" ")}`,
+  ]);
+}
+
+/** The delete shell of a tenant's DNS command: one nsupdate run removing the A/AAAA of exactly `hostnames`. */
+export function renderDnsDeleteShell(target: NsupdateTarget, hostnames: readonly string[], opts: { timeoutSeconds?: number } = {}): string {
+  return renderShell(renderNsupdateDeletes(target, hostnames), opts.timeoutSeconds, [], []);
+}
+
+/**
  * The POSIX shell a local.Command runs: stdin (the TSIG key file) goes to a private temp file, the
  * update script to another, then `nsupdate -v -k` (TCP) applies it; the temp dir is always removed.
  * Neither the key nor anything derived from it is in this text.
  */
 export function renderNsupdateShell(script: string, opts: { timeoutSeconds?: number } = {}): string {
+  return renderShell(script, opts.timeoutSeconds, [], [], false);
+}
+
+function renderShell(script: string, timeoutSeconds: number | undefined, beforeRun: string[], afterRun: string[], quiet = true): string {
   if (script.split("\n").includes(HEREDOC_MARK)) throw new Error("the nsupdate script contains the heredoc marker");
-  const timeout = opts.timeoutSeconds ?? 30;
+  const timeout = timeoutSeconds ?? 30;
+  if (!Number.isInteger(timeout) || timeout < 1) throw new Error(`nsupdate timeout ${timeout} is invalid`);
   return [
     "set -eu",
     "umask 077",
@@ -91,7 +169,9 @@ export function renderNsupdateShell(script: string, opts: { timeoutSeconds?: num
     `cat >"$tmp/update.txt" <<'${HEREDOC_MARK}'`,
     script.replace(/\n$/, ""),
     HEREDOC_MARK,
-    `nsupdate -v -t ${timeout} -k "$tmp/tsig.key" "$tmp/update.txt"`,
+    ...beforeRun,
+    `nsupdate -v -t ${timeout} -k "$tmp/tsig.key" "$tmp/update.txt"${quiet ? " >&2" : ""}`,
+    ...afterRun,
     "",
   ].join("\n");
 }

@@ -1,7 +1,10 @@
 // Lab: a real BIND 9 (Debian named) on 127.0.0.1, a free port and a temp dir, serving two test zones that
 // accept updates signed with a key from tsig-keygen. The DnsRecords component is run under mocks and its
-// registered commands (create/delete shell + the secret stdin) are executed exactly as local.Command does
-// (`/bin/sh -c <command>` with stdin); results are read back with dig.
+// registered command (create/update/delete shells + the secret stdin) is executed exactly as
+// @pulumi/command 1.2's local.Command does: `/bin/sh -c <command>` with stdin, and for update and delete the
+// previous run's stdout (trailing newline trimmed) in PULUMI_COMMAND_STDOUT when it is not empty
+// (addPreviousOutputInEnv); the stdout kept for the next run is that of the last successful create/update.
+// Results are read back with dig.
 import assert from "node:assert/strict";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -10,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { DnsRecords } from "../../components/dnsRecords";
-import { renderNsupdateShell, renderNsupdateUpsert, renderTsigKeyFile } from "../../src/dns/nsupdate";
+import { NAME_LINE_PREFIX, renderNsupdateShell, renderNsupdateUpsert, renderTsigKeyFile } from "../../src/dns/nsupdate";
 import { DnsRecordSet, tenantDnsRecords } from "../../src/dns/records";
 import { revealSecrets, runUnderMocks } from "../../src/harness";
 import { Host, StackSettings, Tenant } from "../../src/types";
@@ -44,7 +47,10 @@ const tenant: Tenant = {
   },
 };
 
-interface Cmd { name: string; create: string; delete: string; stdin: string }
+interface Cmd { name: string; create: string; update: string; delete: string; stdin: string }
+const tenantWith = (nextcloudHostname: string): Tenant => ({
+  ...tenant, services: { ...tenant.services, nextcloud: { hostname: nextcloudHostname, quotaGb: 1 } },
+});
 
 describe("DNS updates against a real BIND 9", { skip }, () => {
   let dir = "";
@@ -58,18 +64,50 @@ describe("DNS updates against a real BIND 9", { skip }, () => {
     dns: { server: "127.0.0.1", port, tsigKeyName: KEY_NAME, tsigAlgorithm: "hmac-sha256", ttl: 120, webEndpoints: { ipv4: web4, ipv6: [] } },
   });
 
-  /** The commands the component registers, with their secret stdin revealed. */
-  async function componentCommands(records: DnsRecordSet[], tsigSecret = secret): Promise<Cmd[]> {
+  /** The one command the component registers, with its secret stdin revealed. */
+  async function componentCommand(records: DnsRecordSet[], tsigSecret = secret): Promise<Cmd> {
     const { resources } = await runUnderMocks({
       stack: "lab",
       program: () => new DnsRecords("asso-dns", { tenant: "asso", records, server: { server: "127.0.0.1", port }, tsig: { keyName: KEY_NAME, algorithm: "hmac-sha256", secret: tsigSecret } }),
     });
-    return resources.filter((r) => r.type === "command:local:Command").map((r) => {
-      const i = revealSecrets(r.inputs) as { create: string; delete: string; stdin: string; interpreter: string[] };
-      assert.deepEqual(i.interpreter, ["/bin/sh", "-c"]);
-      return { name: r.name, create: i.create, delete: i.delete, stdin: i.stdin };
-    });
+    const cmds = resources.filter((r) => r.type === "command:local:Command");
+    assert.equal(cmds.length, 1, "one command per tenant");
+    const i = revealSecrets(cmds[0].inputs) as { create: string; update: string; delete: string; stdin: string; interpreter: string[]; addPreviousOutputInEnv: boolean };
+    assert.deepEqual(i.interpreter, ["/bin/sh", "-c"]);
+    assert.equal(i.addPreviousOutputInEnv, true);
+    return { name: cmds[0].name, create: i.create, update: i.update, delete: i.delete, stdin: i.stdin };
   }
+  /**
+   * The command's life as the provider runs it: `state` is the stored stdout of the last successful
+   * create/update ("" before creation); create, update and delete are run the way local.Command runs them.
+   */
+  class Lifecycle {
+    stdout = "";
+    private env(): NodeJS.ProcessEnv {
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      delete env.PULUMI_COMMAND_STDOUT;
+      if (this.stdout !== "") env.PULUMI_COMMAND_STDOUT = this.stdout;
+      return env;
+    }
+    private run(command: string, stdin: string, env: NodeJS.ProcessEnv) {
+      return spawnSync("/bin/sh", ["-c", command], { input: stdin, encoding: "utf8", env });
+    }
+    create(c: Cmd) {
+      const env = { ...process.env };
+      delete env.PULUMI_COMMAND_STDOUT;
+      return this.keep(this.run(c.create, c.stdin, env));
+    }
+    update(c: Cmd) { return this.keep(this.run(c.update, c.stdin, this.env())); }
+    delete(c: Cmd) { return this.run(c.delete, c.stdin, this.env()); }
+    private keep(r: ReturnType<typeof spawnSync>) {
+      if (r.status === 0) this.stdout = String(r.stdout).replace(/\n$/, "");
+      return r;
+    }
+  }
+  const must = (r: ReturnType<typeof spawnSync>) => {
+    assert.equal(r.status, 0, `command failed: ${String(r.stdout)}${String(r.stderr)}\n${namedLog.slice(-2000)}`);
+    return r;
+  };
   /** Runs a command the way local.Command does: interpreter + command string, stdin piped. */
   const sh = (command: string, stdin: string) => spawnSync("/bin/sh", ["-c", command], { input: stdin, encoding: "utf8" });
   const ok = (command: string, stdin: string) => {
@@ -131,26 +169,27 @@ describe("DNS updates against a real BIND 9", { skip }, () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("the generated shell passes shellcheck", async () => {
-    const cmds = await componentCommands(tenantDnsRecords(tenant, settings(["198.51.100.1"], ["2001:db8::1"], ["192.0.2.80"])));
-    assert.equal(cmds.length, 3);
-    for (const c of cmds) {
-      for (const script of [c.create, c.delete]) {
-        const r = spawnSync("shellcheck", ["-s", "sh", "-"], { input: script, encoding: "utf8" });
-        assert.equal(r.status, 0, r.stdout + r.stderr);
-      }
-      assert.ok(!c.create.includes(secret) && !c.delete.includes(secret));
-      assert.equal(c.stdin, renderTsigKeyFile(KEY_NAME, "hmac-sha256", secret));
+  it("the generated shells pass shellcheck and hold no secret", async () => {
+    const c = await componentCommand(tenantDnsRecords(tenant, settings(["198.51.100.1"], ["2001:db8::1"], ["192.0.2.80"])));
+    assert.equal(c.name, "asso-dns-records");
+    for (const script of [c.create, c.update, c.delete]) {
+      const r = spawnSync("shellcheck", ["-s", "sh", "-"], { input: script, encoding: "utf8" });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.ok(!script.includes(secret));
+      assert.equal(script.match(/^nsupdate /gm)?.length, 1, "one nsupdate run");
     }
+    assert.equal(c.stdin, renderTsigKeyFile(KEY_NAME, "hmac-sha256", secret));
   });
 
-  it("creates, re-applies idempotently, changes and deletes records across two zones", async () => {
-    const v1 = await componentCommands(tenantDnsRecords(tenant, settings(["198.51.100.1", "198.51.100.2"], ["2001:db8::1"], ["192.0.2.80"])));
-    assert.deepEqual(v1.map((c) => c.name).sort(), ["asso-dns-asso.wp.other.test", "asso-dns-cloud.exemple.test", "asso-dns-www.exemple.test"]);
+  it("creates, re-applies idempotently, changes and deletes records across two zones with one command", async () => {
+    const v1 = await componentCommand(tenantDnsRecords(tenant, settings(["198.51.100.1", "198.51.100.2"], ["2001:db8::1"], ["192.0.2.80"])));
     // A record of another type at the same name and another name: delete must leave both alone.
     ok(`nsupdate -k ${dir}/key.conf`, `server 127.0.0.1 ${port}\nupdate add cloud.exemple.test. 300 TXT "keep-me"\nsend\n`);
 
-    for (const c of v1) ok(c.create, c.stdin);
+    const life = new Lifecycle();
+    must(life.create(v1));
+    // stdout: the names maintained, nothing else (nsupdate's own output goes to stderr).
+    assert.equal(life.stdout, ["asso.wp.other.test.", "cloud.exemple.test.", "www.exemple.test."].map((n) => `${NAME_LINE_PREFIX}${n}`).join("\n"));
     const expectV1 = () => {
       assert.deepEqual(dig("cloud.exemple.test", "A"), ["198.51.100.1", "198.51.100.2"]);
       assert.deepEqual(dig("cloud.exemple.test", "AAAA"), ["2001:db8::1"]);
@@ -159,20 +198,21 @@ describe("DNS updates against a real BIND 9", { skip }, () => {
       assert.deepEqual(dig("www.exemple.test", "AAAA"), []);
     };
     expectV1();
-    // Running create again (what a re-run or an update does) changes nothing and does not fail.
-    for (const c of v1) ok(c.create, c.stdin);
+    // Running create again and the update with the same inputs change nothing and do not fail.
+    must(life.create(v1));
+    must(life.update(v1));
     expectV1();
 
-    // Change: one edge host left, no IPv6 any more, another web endpoint. local.Command runs create again.
-    const v2 = await componentCommands(tenantDnsRecords(tenant, settings(["198.51.100.7"], [], ["192.0.2.81"])));
-    for (const c of v2) ok(c.create, c.stdin);
+    // Change: one edge host left, no IPv6 any more, another web endpoint. local.Command runs update.
+    const v2 = await componentCommand(tenantDnsRecords(tenant, settings(["198.51.100.7"], [], ["192.0.2.81"])));
+    must(life.update(v2));
     assert.deepEqual(dig("cloud.exemple.test", "A"), ["198.51.100.7"]);
     assert.deepEqual(dig("cloud.exemple.test", "AAAA"), []);
     assert.deepEqual(dig("asso.wp.other.test", "A"), ["198.51.100.7"]);
     assert.deepEqual(dig("www.exemple.test", "A"), ["192.0.2.81"]);
 
     // Delete (twice: idempotent). Only the A/AAAA of those names go.
-    for (let round = 0; round < 2; round++) for (const c of v2) ok(c.delete, c.stdin);
+    for (let round = 0; round < 2; round++) must(life.delete(v2));
     for (const name of ["cloud.exemple.test", "asso.wp.other.test", "www.exemple.test"]) {
       assert.deepEqual(dig(name, "A"), [], name);
       assert.deepEqual(dig(name, "AAAA"), [], name);
@@ -181,33 +221,83 @@ describe("DNS updates against a real BIND 9", { skip }, () => {
     assert.deepEqual(dig("keep.exemple.test", "A"), ["192.0.2.250"]);
   });
 
+  it("changing one hostname removes the old name's A/AAAA (and only those) in the update", async () => {
+    const s = settings(["198.51.100.1"], ["2001:db8::1"], ["192.0.2.80"]);
+    const v1 = await componentCommand(tenantDnsRecords(tenantWith("files.exemple.test"), s));
+    const life = new Lifecycle();
+    must(life.create(v1));
+    ok(`nsupdate -k ${dir}/key.conf`, `server 127.0.0.1 ${port}\nupdate add files.exemple.test. 300 TXT "not-ours"\nsend\n`);
+    assert.deepEqual(dig("files.exemple.test", "A"), ["198.51.100.1"]);
+
+    const v2 = await componentCommand(tenantDnsRecords(tenantWith("drive.exemple.test"), s));
+    must(life.update(v2));
+    assert.deepEqual(dig("files.exemple.test", "A"), []);
+    assert.deepEqual(dig("files.exemple.test", "AAAA"), []);
+    assert.deepEqual(dig("files.exemple.test", "TXT"), ['"not-ours"']);
+    assert.deepEqual(dig("drive.exemple.test", "A"), ["198.51.100.1"]);
+    assert.deepEqual(dig("drive.exemple.test", "AAAA"), ["2001:db8::1"]);
+    assert.deepEqual(dig("www.exemple.test", "A"), ["192.0.2.80"], "names kept are untouched");
+    assert.deepEqual(dig("asso.wp.other.test", "A"), ["198.51.100.1"]);
+    assert.match(life.stdout, /dns-name drive\.exemple\.test\./);
+    assert.doesNotMatch(life.stdout, /files/);
+
+    // The stored delete is the new one: it removes drive, www and the wp name, not files (already gone).
+    must(life.delete(v2));
+    for (const n of ["drive.exemple.test", "www.exemple.test", "asso.wp.other.test"]) assert.deepEqual(dig(n, "A"), [], n);
+    assert.deepEqual(dig("keep.exemple.test", "A"), ["192.0.2.250"]);
+  });
+
+  it("an update ignores previous-output lines that are not plain names (nothing injected)", async () => {
+    const c = await componentCommand(tenantDnsRecords(tenant, settings(["198.51.100.1"], [], ["192.0.2.80"])));
+    const life = new Lifecycle();
+    life.stdout = [
+      `${NAME_LINE_PREFIX}keep.exemple.test. A`, // a space: could smuggle nsupdate syntax
+      `${NAME_LINE_PREFIX}keep.exemple.test`, // no trailing dot
+      `${NAME_LINE_PREFIX}.exemple.test.`,
+      "update delete keep.exemple.test. A",
+      `${NAME_LINE_PREFIX}`,
+    ].join("\n");
+    must(life.update(c));
+    assert.deepEqual(dig("keep.exemple.test", "A"), ["192.0.2.250"]);
+    assert.deepEqual(dig("cloud.exemple.test", "A"), ["198.51.100.1"]);
+    must(life.delete(c));
+  });
+
   it("an update signed with a wrong key is refused and changes nothing", async () => {
     const records = tenantDnsRecords(tenant, settings(["198.51.100.1"], [], ["192.0.2.80"]));
-    const good = await componentCommands(records);
-    for (const c of good) ok(c.create, c.stdin);
+    const good = await componentCommand(records);
+    const life = new Lifecycle();
+    must(life.create(good));
+    const stored = life.stdout;
     const other = spawnSync(TOOLS["tsig-keygen"], ["-a", "hmac-sha256", KEY_NAME], { encoding: "utf8" });
     const wrongSecret = /secret "([^"]+)"/.exec(other.stdout)![1];
     assert.notEqual(wrongSecret, secret);
-    const bad = await componentCommands(tenantDnsRecords(tenant, settings(["203.0.113.66"], [], ["203.0.113.67"])), wrongSecret);
-    for (const c of bad) {
-      const r = sh(c.create, c.stdin);
-      assert.notEqual(r.status, 0, `${c.name}: the wrong key was accepted`);
-      assert.match(r.stdout + r.stderr, /BADSIG|BADKEY|tsig/i);
-      assert.notEqual(sh(c.delete, c.stdin).status, 0);
+    const bad = await componentCommand(tenantDnsRecords(tenantWith("moved.exemple.test"), settings(["203.0.113.66"], [], ["203.0.113.67"])), wrongSecret);
+    for (const r of [life.create(bad), life.update(bad), life.delete(bad)]) {
+      assert.notEqual(r.status, 0, "the wrong key was accepted");
+      assert.match(String(r.stdout) + String(r.stderr), /BADSIG|BADKEY|tsig/i);
     }
+    assert.equal(life.stdout, stored, "a failed run keeps the previous names");
     assert.deepEqual(dig("cloud.exemple.test", "A"), ["198.51.100.1"]);
     assert.deepEqual(dig("www.exemple.test", "A"), ["192.0.2.80"]);
-    for (const c of good) ok(c.delete, c.stdin);
+    assert.deepEqual(dig("moved.exemple.test", "A"), []);
+    must(life.delete(good));
   });
 
-  it("fails loudly instead of silently when the name holds a CNAME", async () => {
+  it("fails loudly instead of silently when a name holds a CNAME", async () => {
     ok(`nsupdate -k ${dir}/key.conf`, `server 127.0.0.1 ${port}\nupdate add alias.exemple.test. 300 CNAME keep.exemple.test.\nsend\n`);
-    const rec: DnsRecordSet = { hostname: "alias.exemple.test", ttl: 120, a: ["198.51.100.1"], aaaa: [], target: "edge", key: "k" };
-    const [c] = await componentCommands([rec]);
-    const r = sh(c.create, c.stdin);
+    const rec = (hostname: string): DnsRecordSet => ({ hostname, ttl: 120, a: ["198.51.100.1"], aaaa: [], target: "edge", key: "k" });
+    const c = await componentCommand([rec("alias.exemple.test"), rec("zzz.exemple.test")]);
+    const life = new Lifecycle();
+    const r = life.create(c);
     assert.notEqual(r.status, 0);
-    assert.match(r.stdout + r.stderr, /YXRRSET/);
+    assert.match(String(r.stdout) + String(r.stderr), /YXRRSET/);
+    assert.equal(life.stdout, "", "nothing recorded: the create failed");
     assert.deepEqual(dig("alias.exemple.test", "CNAME"), ["keep.exemple.test."]);
+    // nsupdate goes on with the other messages (the other name is published) but exits non-zero, so the
+    // create fails, is recorded nowhere and runs again on the next deployment (idempotent).
+    assert.deepEqual(dig("zzz.exemple.test", "A"), ["198.51.100.1"]);
+    ok(`nsupdate -k ${dir}/key.conf`, `server 127.0.0.1 ${port}\nupdate delete zzz.exemple.test. A\nsend\n`);
   });
 
   it("an explicit zone works too, and a name outside the served zones is an error", () => {
