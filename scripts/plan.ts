@@ -1,7 +1,9 @@
 // npm run plan -- --stack <stack> [--tenants <dir>] [--json]
 // Runs the real program under Pulumi's mocks with the stack's settings (secrets replaced by placeholders)
 // and prints what it would register, grouped by tenant. Needs no credentials and no Pulumi CLI.
+import * as fs from "node:fs";
 import { runUnderMocks } from "../src/harness";
+import { settingsStackFor } from "../src/shards";
 import { planJson, planText } from "../src/plan";
 import { formatProblem, ValidationError } from "../src/types";
 import { parseArgs, UsageError } from "./args";
@@ -16,7 +18,13 @@ async function main(): Promise<number> {
     return 2;
   }
   try {
-    const result = await runUnderMocks({ stack: args.values.stack, tenantsDir: args.values.tenants });
+    const stack = args.values.stack;
+    // A tenant shard reads its platform stack: plan the platform first (under mocks too) and serve its outputs.
+    const settingsStack = settingsStackFor(stack, (f) => fs.existsSync(f));
+    const stackOutputs = settingsStack !== stack
+      ? { [settingsStack]: (await runUnderMocks({ stack: settingsStack, tenantsDir: args.values.tenants })).outputs as Record<string, unknown> }
+      : undefined;
+    const result = await runUnderMocks({ stack, tenantsDir: args.values.tenants, stackOutputs });
     console.log(args.flags.has("json") ? JSON.stringify(planJson(result), null, 2) : planText(result));
     return 0;
   } catch (e) {

@@ -1,6 +1,7 @@
 // Sharded stacks (issue 7): a platform stack plus tenant stacks `<stack>-<k>` register, together, exactly
 // the per-tenant resources one unsharded stack registers, and every tenant lands in exactly one shard.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -83,5 +84,16 @@ describe("sharded stacks", () => {
     assert.equal(platform.resources.filter((x) => x.type === "factory:nextcloud:NextcloudInstance").length, 0);
     assert.equal(platform.resources.filter((x) => x.type === "docker:index/volume:Volume" && /-install-/.test(x.name)).length,
       whole.resources.filter((x) => x.type === "docker:index/volume:Volume" && /-install-/.test(x.name)).length);
+  });
+
+  it("npm run plan plans a shard stack (the platform is planned first, under mocks, for its outputs)", () => {
+    const dir = project(SHARDS);
+    const r = spawnSync(path.join(root, "node_modules", ".bin", "tsx"), [path.join(root, "scripts", "plan.ts"), "--stack", `${STACK}-1`, "--json"], { cwd: dir, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const plan = JSON.parse(r.stdout) as { stack: string; resources: { tenant: string | null }[] };
+    assert.equal(plan.stack, `${STACK}-1`);
+    const tenants = new Set(plan.resources.map((x) => x.tenant).filter((t): t is string => t !== null));
+    assert.ok(tenants.size > 0);
+    for (const t of tenants) assert.equal(shardOf(t, SHARDS), 1, t);
   });
 });
