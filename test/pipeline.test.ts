@@ -14,6 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
 import { commentBody } from "../src/ci/comment";
 import { COMMENT_MARKER, ForgeOptions, mergedPullLabels, upsertComment } from "../src/ci/forge";
+import { shardStackNames, stackList } from "../src/ci/shardStacks";
 import { dataLossFindings, parsePreview, PreviewFormatError, runGate, typeFromUrn } from "../src/ci/preview";
 
 const root = path.resolve(__dirname, "..");
@@ -40,7 +41,8 @@ function requireTool(t: { skip(msg: string): void }, cmd: string): string | unde
 }
 
 type Step = { name?: string; uses?: string; run?: string; id?: string; if?: string; env?: Record<string, string>; with?: Record<string, unknown> };
-type Job = { needs?: string | string[]; steps: Step[]; environment?: string; "runs-on": string };
+type Job = { needs?: string | string[]; if?: string; steps: Step[]; environment?: string; "runs-on": string; outputs?: Record<string, string>;
+  strategy?: { "fail-fast"?: boolean; "max-parallel"?: number | string; matrix?: Record<string, unknown> } };
 type Workflow = { on: Record<string, { types?: string[]; branches?: string[] } | null>; concurrency?: { group: string; "cancel-in-progress": boolean }; jobs: Record<string, Job> };
 const workflow = (dir: string, file: string): Workflow => parse(fs.readFileSync(path.join(root, dir, file), "utf8")) as Workflow;
 
@@ -78,50 +80,101 @@ describe("workflow files", () => {
     }
   });
 
+  const SHARD_PARALLELISM = "${{ fromJSON(vars.SHARD_PARALLELISM || '4') }}";
+
+  /** A shard matrix job: after `platformJob`, skipped on `[]`, one entry per name of its `shards` output. */
+  function assertShardMatrix(w: Workflow, job: string, platformJob: string) {
+    const j = w.jobs[job];
+    assert.ok(j, job);
+    assert.equal(j.needs, platformJob, `${job} runs after the platform job`);
+    assert.equal(j.if, `needs.${platformJob}.outputs.shards != '[]'`, `${job} is skipped when unsharded`);
+    assert.deepEqual(j.strategy, { "fail-fast": false, "max-parallel": SHARD_PARALLELISM, matrix: { stack: `\${{ fromJSON(needs.${platformJob}.outputs.shards) }}` } });
+    assert.deepEqual(w.jobs[platformJob].outputs, { shards: "${{ steps.shards.outputs.shards }}" });
+    const list = w.jobs[platformJob].steps.find((s) => s.id === "shards");
+    assert.match(list?.run ?? "", /^echo "shards=\$\(npx tsx scripts\/ci\/shard-stacks\.ts [a-z ]+\)" >> "\$GITHUB_OUTPUT"$/);
+  }
+
   for (const dir of WORKFLOW_DIRS) {
-    it(`${dir}/deploy.yml: push to main, one deployment at a time, staging then prod through deploy.sh with the label`, () => {
+    it(`${dir}/deploy.yml: push to main, one deployment at a time, staging → staging shards → prod → prod shards through deploy.sh with the label`, () => {
       const w = workflow(dir, "deploy.yml");
       assert.deepEqual(w.on.push?.branches, ["main"]);
       assert.deepEqual(w.concurrency, { group: "deploy", "cancel-in-progress": false });
-      assert.deepEqual(Object.keys(w.jobs), ["staging", "prod"]);
-      assert.equal(w.jobs.prod.needs, "staging");
+      assert.deepEqual(Object.keys(w.jobs), ["staging", "staging-shards", "prod", "prod-shards"]);
+      assert.deepEqual(w.jobs.prod.needs, ["staging", "staging-shards"]);
+      assert.equal(w.jobs.prod.if, "${{ !cancelled() && needs.staging.result == 'success' && (needs.staging-shards.result == 'success' || needs.staging-shards.result == 'skipped') }}",
+        "prod waits for every staging shard, and still runs when staging is unsharded (matrix skipped)");
+      assert.equal(w.jobs.staging.needs, undefined);
       for (const stack of ["staging", "prod"]) {
-        const steps = w.jobs[stack].steps;
-        const labels = steps.find((s) => s.id === "labels");
-        assert.match(labels?.run ?? "", /scripts\/ci\/merged-pr-labels\.ts "\$GITHUB_SHA" >> "\$GITHUB_OUTPUT"/);
-        const deploy = steps.filter((s) => s.run?.includes("scripts/ci/deploy.sh"));
-        assert.equal(deploy.length, 1);
-        assert.equal(deploy[0].run, `bash scripts/ci/deploy.sh ${stack} ci-out`);
-        assert.equal(deploy[0].env?.ALLOW_DATA_LOSS, "${{ steps.labels.outputs.allow_data_loss }}");
-        assert.ok(steps.indexOf(labels!) < steps.indexOf(deploy[0]));
-        assert.ok(!steps.some((s) => /pulumi (up|destroy)/.test(s.run ?? "")), "pulumi up only through deploy.sh (gate first)");
+        assertShardMatrix(w, `${stack}-shards`, stack);
+        assert.equal(w.jobs[stack].steps.find((s) => s.id === "shards")?.run, `echo "shards=$(npx tsx scripts/ci/shard-stacks.ts ${stack})" >> "$GITHUB_OUTPUT"`);
+        if (dir === ".github/workflows") for (const job of [stack, `${stack}-shards`]) assert.equal(w.jobs[job].environment, stack);
+        for (const job of [stack, `${stack}-shards`]) {
+          const steps = w.jobs[job].steps;
+          const labels = steps.find((s) => s.id === "labels");
+          assert.match(labels?.run ?? "", /scripts\/ci\/merged-pr-labels\.ts "\$GITHUB_SHA" >> "\$GITHUB_OUTPUT"/);
+          const deploy = steps.filter((s) => s.run?.includes("scripts/ci/deploy.sh"));
+          assert.equal(deploy.length, 1);
+          if (job === stack) {
+            assert.equal(deploy[0].run, `bash scripts/ci/deploy.sh ${stack} ci-out`);
+            assert.ok(steps.findIndex((s) => s.id === "shards") < steps.indexOf(deploy[0]));
+          } else {
+            assert.equal(deploy[0].run, 'bash scripts/ci/deploy.sh "$STACK" ci-out');
+            assert.equal(deploy[0].env?.STACK, "${{ matrix.stack }}");
+          }
+          assert.equal(deploy[0].env?.ALLOW_DATA_LOSS, "${{ steps.labels.outputs.allow_data_loss }}");
+          assert.ok(steps.indexOf(labels!) < steps.indexOf(deploy[0]));
+          assert.ok(!steps.some((s) => /pulumi (up|destroy)/.test(s.run ?? "")), "pulumi up only through deploy.sh (gate first)");
+        }
       }
     });
 
-    it(`${dir}/preview.yml: tests, validation, previews, gate with the label, one comment, failure at the end`, () => {
+    it(`${dir}/preview.yml: tests, validation, platform previews, shard matrix, gate with the label over all, one comment, failure at the end`, () => {
       const w = workflow(dir, "preview.yml");
       assert.deepEqual(w.on.pull_request?.types, ["opened", "synchronize", "reopened", "labeled", "unlabeled"]);
-      const steps = w.jobs.preview.steps;
-      const runs = steps.map((s) => s.run ?? "");
-      const at = (re: RegExp) => {
-        const i = runs.findIndex((r) => re.test(r));
-        assert.ok(i >= 0, String(re));
-        return i;
+      assert.deepEqual(Object.keys(w.jobs), ["preview", "preview-shards", "report"]);
+      const inOrder = (steps: Step[], res: RegExp[]) => {
+        const runs = steps.map((s) => s.run ?? "");
+        const order = res.map((re) => {
+          const i = runs.findIndex((r) => re.test(r));
+          assert.ok(i >= 0, String(re));
+          return i;
+        });
+        assert.deepEqual([...order].sort((a, b) => a - b), order, "steps in order");
       };
+      const steps = w.jobs.preview.steps;
       assert.equal(steps.find((s) => s.uses?.startsWith("actions/setup-node"))?.with?.["node-version"], 20);
-      const order = [/^npm ci$/, /^bash scripts\/test\.sh unit$/, /npm run validate -- --stack staging\nnpm run validate -- --stack prod/,
-        /^bash scripts\/ci\/preview\.sh staging ci-out$/, /^bash scripts\/ci\/preview\.sh prod ci-out$/, /data-loss-gate\.ts --report ci-out\/gate\.md staging=ci-out\/staging\.preview\.json prod=ci-out\/prod\.preview\.json$/,
-        /pr-comment\.ts --dir ci-out --stacks staging,prod --gate ci-out\/gate\.md --post$/, /GATE_OUTCOME/].map(at);
-      assert.deepEqual([...order].sort((a, b) => a - b), order, "steps in order");
-      const gate = steps.find((s) => s.id === "gate")!;
+      inOrder(steps, [/^npm ci$/, /^bash scripts\/test\.sh unit$/, /npm run validate -- --stack staging\nnpm run validate -- --stack prod/,
+        /shard-stacks\.ts staging prod\)/, /^bash scripts\/ci\/preview\.sh staging ci-out$/, /^bash scripts\/ci\/preview\.sh prod ci-out$/]);
+      assertShardMatrix(w, "preview-shards", "preview");
+      const shardSteps = w.jobs["preview-shards"].steps;
+      const shardPreview = shardSteps.find((s) => s.run?.includes("preview.sh"))!;
+      assert.equal(shardPreview.run, 'bash scripts/ci/preview.sh "$STACK" ci-out');
+      assert.equal(shardPreview.env?.STACK, "${{ matrix.stack }}");
+      // Every preview job keeps its outputs under one artifact prefix; the report job merges them.
+      const artifact = (ss: Step[]) => ss.find((s) => s.uses === "actions/upload-artifact@v4");
+      assert.equal(artifact(steps)?.with?.name, "preview-${{ github.event.pull_request.number }}-platform");
+      assert.equal(artifact(shardSteps)?.with?.name, "preview-${{ github.event.pull_request.number }}-${{ matrix.stack }}");
+      assert.equal(artifact(shardSteps)?.if, "always()");
+
+      const report = w.jobs.report;
+      assert.deepEqual(report.needs, ["preview", "preview-shards"]);
+      assert.equal(report.if, "${{ !cancelled() && needs.preview.result != 'skipped' }}");
+      const rs = report.steps;
+      assert.deepEqual(rs.find((s) => s.uses === "actions/download-artifact@v4")?.with, { pattern: "preview-${{ github.event.pull_request.number }}-*", path: "ci-out/", "merge-multiple": true });
+      inOrder(rs, [/^npm ci$/, /shard-stacks\.ts --with-base --csv staging prod\)/, /data-loss-gate\.ts --report ci-out\/gate\.md "\$\{args\[@\]\}"/,
+        /pr-comment\.ts --dir ci-out --stacks "\$\{STACK_LIST:-staging,prod\}" --gate ci-out\/gate\.md --post$/, /GATE_OUTCOME/]);
+      assert.ok(rs.findIndex((s) => s.uses === "actions/download-artifact@v4") < rs.findIndex((s) => s.id === "gate"));
+      const gate = rs.find((s) => s.id === "gate")!;
       assert.equal(gate.env?.ALLOW_DATA_LOSS, "${{ contains(github.event.pull_request.labels.*.name, 'allow-data-loss') }}");
+      assert.equal(gate.env?.STACK_LIST, "${{ steps.stacks.outputs.list }}");
       assert.equal((gate as Step & { "continue-on-error"?: boolean })["continue-on-error"], true, "the comment is still posted");
-      const comment = steps.find((s) => s.run?.includes("pr-comment.ts"))!;
+      const comment = rs.find((s) => s.run?.includes("pr-comment.ts"))!;
       assert.equal(comment.if, "always()");
       assert.equal(comment.env?.PR_NUMBER, "${{ github.event.pull_request.number }}");
-      const last = steps[steps.length - 1];
+      const last = rs[rs.length - 1];
       assert.equal(last.if, "always()");
       assert.equal(last.env?.GATE_OUTCOME, "${{ steps.gate.outcome }}");
+      assert.equal(last.env?.SHARDS_RESULT, "${{ needs.preview-shards.result }}");
       assert.match(last.run ?? "", /preview\.rc/);
     });
   }
@@ -133,15 +186,23 @@ describe("workflow files", () => {
       for (const job of Object.keys(gh.jobs)) {
         const cmds = (w: Workflow) => w.jobs[job].steps.map((s) => s.run).filter((r): r is string => !!r && !/pulumi version/.test(r));
         assert.deepEqual(cmds(fj), cmds(gh), `${file} ${job}`);
-        assert.ok(gh.jobs[job].steps.some((s) => s.uses === "pulumi/actions@v6"), "GitHub installs the CLI with pulumi/actions@v6");
+        const usesPulumi = gh.jobs[job].steps.some((s) => /scripts\/ci\/(preview|deploy)\.sh/.test(s.run ?? ""));
+        assert.equal(gh.jobs[job].steps.some((s) => s.uses === "pulumi/actions@v6"), usesPulumi, `${file} ${job}: GitHub installs the CLI with pulumi/actions@v6 where it runs pulumi`);
+        assert.equal(fj.jobs[job].steps.some((s) => /pulumi version/.test(s.run ?? "")), usesPulumi, `${file} ${job}: Forgejo checks the image's CLI where it runs pulumi`);
         assert.ok(!fj.jobs[job].steps.some((s) => s.uses?.startsWith("pulumi/")), "Forgejo: the runner image provides the CLI");
         assert.equal(fj.jobs[job]["runs-on"], "pulumi");
         const forge = (w: Workflow) => w.jobs[job].steps.map((s) => s.env?.FORGE_KIND).filter(Boolean);
         assert.ok(forge(gh).every((k) => k === "github") && forge(fj).every((k) => k === "forgejo"));
-        assert.ok(forge(gh).length > 0 && forge(gh).length === forge(fj).length);
+        assert.equal(forge(gh).length, forge(fj).length);
+        assert.equal(fj.jobs[job].strategy === undefined, gh.jobs[job].strategy === undefined);
+        assert.deepEqual(fj.jobs[job].strategy, gh.jobs[job].strategy, `${file} ${job}: same matrix`);
+        assert.deepEqual([fj.jobs[job].needs, fj.jobs[job].if, fj.jobs[job].outputs], [gh.jobs[job].needs, gh.jobs[job].if, gh.jobs[job].outputs], `${file} ${job}: same order`);
       }
       assert.deepEqual(fj.concurrency, gh.concurrency);
       assert.deepEqual(fj.on, gh.on);
+      assert.deepEqual(Object.keys(fj.jobs), Object.keys(gh.jobs));
+      const forgeSteps = (w: Workflow) => Object.values(w.jobs).flatMap((j) => j.steps).filter((s) => s.env?.FORGE_KIND).length;
+      assert.ok(forgeSteps(gh) > 0, `${file}: the forge API is used`);
     }
   });
 
@@ -152,6 +213,56 @@ describe("workflow files", () => {
     assert.deepEqual(files.map((f) => path.basename(f)).sort(), ["deploy.sh", "preview.sh", "ssh-setup.sh"]);
     const r = spawnSync(shellcheck, files, { cwd: root, encoding: "utf8" });
     assert.equal(r.status, 0, r.stdout);
+  });
+});
+
+describe("shard stacks for the CI matrices (scripts/ci/shard-stacks.ts)", () => {
+  let dir = "";
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sf-shards-"));
+    const staging = fs.readFileSync(path.join(root, "Pulumi.staging.yaml"), "utf8");
+    assert.doesNotMatch(staging, /service-factory:shards:/);
+    fs.writeFileSync(path.join(dir, "Pulumi.big.yaml"), staging.replace(/^config:\n/m, "config:\n  service-factory:shards: 3\n"));
+    fs.writeFileSync(path.join(dir, "Pulumi.bad.yaml"), staging.replace(/^config:\n/m, "config:\n  service-factory:shards: -1\n"));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const cli = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "scripts/ci/shard-stacks.ts", ...args], { cwd: root, encoding: "utf8" });
+
+  it("names shards <stack>-0 … <stack>-(N-1), none when unsharded", () => {
+    assert.deepEqual(shardStackNames("prod", 0), []);
+    assert.deepEqual(shardStackNames("prod", 3), ["prod-0", "prod-1", "prod-2"]);
+    assert.throws(() => shardStackNames("prod", -1), /integer ≥ 0/);
+    assert.deepEqual(stackList([{ stack: "staging", shards: 2 }, { stack: "prod", shards: 0 }], true), ["staging", "staging-0", "staging-1", "prod"]);
+    assert.deepEqual(stackList([{ stack: "staging", shards: 2 }, { stack: "prod", shards: 1 }], false), ["staging-0", "staging-1", "prod-0"]);
+  });
+
+  it("prints [] for the unsharded staging and prod stack files of the repository", () => {
+    for (const args of [["staging"], ["prod"], ["staging", "prod"]]) {
+      const r = cli(args);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, "[]\n");
+    }
+    const r = cli(["--with-base", "--csv", "staging", "prod"]);
+    assert.equal(r.stdout, "staging,prod\n");
+  });
+
+  it("reads shards: 3 from a stack file with the settings loader", () => {
+    const r = cli(["--dir", dir, "big"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '["big-0","big-1","big-2"]\n');
+    assert.deepEqual(JSON.parse(r.stdout), ["big-0", "big-1", "big-2"]);
+    assert.equal(cli(["--dir", dir, "--with-base", "--csv", "big"]).stdout, "big,big-0,big-1,big-2\n");
+  });
+
+  it("fails on an invalid shard count or a missing stack file, printing the loader's problem", () => {
+    const bad = cli(["--dir", dir, "bad"]);
+    assert.equal(bad.status, 1);
+    assert.equal(bad.stdout, "");
+    assert.match(bad.stderr, /Pulumi\.bad\.yaml:\d+:\d+: .*shards/);
+    const missing = cli(["--dir", dir, "nowhere"]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /stack file not found/);
+    assert.equal(cli([]).status, 2);
   });
 });
 
