@@ -473,6 +473,38 @@ exit 0
     assert.match(fs.readFileSync(path.join(out, "staging.plan.txt"), "utf8"), /club-velo/);
   });
 
+  it("the PR report job's gate and verdict scripts cover every shard preview (run as written in preview.yml)", () => {
+    const rs = workflow(".github/workflows", "preview.yml").jobs.report.steps;
+    const gateRun = rs.find((s) => s.id === "gate")!.run!;
+    const verdictRun = rs[rs.length - 1].run!;
+    const work = fs.mkdtempSync(path.join(dir, "report-"));
+    for (const l of ["node_modules", "scripts", "src", "package.json", "tsconfig.json"]) fs.symlinkSync(path.join(root, l), path.join(work, l));
+    fs.mkdirSync(path.join(work, "ci-out"));
+    const put = (stack: string, sample: string, rc: string) => {
+      fs.copyFileSync(fixture(sample), path.join(work, "ci-out", `${stack}.preview.json`));
+      fs.writeFileSync(path.join(work, "ci-out", `${stack}.preview.rc`), `${rc}\n`);
+    };
+    put("staging", "safe", "0"); put("staging-0", "safe", "0"); put("staging-1", "delete-postgres-database", "0");
+    const sh = (script: string, env: Record<string, string>) => spawnSync("bash", ["-e", "-c", script], { cwd: work, encoding: "utf8", env: { ...process.env, ...env } });
+    const env = { STACK_LIST: "staging,staging-0,staging-1", ALLOW_DATA_LOSS: "false" };
+    const blocked = sh(gateRun, env);
+    assert.equal(blocked.status, 1, blocked.stderr);
+    assert.match(fs.readFileSync(path.join(work, "ci-out", "gate.md"), "utf8"), /staging-1[\s\S]*asso-exemple-nextcloud-db/);
+    assert.equal(sh(gateRun, { ...env, ALLOW_DATA_LOSS: "true" }).status, 0);
+    const missing = sh(gateRun, { ...env, STACK_LIST: "staging,staging-0,staging-2", ALLOW_DATA_LOSS: "true" });
+    assert.equal(missing.status, 1, "a missing shard preview fails the gate");
+
+    const verdict = (e: Record<string, string>) => sh(verdictRun, { GATE_OUTCOME: "success", PREVIEW_RESULT: "success", SHARDS_RESULT: "success", STACK_LIST: "staging,staging-0", ...e });
+    assert.equal(verdict({}).status, 0);
+    assert.equal(verdict({ SHARDS_RESULT: "skipped", STACK_LIST: "staging" }).status, 0);
+    const failedShard = verdict({ SHARDS_RESULT: "failure" });
+    assert.equal(failedShard.status, 1);
+    assert.match(failedShard.stdout, /a shard preview job failed/);
+    fs.writeFileSync(path.join(work, "ci-out", "staging-0.preview.rc"), "255\n");
+    assert.match(verdict({}).stdout, /pulumi preview of staging-0 failed \(exit 255\)/);
+    assert.match(verdict({ STACK_LIST: "staging,staging-3" }).stdout, /staging-3 failed \(exit missing\)/);
+  });
+
   it("deploy.sh runs up with the saved plan only when the gate passes", () => {
     const ok = run("scripts/ci/deploy.sh", ["staging", path.join(dir, "d1")], { FAKE_PREVIEW: fixture("safe"), ALLOW_DATA_LOSS: "false" });
     assert.equal(ok.status, 0, ok.stderr);
