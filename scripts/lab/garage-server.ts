@@ -9,11 +9,12 @@
 import { ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { renderGarageToml } from "../../src/garage/config";
+import { freePort } from "./net";
+export { freePort };
 
 const run = promisify(execFile);
 
@@ -55,17 +56,6 @@ export function findGarage(): string | undefined {
   return undefined;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, log: () => string, attempts = 300): Promise<T> {
   let last: unknown;

@@ -25,6 +25,7 @@ import { computeEndpoints } from "../../src/endpoints";
 import { requireFactoryInputs } from "../../src/inputs";
 import { renderNextcloudSite } from "../../src/nextcloud/caddy";
 import { Tenant } from "../../src/types";
+import { freePort } from "../../scripts/lab/net";
 
 const CACHE = process.env.SF_CACHE ?? path.join(os.homedir(), ".cache", "service-factory");
 const CADDY = process.env.SF_CADDY ?? path.join(CACHE, "bin", "caddy");
@@ -40,16 +41,6 @@ const skip = problems.length > 0 ? `Caddy lab tools missing: ${problems.join(", 
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function caddy(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; out: string } {
   const r = spawnSync(CADDY, args, { encoding: "utf8", env: { ...process.env, ...env } });

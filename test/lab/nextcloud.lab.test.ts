@@ -21,6 +21,7 @@ import { after, before, describe, it } from "node:test";
 import { renderNextcloudSite } from "../../src/nextcloud/caddy";
 import { cronSchedule, renderCronScheduler } from "../../src/nextcloud/cron";
 import { renderEnvFile, renderTenantEnv } from "../../src/nextcloud/env";
+import { freePort } from "../../scripts/lab/net";
 import {
   OCC_SECRET_ARGS_PHP, renderConfigureScript, renderInitScript, renderMaintenanceScript, renderPopulateScript,
   renderUpgradeScript, SCRIPT_SECRETS_DIR, withSecretFiles,
@@ -412,16 +413,6 @@ exit 0
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A minimal FastCGI responder: records the PARAMS of each request and answers 200 "fpm ok". */
 function fastcgiServer(seen: Record<string, string>[]): net.Server {

@@ -9,13 +9,13 @@ import assert from "node:assert/strict";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PahekoOrg, renderPahekoConfig } from "../../src/paheko/config";
 import { renderCronLoop, renderFolderScript } from "../../src/paheko/scripts";
 import { requireFactoryInputs } from "../../src/inputs";
+import { freePort } from "../../scripts/lab/net";
 
 const ROOT = path.resolve(__dirname, "../..");
 const tools = ["php", "shellcheck", "sh"];
@@ -26,16 +26,6 @@ const skip = missingTools.length > 0 ? `missing tools: ${missingTools.join(", ")
 const SECRET_KEY = "lab-secret-key-0123456789abcdefghijklmnop";
 const SMTP_PASSWORD = "lab-smtp-password";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function get(port: number, host: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

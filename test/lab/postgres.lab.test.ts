@@ -5,7 +5,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -13,6 +12,7 @@ import { Client } from "pg";
 import { Finding } from "../../src/postgres/audit";
 import { renderTenantDatabaseSql, tenantDatabaseSpec } from "../../src/postgres/tenantDatabase";
 import { tenantDatabaseName } from "../../src/postgres/names";
+import { freePort } from "../../scripts/lab/net";
 
 const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
 const ROOT = path.resolve(__dirname, "../..");
@@ -25,16 +25,6 @@ const missing = ["initdb", "pg_ctl", "postgres"].filter((b) => !fs.existsSync(pa
 if (missing.length > 0 && process.env.CI) throw new Error(`PostgreSQL binaries missing in ${PG_BIN}: ${missing.join(", ")} (scripts/lab/install-test-tools.sh)`);
 const skip = missing.length > 0 ? `PostgreSQL binaries missing in ${PG_BIN} (run scripts/lab/install-test-tools.sh)` : false;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** initdb refuses root: run the server binaries as the postgres user when we are root. */
 function asPostgres(cmd: string, args: string[]) {

@@ -1,0 +1,15 @@
+// Loopback helpers shared by the lab servers and tests.
+import * as net from "node:net";
+
+/** A TCP port free on 127.0.0.1 right now (lab servers bind it next; tests never use fixed ports). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
