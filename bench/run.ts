@@ -7,7 +7,7 @@ import * as path from "node:path";
 interface Figures {
   tenants: number; resources: number; tenantResources: number; sharedResources: number; containers: number;
   perService: Record<string, { resources: number; containers: number; tenants: number }>;
-  wallMs: number; msPerResource: number; peakRssMb: number;
+  wallMs: number; msPerResource: number; peakRssMb: number; providerCodeKbPerTenant: number;
 }
 
 const sizesArg = process.argv.indexOf("--sizes");
@@ -28,10 +28,10 @@ const services = [...new Set(rows.flatMap((r) => Object.keys(r.perService)))].so
 const fmt = (x: number, d = 1) => x.toFixed(d);
 console.log(`machine: ${os.cpus()[0]?.model ?? "?"} ×${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);
 console.log("");
-console.log("| tenants | resources | shared | per tenant | containers | wall s | ms/resource | peak RSS MiB |");
-console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log("| tenants | resources | shared | per tenant | containers | wall s | ms/resource | peak RSS MiB | provider code in state, KiB/tenant |");
+console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) {
-  console.log(`| ${r.tenants} | ${r.resources} | ${r.sharedResources} | ${fmt(r.tenantResources / r.tenants)} | ${r.containers} | ${fmt(r.wallMs / 1000, 2)} | ${fmt(r.msPerResource, 3)} | ${r.peakRssMb} |`);
+  console.log(`| ${r.tenants} | ${r.resources} | ${r.sharedResources} | ${fmt(r.tenantResources / r.tenants)} | ${r.containers} | ${fmt(r.wallMs / 1000, 2)} | ${fmt(r.msPerResource, 3)} | ${r.peakRssMb} | ${fmt(r.providerCodeKbPerTenant)} |`);
 }
 console.log("");
 console.log("Per subscribed service (largest roster): resources and containers per subscribing tenant");

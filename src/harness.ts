@@ -41,12 +41,19 @@ export interface HarnessOptions {
   program?: () => unknown;
   /** Stack whose settings file a shard uses (default: derived from the stack name). */
   settingsStack?: string;
+  /**
+   * Benchmark mode: record no inputs (only identities and options) and keep dynamic providers' serialized
+   * code out of the mock's state; `providerCodeBytes` still counts that code. Default false.
+   */
+  lean?: boolean;
   /** Outputs of other stacks, by stack name, served to `pulumi.StackReference` (sharded stacks). */
   stackOutputs?: Record<string, Record<string, unknown>>;
 }
 
 export interface HarnessResult {
   stack: string;
+  /** Bytes of dynamic providers' serialized code the registered resources carry (what state stores per resource). */
+  providerCodeBytes: number;
   resources: RecordedResource[];
   outputs: unknown;
 }
@@ -126,6 +133,12 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
 
 export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult> {
   const recorded: RecordedResource[] = [];
+  let providerCodeBytes = 0;
+  const strip = (inputs: Record<string, unknown>): Record<string, unknown> => {
+    if (typeof inputs.__provider === "string") providerCodeBytes += inputs.__provider.length;
+    // The benchmark reads no inputs: keeping them would measure this harness, not the program.
+    return opts.lean ? {} : inputs;
+  };
   const byUrn = new Map<string, RecordedResource>();
   await pulumi.runtime.setMocks(
     {
@@ -139,7 +152,7 @@ export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult
         // Ids derive from the name only, so adding a tenant changes no other resource's inputs.
         // A read (`Resource.get`) keeps the id it was given; docker volumes and networks are read by name.
         if (args.id) return { id: args.id, state: { ...mockState(args.type, args.name, args.inputs), ...(/docker:index\/(volume|network)/.test(args.type) ? { name: args.id } : {}) } };
-        return { id: args.custom === false ? undefined : `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
+        return { id: args.custom === false ? undefined : `${args.name}-id`, state: mockState(args.type, args.name, opts.lean ? { ...args.inputs, __provider: undefined } : args.inputs) };
       },
       call: (args: pulumi.runtime.MockCallArgs) => args.inputs,
     },
@@ -158,8 +171,9 @@ export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult
       if (!err && res) {
         const urn = res.getUrn();
         const parent = req.getParent() || null;
-        const inputs = normalize(pulumi.runtime.deserializeProperties(req.getObject() as Parameters<typeof pulumi.runtime.deserializeProperties>[0])) as Record<string, unknown>;
-        const own = req.getCustom() ? null : typeof inputs.tenant === "string" ? inputs.tenant : null;
+        const all = normalize(pulumi.runtime.deserializeProperties(req.getObject() as Parameters<typeof pulumi.runtime.deserializeProperties>[0])) as Record<string, unknown>;
+        const own = req.getCustom() ? null : typeof all.tenant === "string" ? all.tenant : null;
+        const inputs = strip(all);
         const rec: RecordedResource = {
           urn,
           type: req.getType(),
@@ -200,7 +214,7 @@ export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult
     // Resolve exported outputs, then wait for every outstanding registration.
     const resolved = await (pulumi.output(outputs) as unknown as { promise(): Promise<unknown> }).promise();
     await settle();
-    return { stack: opts.stack, resources: recorded, outputs: resolved };
+    return { stack: opts.stack, resources: recorded, outputs: resolved, providerCodeBytes };
   } catch (err) {
     // Lets tests prove that a failed validation registered nothing.
     await settle();
