@@ -15,7 +15,7 @@ const sizes = (sizesArg > 0 ? process.argv[sizesArg + 1] : "10,100,250,1000,2500
 const root = path.join(__dirname, "..");
 const rows: Figures[] = [];
 for (const n of sizes) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--max-old-space-size=8192", path.join(root, "bench", "one.ts"), String(n)], { cwd: root, encoding: "utf8", maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--max-old-space-size=18432", path.join(root, "bench", "one.ts"), String(n)], { cwd: root, encoding: "utf8", maxBuffer: 1 << 26 });
   if (r.status !== 0) {
     console.error(`roster ${n} failed:\n${r.stderr}`);
     process.exit(1);
