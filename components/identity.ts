@@ -38,8 +38,9 @@ export interface FactoryRealmArgs {
  * The realm holding every user of the factory: protected and retained (users and credentials live there);
  * realm client policies enforcing exact https redirect URIs on every client and PKCE S256 on every client
  * but the caddy-security walls (attribute factory.wall=true); no published encryption key (caddy-security
- * rejects a JWKS holding RSA-OAEP); and the shared `factory-claims` client scope whose mappers put flat
- * `roles` and `groups` claims in every token.
+ * rejects a JWKS holding RSA-OAEP); the shared `factory-claims` client scope whose mappers put flat
+ * `roles` and `groups` claims in every token; and the realm's default default-scopes (CLIENT_DEFAULT_SCOPES,
+ * `factory-claims` included), which every client created afterwards receives.
  */
 export class FactoryRealm extends pulumi.ComponentResource {
   /**
@@ -116,11 +117,18 @@ export class FactoryRealm extends pulumi.ComponentResource {
       clientScopeId: scope.id,
       ...GROUPS_MAPPER,
     }, child);
+    // Realm default default-scopes, authoritative: Keycloak gives them to every client created afterwards,
+    // which replaces a ClientDefaultScopes resource per client. Clients take realmId, resolved below only
+    // once this exists, so none is created before it.
+    const defaultScopes = new keycloak.RealmDefaultClientScopes(`${name}-default-scopes`, {
+      realmId: realm.id,
+      defaultScopes: [...CLIENT_DEFAULT_SCOPES],
+    }, { ...child, dependsOn: [scope, rolesMapper, groupsMapper] });
 
     this.realmName = args.realm;
     this.claimsScopeId = scope.id;
     this.realmId = pulumi
-      .all([realm.id, mainPolicy.id, wallPolicy.id, keys?.id ?? "", scope.id, rolesMapper.id, groupsMapper.id])
+      .all([realm.id, mainPolicy.id, wallPolicy.id, keys?.id ?? "", defaultScopes.id])
       .apply(([id]) => id);
     this.registerOutputs({ realmId: this.realmId, claimsScopeId: this.claimsScopeId });
   }
@@ -227,7 +235,8 @@ export interface KeycloakClientArgs {
 /**
  * A confidential OIDC client: standard flow only, PKCE S256 (wall clients: none, see `wall`), exact redirect URIs and web origins, no direct
  * access grants, no implicit flow, no service account, full scope off with scope mappings for exactly the
- * roles given, default scopes CLIENT_DEFAULT_SCOPES (with `factory-claims`), and a generated secret that
+ * roles given, default scopes CLIENT_DEFAULT_SCOPES (with `factory-claims`: the realm's default
+ * default-scopes, which Keycloak gives the client at creation; no resource of its own), and a generated secret that
  * only ever travels as a Pulumi secret. Invalid URIs throw before anything is registered.
  */
 export class KeycloakClient extends pulumi.ComponentResource {
@@ -272,11 +281,6 @@ export class KeycloakClient extends pulumi.ComponentResource {
       webOrigins: uris.webOrigins,
       validPostLogoutRedirectUris: postLogout,
     }, { ...child, additionalSecretOutputs: ["clientSecret"] });
-    new keycloak.openid.ClientDefaultScopes(`${name}-default-scopes`, {
-      realmId: args.realmId,
-      clientId: client.id,
-      defaultScopes: [...CLIENT_DEFAULT_SCOPES],
-    }, child);
     for (const [role, roleId] of Object.entries(args.scopeRoles ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
       new keycloak.GenericRoleMapper(`${name}-scope-${role.replace(/[^a-z0-9-]/g, "-")}`, {
         realmId: args.realmId,

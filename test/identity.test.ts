@@ -180,7 +180,9 @@ describe("keycloak definitions", () => {
     assert.equal(c.serviceAccountsEnabled, false);
     assert.equal(c.fullScopeAllowed, false);
     assert.deepEqual(c.attributes, { "pkce.code.challenge.method": "S256", "oauth2.device.authorization.grant.enabled": "false", "standard.token.exchange.enabled": "false" });
-    assert.deepEqual(c.defaultClientScopes, [...CLIENT_DEFAULT_SCOPES]);
+    // No scope list: like the provider, the client gets the realm's default default-scopes from Keycloak.
+    assert.equal("defaultClientScopes" in c, false);
+    assert.equal("optionalClientScopes" in c, false);
     const w = clientRepresentation({ clientId: "wall-paheko-x", secret: "s", rootUrl: "https://a.org", redirectUris: ["https://a.org/_wall/cb"], webOrigins: ["https://a.org"], wall: true });
     assert.deepEqual(w.attributes, { "factory.wall": "true", "oauth2.device.authorization.grant.enabled": "false", "standard.token.exchange.enabled": "false" });
     assert.deepEqual({ ...w, attributes: undefined, clientId: undefined, name: undefined, redirectUris: undefined }, { ...c, attributes: undefined, clientId: undefined, name: undefined, redirectUris: undefined });
@@ -220,7 +222,7 @@ const childrenOf = (rs: RecordedResource[], parent: RecordedResource) => rs.filt
 const names = (rs: RecordedResource[]) => rs.map((r) => `${r.type} ${r.name}`).sort();
 
 describe("FactoryRealm", () => {
-  it("registers the protected realm, the client policies, the key clean-up and the claims scope with its two mappers", async () => {
+  it("registers the protected realm, the client policies, the key clean-up, the claims scope with its two mappers and the realm default scopes", async () => {
     const rs = await runIdentity((provider) => new FactoryRealm("realm", {
       realm: "factory", provider, admin: { url: "http://10.0.0.2:8080", username: "admin", password: pulumi.secret("kc-admin-pw") },
     }).realmId);
@@ -234,11 +236,12 @@ describe("FactoryRealm", () => {
       "keycloak:index/realmClientPolicyProfile:RealmClientPolicyProfile realm-wall-client-profile",
       "keycloak:index/realmClientPolicyProfilePolicy:RealmClientPolicyProfilePolicy realm-client-policy",
       "keycloak:index/realmClientPolicyProfilePolicy:RealmClientPolicyProfilePolicy realm-wall-client-policy",
+      "keycloak:index/realmDefaultClientScopes:RealmDefaultClientScopes realm-default-scopes",
       "keycloak:openid/clientScope:ClientScope realm-claims-scope",
       "keycloak:openid/groupMembershipProtocolMapper:GroupMembershipProtocolMapper realm-groups-mapper",
       "keycloak:openid/userRealmRoleProtocolMapper:UserRealmRoleProtocolMapper realm-roles-mapper",
     ]);
-    assert.equal(rs.length, 1 + 1 + 9);
+    assert.equal(rs.length, 1 + 1 + 10);
     for (const k of kids.filter((x) => x.type.startsWith("keycloak:"))) assert.ok(k.provider?.includes(PROVIDER_URN_PART), `${k.name} uses the given provider`);
     const by = (n: string) => kids.find((k) => k.name === n)!;
     const realm = by("realm-realm");
@@ -248,7 +251,7 @@ describe("FactoryRealm", () => {
       realm: "factory", displayName: "factory", ...REALM_SETTINGS,
       securityDefenses: { bruteForceDetection: { permanentLockout: false, maxLoginFailures: 10, waitIncrementSeconds: 60, maxFailureWaitSeconds: 900, failureResetTimeSeconds: 43200 } },
     });
-    const realmId = "realm-realm-id-";
+    const realmId = "realm-realm-id";
     const profile = by("realm-client-profile");
     assert.equal(profile.protect, false);
     assert.ok(String(profile.inputs.realmId).startsWith(realmId));
@@ -278,7 +281,7 @@ describe("FactoryRealm", () => {
     assert.equal(keys.inputs.create, renderDropEncryptionKeysScript());
     assert.equal(keys.inputs.logging, "none");
     assert.equal((keys.inputs.triggers as unknown[]).length, 1);
-    assert.ok(String((keys.inputs.triggers as unknown[])[0]).startsWith("realm-realm-id-"), "re-runs when the realm is replaced");
+    assert.ok(String((keys.inputs.triggers as unknown[])[0]).startsWith("realm-realm-id"), "re-runs when the realm is replaced");
     // The password makes the whole environment a secret.
     const wrapped = keys.inputs.environment as Record<string, unknown>;
     assert.deepEqual(Object.keys(wrapped), [SECRET_MARK]);
@@ -288,13 +291,22 @@ describe("FactoryRealm", () => {
     assert.doesNotMatch(String(keys.inputs.create), /kc-admin-pw/);
     const scope = by("realm-claims-scope");
     assert.equal(scope.inputs.name, "factory-claims");
-    const scopeId = String(scope.inputs.name) && `realm-claims-scope-id-`;
+    const scopeId = String(scope.inputs.name) && `realm-claims-scope-id`;
     const roles = by("realm-roles-mapper");
     assert.deepEqual({ ...roles.inputs, realmId: undefined, clientScopeId: undefined }, { ...ROLES_MAPPER, realmId: undefined, clientScopeId: undefined });
     assert.ok(String(roles.inputs.clientScopeId).startsWith(scopeId));
     const groups = by("realm-groups-mapper");
     assert.deepEqual({ ...groups.inputs, realmId: undefined, clientScopeId: undefined }, { ...GROUPS_MAPPER, realmId: undefined, clientScopeId: undefined });
     assert.equal(groups.inputs.fullPath, false);
+    // The realm's default default-scopes: exactly CLIENT_DEFAULT_SCOPES (factory-claims included), after the
+    // claims scope and its mappers; realmId (which every client takes) resolves only once it exists.
+    const defaults = by("realm-default-scopes");
+    assert.deepEqual(Object.keys(defaults.inputs).sort(), ["defaultScopes", "realmId"]);
+    assert.ok(String(defaults.inputs.realmId).startsWith(realmId));
+    assert.deepEqual(defaults.inputs.defaultScopes, [...CLIENT_DEFAULT_SCOPES]);
+    assert.ok((defaults.inputs.defaultScopes as string[]).includes("factory-claims"));
+    assert.deepEqual(deps(defaults), [scope.urn, roles.urn, groups.urn].sort());
+    assert.equal(defaults.protect, false);
     assert.equal(roles.inputs.claimName, "roles");
     assert.equal(roles.inputs.multivalued, true);
   });
@@ -304,7 +316,7 @@ describe("FactoryRealm without admin login", () => {
   it("registers no key clean-up command (other areas' unit tests)", async () => {
     const rs = await runIdentity((provider) => new FactoryRealm("realm", { realm: "factory", provider }).realmId);
     assert.equal(rs.filter((r) => r.type === "command:local:Command").length, 0);
-    assert.equal(rs.length, 1 + 1 + 8);
+    assert.equal(rs.length, 1 + 1 + 9);
   });
 });
 
@@ -342,8 +354,8 @@ describe("TenantIdentity", () => {
     assert.deepEqual(roles.map((r) => r.inputs.name).sort(), ["nextcloud:asso-exemple", "paheko:asso-exemple", "wordpress:asso-exemple"]);
     const gr = kids.find((k) => k.type === "keycloak:index/groupRoles:GroupRoles")!;
     assert.equal(gr.inputs.exhaustive, true);
-    assert.ok(String(gr.inputs.groupId).startsWith("asso-exemple-identity-group-id-"));
-    assert.deepEqual((gr.inputs.roleIds as string[]).map((x) => x.replace(/-id-\d+$/, "")), [
+    assert.ok(String(gr.inputs.groupId).startsWith("asso-exemple-identity-group-id"));
+    assert.deepEqual((gr.inputs.roleIds as string[]).map((x) => x.replace(/-id(-\d+)?$/, "")), [
       "asso-exemple-identity-role-nextcloud", "asso-exemple-identity-role-paheko", "asso-exemple-identity-role-wordpress",
     ]);
   });
@@ -381,10 +393,9 @@ describe("KeycloakClient", () => {
       "keycloak:index/genericRoleMapper:GenericRoleMapper asso-exemple-nextcloud-oidc-scope-nextcloud-asso-exemple",
       "keycloak:index/genericRoleMapper:GenericRoleMapper asso-exemple-nextcloud-oidc-scope-paheko-asso-exemple",
       "keycloak:openid/client:Client asso-exemple-nextcloud-oidc-client",
-      "keycloak:openid/clientDefaultScopes:ClientDefaultScopes asso-exemple-nextcloud-oidc-default-scopes",
       "random:index/randomPassword:RandomPassword asso-exemple-nextcloud-oidc-secret",
     ]);
-    assert.equal(rs.length, 1 + 1 + 5);
+    assert.equal(rs.length, 1 + 1 + 4);
     for (const k of kids) assert.equal(k.tenant, "asso-exemple");
     const by = (suffix: string) => kids.find((k) => k.name === `asso-exemple-nextcloud-oidc-${suffix}`)!;
     const pw = by("secret");
@@ -420,13 +431,13 @@ describe("KeycloakClient", () => {
       webOrigins: ["https://cloud.exemple.org"],
     });
     assert.deepEqual(Object.keys(CLIENT_HARDENING).filter((k) => !(k in client.inputs)), []);
-    const scopes = by("default-scopes");
-    assert.deepEqual(Object.keys(scopes.inputs).sort(), ["clientId", "defaultScopes", "realmId"]);
-    assert.equal(scopes.inputs.realmId, "factory");
-    assert.deepEqual(scopes.inputs.defaultScopes, [...CLIENT_DEFAULT_SCOPES]);
-    assert.ok(String(scopes.inputs.clientId).startsWith("asso-exemple-nextcloud-oidc-client-id-"));
-    assert.deepEqual(by("scope-nextcloud-asso-exemple").inputs, { realmId: "factory", clientId: scopes.inputs.clientId, roleId: "role-nc-id" });
-    assert.deepEqual(by("scope-paheko-asso-exemple").inputs, { realmId: "factory", clientId: scopes.inputs.clientId, roleId: "role-pk-id" });
+    // Default scopes come from the realm (FactoryRealm's RealmDefaultClientScopes): no resource per client.
+    assert.equal(rs.filter((r) => r.type.includes("DefaultScopes") || r.type.includes("DefaultClientScopes")).length, 0);
+    const clientInternalId = rs.find((r) => r.type === "keycloak:openid/client:Client")!.name + "-id";
+    const nc = by("scope-nextcloud-asso-exemple");
+    assert.ok(String(nc.inputs.clientId).startsWith(clientInternalId), `${String(nc.inputs.clientId)} vs ${clientInternalId}`);
+    assert.deepEqual(nc.inputs, { realmId: "factory", clientId: nc.inputs.clientId, roleId: "role-nc-id" });
+    assert.deepEqual(by("scope-paheko-asso-exemple").inputs, { realmId: "factory", clientId: nc.inputs.clientId, roleId: "role-pk-id" });
     // No secret in component props.
     assert.doesNotMatch(JSON.stringify(rs.filter((r) => !r.custom).map((r) => r.inputs)), /mock-/);
   });
@@ -473,7 +484,7 @@ describe("KeycloakClient", () => {
     const strip = (i: Record<string, unknown>) => ({ ...i, pkceCodeChallengeMethod: undefined, extraConfig: undefined, clientId: undefined, name: undefined, rootUrl: undefined, baseUrl: undefined, validRedirectUris: undefined, webOrigins: undefined, clientSecret: undefined });
     assert.deepEqual(strip(client.inputs), strip(app.inputs));
     assert.deepEqual(client.inputs.validRedirectUris, wallArgs.redirectUris);
-    assert.equal(rs.filter((r) => r.parent === rs.find((x) => x.type === "factory:identity:KeycloakClient")!.urn).length, 3);
+    assert.equal(rs.filter((r) => r.parent === rs.find((x) => x.type === "factory:identity:KeycloakClient")!.urn).length, 2);
   });
 
   it("refuses a wall client whose redirect URI is not a wall callback, and wall- ids without wall: true (or the reverse)", async () => {
@@ -525,8 +536,9 @@ describe("identity section of the program (staging)", () => {
       assert.equal(mine.filter((r) => r.type === "keycloak:index/groupRoles:GroupRoles").length, 1);
       for (const r of mine.filter((x) => x.type !== "keycloak:index/groupRoles:GroupRoles")) {
         assert.equal(r.protect, true, r.name);
-        // Groups and roles are created after the realm-level policies and claims scope (realmId carries them).
-        for (const dep of ["realm-realm", "realm-client-policy", "realm-wall-client-policy", "realm-drop-encryption-keys", "realm-claims-scope", "realm-roles-mapper", "realm-groups-mapper"]) {
+        // Groups and roles are created after the realm-level policies and the realm default scopes (realmId
+        // carries them; the default scopes depend on the claims scope and its mappers, tested above).
+        for (const dep of ["realm-realm", "realm-client-policy", "realm-wall-client-policy", "realm-drop-encryption-keys", "realm-default-scopes"]) {
           assert.ok(r.dependsOn.some((u) => u.endsWith(`::${dep}`)), `${r.name} depends on ${dep}`);
         }
       }
@@ -572,10 +584,8 @@ describe("identity section of the program (staging)", () => {
       }
       const mappers = rs.filter((r) => r.type === "keycloak:index/genericRoleMapper:GenericRoleMapper" && r.parent === c.parent);
       assert.equal(mappers.length, 1, `${clientId}: exactly one scope mapping`);
-      assert.ok(String(mappers[0].inputs.roleId).startsWith(`${roleByName.get(role)!.name}-id-`), `${clientId} is scoped to ${role}`);
-      const scopes = rs.filter((r) => r.type === "keycloak:openid/clientDefaultScopes:ClientDefaultScopes" && r.parent === c.parent);
-      assert.equal(scopes.length, 1);
-      assert.deepEqual(scopes[0].inputs.defaultScopes, [...CLIENT_DEFAULT_SCOPES]);
+      assert.ok(String(mappers[0].inputs.roleId).startsWith(`${roleByName.get(role)!.name}-id`), `${clientId} is scoped to ${role}`);
+      assert.equal(rs.filter((r) => r.parent === c.parent).length, 3, `${clientId}: secret, client, one scope mapping`);
     }
   });
 });

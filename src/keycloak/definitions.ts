@@ -2,7 +2,7 @@
 // @pulumi/keycloak resources; the lab fixture (test/lab/support/keycloak.ts) sends the same values through
 // Keycloak's admin REST API (the *Representation functions), so the lab realm is the program's realm.
 import { WALL_CLIENT_ATTRIBUTE } from "../caddy/wall";
-import { CLAIMS_SCOPE, CLIENT_DEFAULT_SCOPES } from "./naming";
+import { CLAIMS_SCOPE } from "./naming";
 import { UriRules } from "./redirects";
 
 export { WALL_CLIENT_ATTRIBUTE };
@@ -294,7 +294,11 @@ export function claimsScopeRepresentation(): Record<string, unknown> {
   };
 }
 
-/** A factory client as the admin API takes it (what keycloak.openid.Client sends for CLIENT_HARDENING). */
+/**
+ * A factory client as the admin API takes it (what keycloak.openid.Client sends for CLIENT_HARDENING). Like
+ * the provider, it lists no client scopes: Keycloak gives a new client the realm's default default-scopes,
+ * which FactoryRealm sets to exactly CLIENT_DEFAULT_SCOPES (keycloak.RealmDefaultClientScopes).
+ */
 export function clientRepresentation(o: {
   clientId: string;
   secret: string;
@@ -325,8 +329,6 @@ export function clientRepresentation(o: {
     rootUrl: o.rootUrl,
     redirectUris: [...o.redirectUris],
     webOrigins: [...o.webOrigins],
-    defaultClientScopes: [...CLIENT_DEFAULT_SCOPES],
-    optionalClientScopes: [],
     attributes: {
       ...(kind.pkceCodeChallengeMethod ? { "pkce.code.challenge.method": kind.pkceCodeChallengeMethod } : {}),
       ...kind.extraConfig,

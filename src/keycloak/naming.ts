@@ -9,11 +9,13 @@ export type RoleService = (typeof ROLE_SERVICES)[number];
 /** Services guarded by the caddy-security OIDC wall (the wall checks `roles` for `<service>:<slug>`). */
 export const WALLED_SERVICES = ["paheko", "wordpress"] as const satisfies readonly RoleService[];
 
-/** The shared client scope carrying the flat `roles` and `groups` claims; every factory client has it by default. */
+/** The shared client scope carrying the flat `roles` and `groups` claims; a realm default scope, so every client has it. */
 export const CLAIMS_SCOPE = "factory-claims";
 
 /**
- * Default client scopes of every factory client. `basic` (Keycloak >= 25) carries `sub` and `auth_time`;
+ * The realm's default default-scopes (FactoryRealm's RealmDefaultClientScopes, authoritative): Keycloak gives
+ * them to every client created afterwards, so each factory client gets exactly these without a resource of
+ * its own (FactoryRealm.realmId resolves only once they are set, and every client takes realmId). `basic` (Keycloak >= 25) carries `sub` and `auth_time`;
  * the built-in `roles` scope is left out on purpose: its `realm_access`/`resource_access` claims are not
  * what the walls read, and the flat `roles` claim comes from CLAIMS_SCOPE.
  */

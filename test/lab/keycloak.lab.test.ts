@@ -168,7 +168,8 @@ describe("Keycloak realm as the program configures it", { skip }, () => {
     const clients = (await (await kc.admin("GET", "/clients?clientId=rogue&search=false")).json()) as { defaultClientScopes: string[]; fullScopeAllowed: boolean }[];
     assert.equal(clients.length, 1);
     assert.equal(clients[0].fullScopeAllowed, false);
-    void CLIENT_DEFAULT_SCOPES;
+    // Registered without any scope list (as the provider does), it got exactly the realm's default scopes.
+    assert.deepEqual([...clients[0].defaultClientScopes].sort(), [...CLIENT_DEFAULT_SCOPES].sort());
   });
 
   it("publishes signing keys only (FactoryRealm's key clean-up ran), and the clean-up is idempotent", async () => {

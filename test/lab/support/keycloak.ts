@@ -2,8 +2,10 @@
 // on 127.0.0.1, with a realm configured exactly like components/identity.ts configures it, from the same
 // pure definitions (src/keycloak/*): realm settings, client policy profiles and policies (exact redirect URIs
 // everywhere, PKCE S256 for every client but the walls), no RSA-OAEP key (FactoryRealm's command, run as the
-// program registers it), the shared `factory-claims` client scope with the flat `roles` and `groups` mappers, tenant
-// groups and `<service>:<slug>` roles, confidential clients with full scope off and role scope mappings.
+// program registers it), the shared `factory-claims` client scope with the flat `roles` and `groups` mappers, the
+// realm's default default-scopes set to exactly CLIENT_DEFAULT_SCOPES (as RealmDefaultClientScopes: authoritative),
+// tenant groups and `<service>:<slug>` roles, confidential clients with full scope off and role scope mappings;
+// clients list no scopes (as keycloak.openid.Client) and addClient checks Keycloak gave them exactly the realm's.
 //
 // API (everything a wall or token test needs):
 //   const why = keycloakSkipReason();          // undefined when Keycloak can run; throws when CI is set and it cannot
@@ -228,6 +230,17 @@ export async function startKeycloak(opts: StartOptions = {}): Promise<KeycloakLa
     // The realm, as FactoryRealm declares it.
     await must("POST", "", realmRepresentation(realm));
     await must("POST", `${R}/client-scopes`, claimsScopeRepresentation());
+    // As RealmDefaultClientScopes: the realm's default default-scopes become exactly CLIENT_DEFAULT_SCOPES.
+    const all = (await (await must("GET", `${R}/client-scopes`)).json()) as { id: string; name: string }[];
+    const defaults = (await (await must("GET", `${R}/default-default-client-scopes`)).json()) as { id: string; name: string }[];
+    for (const s of defaults) {
+      if (!(CLIENT_DEFAULT_SCOPES as readonly string[]).includes(s.name)) await must("DELETE", `${R}/default-default-client-scopes/${s.id}`);
+    }
+    for (const name of CLIENT_DEFAULT_SCOPES) {
+      const s = all.find((x) => x.name === name);
+      if (!s) throw new Error(`client scope ${name} missing in the realm`);
+      if (!defaults.some((d) => d.id === s.id)) await must("PUT", `${R}/default-default-client-scopes/${s.id}`);
+    }
     await must("PUT", `${R}/client-policies/profiles`, clientProfilesRepresentation({ allowLoopbackHttp: true }));
     await must("PUT", `${R}/client-policies/policies`, clientPoliciesRepresentation());
     const dropped = await dropEncryptionKeys();
@@ -262,7 +275,7 @@ export async function startKeycloak(opts: StartOptions = {}): Promise<KeycloakLa
     },
 
     async addClient(o) {
-      // As KeycloakClient: validated URIs, CLIENT_HARDENING, default scopes, role scope mappings.
+      // As KeycloakClient: validated URIs, CLIENT_HARDENING, role scope mappings; default scopes from the realm.
       const uris = validateClientUris(o.clientId, o.redirectUris, o.webOrigins, { allowLoopbackHttp: true });
       if (o.wall) validateWallRedirectUris(o.clientId, o.redirectUris, { allowLoopbackHttp: true });
       const secret = randomBytes(36).toString("base64url");
@@ -270,17 +283,11 @@ export async function startKeycloak(opts: StartOptions = {}): Promise<KeycloakLa
       // accepts any port on them at authorization time (RFC 8252 §7.3): register them that way.
       const registered = uris.redirectUris.map(loopbackRegistration);
       const id = idOf(await must("POST", `${R}/clients`, clientRepresentation({ clientId: o.clientId, secret, rootUrl: o.rootUrl, redirectUris: registered, webOrigins: uris.webOrigins, wall: o.wall })));
-      // Default scopes exactly CLIENT_DEFAULT_SCOPES (the admin API may add the realm defaults on create).
-      const scopes = (await (await must("GET", `${R}/client-scopes`)).json()) as { id: string; name: string }[];
-      const current = (await (await must("GET", `${R}/clients/${id}/default-client-scopes`)).json()) as { id: string; name: string }[];
-      for (const s of current) {
-        if (!(CLIENT_DEFAULT_SCOPES as readonly string[]).includes(s.name)) await must("DELETE", `${R}/clients/${id}/default-client-scopes/${s.id}`);
-      }
-      for (const name of CLIENT_DEFAULT_SCOPES) {
-        const s = scopes.find((x) => x.name === name);
-        if (!s) throw new Error(`client scope ${name} missing in the realm`);
-        if (!current.some((c) => c.id === s.id)) await must("PUT", `${R}/clients/${id}/default-client-scopes/${s.id}`);
-      }
+      // Nothing sets the client's default scopes: Keycloak must have given it exactly the realm's defaults.
+      const current = (await (await must("GET", `${R}/clients/${id}/default-client-scopes`)).json()) as { name: string }[];
+      const got = current.map((s) => s.name).sort();
+      const want = [...CLIENT_DEFAULT_SCOPES].sort();
+      if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`client ${o.clientId}: default scopes ${got.join(" ")}, expected the realm's ${want.join(" ")}`);
       const optional = (await (await must("GET", `${R}/clients/${id}/optional-client-scopes`)).json()) as { id: string }[];
       for (const s of optional) await must("DELETE", `${R}/clients/${id}/optional-client-scopes/${s.id}`);
       if (o.scopeRoles.length > 0) {
