@@ -3,6 +3,8 @@
 // CrossGuard ResourceValidationPolicy. Inputs are plain JSON as CrossGuard hands them over (secrets
 // unwrapped); during a preview a value may still be unknown: UNKNOWN below, or absent.
 
+import { isPinnedImage } from "../src/images";
+
 /** What CrossGuard puts in place of a value that is not known yet during a preview. */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
@@ -142,21 +144,7 @@ export function isStateful(type: string, inputs: Inputs = {}): boolean {
   return kind === "bucket" || kind === "key";
 }
 
-/**
- * True when an image reference names one immutable build: a tag other than `latest`, a digest
- * (`name@sha256:…`), or an image id (`sha256:…`). Registry ports (`host:5000/name`) are not tags.
- */
-export function isPinnedImage(ref: string): boolean {
-  const r = ref.trim();
-  if (/^sha256:[0-9a-f]{12,}$/i.test(r)) return true;
-  if (r.includes("@")) return /^[^@\s]+@sha256:[0-9a-f]{64}$/i.test(r);
-  if (r === "" || /\s/.test(r)) return false;
-  const last = r.slice(r.lastIndexOf("/") + 1);
-  const colon = last.indexOf(":");
-  if (colon < 0) return false;
-  const tag = last.slice(colon + 1);
-  return tag !== "" && tag.toLowerCase() !== "latest";
-}
+export { isPinnedImage };
 
 const V4_PRIVATE: readonly [number, number, number][] = [
   // [first octet, second-octet low, second-octet high]

@@ -2,6 +2,7 @@
 // The Pulumi CLI can only type scalar config keys (see Pulumi.yaml), so structured settings are checked here.
 import * as fs from "node:fs";
 import { Document, isMap, Node } from "yaml";
+import { isPinnedImage } from "./images";
 import { isEmail } from "./tenants";
 import {
   DnsSettings, Host, HOST_ROLES, HostRole, IMAGE_KEYS, ImageSet, MailSettings, NextcloudSettings, Problem,
@@ -33,15 +34,7 @@ const SETTING_KEYS = [
 ] as const;
 const SHARED_SERVICES = ["postgres", "garage", "keycloak", "collabora"] as const;
 
-/** `name:tag` or `name@sha256:…`, never `latest`. */
-export function isPinnedImage(image: string): boolean {
-  if (/@sha256:[a-f0-9]{64}$/.test(image)) return true;
-  const lastSlash = image.lastIndexOf("/");
-  const tagAt = image.indexOf(":", lastSlash + 1);
-  if (tagAt < 0) return false;
-  const tag = image.slice(tagAt + 1);
-  return /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag) && tag !== "latest" && !/^(stable|main|master|edge|nightly)$/.test(tag);
-}
+export { isPinnedImage };
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 export function isIPv4(s: string): boolean {
