@@ -1,15 +1,8 @@
 // The offline plan: what the program registers, grouped by tenant, from a mock run. Pure formatting.
 import { HarnessResult, maskSecrets, RecordedResource } from "./harness";
 
-export interface PlanResource {
-  urn: string;
-  type: string;
-  name: string;
-  tenant: string | null;
-  parent: string | null;
-  protect: boolean;
-  inputs: unknown;
-}
+/** One resource of the plan: the recorded identity and options, with secrets masked in its inputs. */
+export type PlanResource = Pick<RecordedResource, "urn" | "type" | "name" | "tenant" | "parent" | "protect"> & { inputs: unknown };
 
 export interface PlanJson {
   stack: string;

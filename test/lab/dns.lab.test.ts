@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,6 +16,7 @@ import { NAME_LINE_PREFIX, renderNsupdateShell, renderNsupdateUpsert, renderTsig
 import { DnsRecordSet, tenantDnsRecords } from "../../src/dns/records";
 import { revealSecrets, runUnderMocks } from "../../src/harness";
 import { Host, StackSettings, Tenant } from "../../src/types";
+import { freePort } from "../../scripts/lab/net";
 
 const TOOLS: Record<string, string> = { named: "/usr/sbin/named", "tsig-keygen": "/usr/sbin/tsig-keygen", nsupdate: "nsupdate", dig: "dig", shellcheck: "shellcheck" };
 const have = (cmd: string) => (cmd.startsWith("/") ? fs.existsSync(cmd) : spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0);
@@ -26,16 +26,6 @@ const skip = missing.length > 0 ? `DNS lab tools missing: ${missing.join(", ")} 
 
 const KEY_NAME = "factory-lab";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const host = (name: string, roles: Host["roles"], v4?: string, v6?: string): Host =>
   ({ name, docker: "unix:///var/run/docker.sock", roles, weight: 1, privateAddress: "10.0.0.1", publicIPv4: v4, publicIPv6: v6, drain: false });

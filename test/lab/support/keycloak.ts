@@ -28,7 +28,6 @@
 import { ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
@@ -39,6 +38,8 @@ import { KEYS_SCRIPT_INTERPRETER, KeysScriptEnv, renderDropEncryptionKeysScript 
 import { CLIENT_DEFAULT_SCOPES, groupName, RoleService, roleName, roleServices } from "../../../src/keycloak/naming";
 import { validateClientUris, validateWallRedirectUris } from "../../../src/keycloak/redirects";
 import { ServiceName } from "../../../src/types";
+import { freePort } from "../../../scripts/lab/net";
+export { freePort };
 
 export const KEYCLOAK_HOME = process.env.SF_KEYCLOAK_HOME
   ?? path.join(process.env.SF_CACHE ?? path.join(os.homedir(), ".cache", "service-factory"), "keycloak");
@@ -58,16 +59,6 @@ function onPath(cmd: string): boolean {
   return (process.env.PATH ?? "").split(path.delimiter).some((d) => d && fs.existsSync(path.join(d, cmd)));
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface LabClient {
   clientId: string;
