@@ -5,6 +5,7 @@ import * as random from "@pulumi/random";
 import { PAHEKO_PATHS, PahekoOrg, renderPahekoConfig } from "../src/paheko/config";
 import { renderCronLoop, renderFolderScript } from "../src/paheko/scripts";
 import { Host, MailSettings } from "../src/types";
+import { urlHost } from "../src/endpoints";
 
 /** Port the Paheko image serves HTTP on inside the container (image contract, docs/paheko.md). */
 export const PAHEKO_HTTP_PORT = 8080;
@@ -68,7 +69,7 @@ export class PahekoFactory extends pulumi.ComponentResource {
     const keep: pulumi.CustomResourceOptions = { parent: this, protect: true, retainOnDelete: true };
     const onHost: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
     this.host = args.host.name;
-    const addr = args.host.privateAddress.includes(":") ? `[${args.host.privateAddress}]` : args.host.privateAddress;
+    const addr = urlHost(args.host.privateAddress);
     this.upstream = `${addr}:${PAHEKO_PUBLISHED_PORT}`;
     this.containerName = name;
     this.dockerHost = args.host.docker;

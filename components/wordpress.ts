@@ -10,6 +10,7 @@ import {
 import { Host } from "../src/types";
 import { placeholderPage } from "../src/wordpress/placeholder";
 import { GarageBucket } from "./garageBucket";
+import { urlHost } from "../src/endpoints";
 
 /** PHP-FPM port inside the WordPress container (official -fpm image). */
 export const WORDPRESS_FPM_PORT = 9000;
@@ -65,7 +66,7 @@ export class WordPressMultisite extends pulumi.ComponentResource {
     super("factory:wordpress:WordPressMultisite", name, { host: args.host.name }, opts);
     const keep: pulumi.CustomResourceOptions = { parent: this, protect: true, retainOnDelete: true };
     const onHost: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
-    const addr = args.host.privateAddress.includes(":") ? `[${args.host.privateAddress}]` : args.host.privateAddress;
+    const addr = urlHost(args.host.privateAddress);
     this.host = args.host.name;
     this.fpmUpstream = `${addr}:${WORDPRESS_PUBLISHED_PORT}`;
     this.documentRoot = WORDPRESS_PATHS.root;

@@ -1,7 +1,7 @@
 // Where each shared service answers, derived from the stack settings alone (deployed: the host's private
 // address and the service's standard port; external: the declared endpoint). Pure, so a sharded tenant
 // stack computes the same endpoints as the platform stack without reading its state.
-import { platformHostnames, SharedServiceMode, StackSettings } from "./types";
+import { Host, platformHostnames, SharedServiceMode, StackSettings } from "./types";
 
 export const PORTS = {
   postgres: 5432,
@@ -25,11 +25,22 @@ export interface Endpoints {
   collaboraUrl: string;
 }
 
-function deployedAddress(settings: StackSettings, mode: SharedServiceMode): string | undefined {
+/** The host a shared service is deployed on, or undefined when it is external. */
+export function deployHost(settings: StackSettings, mode: SharedServiceMode): Host | undefined {
   if (mode.mode !== "deploy") return undefined;
   const host = settings.hosts.find((h) => h.name === mode.host);
   if (!host) throw new Error(`shared service host ${mode.host} is not in the inventory`);
-  return host.privateAddress.includes(":") ? `[${host.privateAddress}]` : host.privateAddress;
+  return host;
+}
+
+/** An address as it goes in a URL or host:port (IPv6 in brackets). */
+export function urlHost(addr: string): string {
+  return addr.includes(":") ? `[${addr}]` : addr;
+}
+
+function deployedAddress(settings: StackSettings, mode: SharedServiceMode): string | undefined {
+  const host = deployHost(settings, mode);
+  return host && urlHost(host.privateAddress);
 }
 
 function splitHostPort(endpoint: string, defaultPort: number): { host: string; port: number } {

@@ -1,6 +1,6 @@
 // Where each shared service runs and how containers reach it: docker names, network aliases, resource
 // limits, the ports each one publishes on its host's private address. Pure (no Pulumi).
-import { PORTS } from "../endpoints";
+import { deployHost, PORTS, urlHost } from "../endpoints";
 import { Host, SharedServiceMode, StackSettings } from "../types";
 
 /** The shared services this layer may deploy (Caddy belongs to the edge). */
@@ -92,17 +92,7 @@ export function redisHosts(hosts: readonly Host[]): Host[] {
   return hosts.filter((h) => h.roles.includes("compute"));
 }
 
-/** The host a shared service is deployed on, or undefined when it is external. */
-export function deployHost(settings: StackSettings, mode: SharedServiceMode): Host | undefined {
-  if (mode.mode !== "deploy") return undefined;
-  const h = settings.hosts.find((x) => x.name === mode.host);
-  if (!h) throw new Error(`shared service host ${mode.host} is not in the inventory`);
-  return h;
-}
-
-function bracket(addr: string): string {
-  return addr.includes(":") ? `[${addr}]` : addr;
-}
+export { deployHost };
 
 /**
  * How a container on `fromHost` reaches a shared service: by its network alias when the service runs on
@@ -123,5 +113,5 @@ export function serviceAddressFrom(
   }
   const h = deployHost(settings, mode)!;
   if (h.name === fromHost) return { host: NETWORK_ALIAS[svc], port };
-  return { host: bracket(h.privateAddress), port };
+  return { host: urlHost(h.privateAddress), port };
 }

@@ -1,6 +1,6 @@
 // Fixed facts about the shared services the component wires: paths inside the containers, the Keycloak
 // admin and database names, the platform's Garage key name, garage.toml options. Pure (no Pulumi).
-import { GARAGE_REGION, PORTS } from "../endpoints";
+import { GARAGE_REGION, PORTS, urlHost } from "../endpoints";
 import { GarageTomlOptions } from "../garage/config";
 import { Host, platformHostnames, StackSettings } from "../types";
 
@@ -22,7 +22,7 @@ export const GARAGE_PATHS = {
 } as const;
 
 function hostPort(addr: string, port: number): string {
-  return addr.includes(":") ? `[${addr}]:${port}` : `${addr}:${port}`;
+  return `${urlHost(addr)}:${port}`;
 }
 
 /** Options of renderGarageToml for the single Garage node on `host` (listens inside the container on all addresses). */
