@@ -46,12 +46,18 @@ export function isEmail(value: string): boolean {
 }
 
 /** Parses and checks one tenant file on its own (cross-tenant rules are applied by loadTenantSources). */
-export function parseTenant(file: string, source: string, ctx: TenantContext): { tenant?: Tenant; problems: Problem[]; nodes: Map<string, Node> } {
+/** Where each checked key's value sits, so cross-file rules can point at it. */
+export type KeyPositions = Map<string, { line: number; col: number }>;
+
+export function parseTenant(file: string, source: string, ctx: TenantContext): { tenant?: Tenant; problems: Problem[]; positions: KeyPositions } {
   const c = new YamlChecker(file, source);
-  const nodes = new Map<string, Node>();
-  if (!c.ok) return { problems: c.problems, nodes };
+  const positions: KeyPositions = new Map();
+  const remember = (key: string, node: Node | null) => {
+    if (node?.range) positions.set(key, c.lineCounter.linePos(node.range[0]));
+  };
+  if (!c.ok) return { problems: c.problems, positions };
   const top = c.map(c.doc.contents as Node, "tenant", TENANT_KEYS, ["slug", "name", "contact"]);
-  if (!top) return { problems: c.problems, nodes };
+  if (!top) return { problems: c.problems, positions };
 
   const get = (k: string) => top.get(k)?.value ?? null;
   const slugNode = get("slug");
@@ -62,7 +68,7 @@ export function parseTenant(file: string, source: string, ctx: TenantContext): {
     else if (RESERVED_LABELS.has(slug)) c.at(slugNode, `slug "${slug}" is a reserved name`);
     else if (slug.includes("--")) c.at(slugNode, `slug "${slug}" must not contain "--" (reserved for punycode and generated names)`);
   }
-  if (slugNode) nodes.set("slug", slugNode);
+  remember("slug", slugNode);
   const name = top.has("name") ? c.string(get("name"), "name") : undefined;
   const contactNode = get("contact");
   const contact = top.has("contact") ? c.string(contactNode, "contact") : undefined;
@@ -105,7 +111,7 @@ export function parseTenant(file: string, source: string, ctx: TenantContext): {
         c.at(node, `services.${service}.${key} "${raw}" ${check.reason}`);
         return undefined;
       }
-      if (node) nodes.set(`services.${service}.${key}`, node);
+      remember(`services.${service}.${key}`, node);
       return check.hostname;
     };
     for (const service of SERVICE_NAMES) {
@@ -131,8 +137,8 @@ export function parseTenant(file: string, source: string, ctx: TenantContext): {
       }
     }
   }
-  if (!c.ok || slug === undefined || name === undefined || contact === undefined) return { problems: c.problems, nodes };
-  return { tenant: { slug, name, contact, status, pinnedHost, dns, services, admins, file }, problems: c.problems, nodes };
+  if (!c.ok || slug === undefined || name === undefined || contact === undefined) return { problems: c.problems, positions };
+  return { tenant: { slug, name, contact, status, pinnedHost, dns, services, admins, file }, problems: c.problems, positions };
 }
 
 /** Every hostname a tenant answers on, with the key it comes from. */
@@ -162,8 +168,7 @@ export function loadTenantSources(sources: { file: string; source: string }[], c
     const t = parsed.tenant;
     if (!t) continue;
     const at = (key: string, message: string) => {
-      const node = parsed.nodes.get(key);
-      const pos = node?.range ? lineCol(source, node.range[0]) : { line: 1, col: 1 };
+      const pos = parsed.positions.get(key) ?? { line: 1, col: 1 };
       problems.push({ file, ...pos, message });
     };
     let ok = true;
@@ -202,10 +207,4 @@ export function loadTenantDir(dir: string, ctx: TenantContext, relativeTo = proc
     files.map((f) => ({ file: path.relative(relativeTo, path.join(dir, f)) || f, source: fs.readFileSync(path.join(dir, f), "utf8") })),
     ctx,
   );
-}
-
-function lineCol(source: string, offset: number): { line: number; col: number } {
-  const before = source.slice(0, offset);
-  const line = before.split("\n").length;
-  return { line, col: offset - before.lastIndexOf("\n") };
 }
