@@ -208,7 +208,9 @@ export class CaddyEdge extends pulumi.ComponentResource {
         environment: { ...environment, FACTORY_SCRIPT: renderSecretsScript({ dir: EDGE_STATE_DIR }) },
         stdin: d.secrets,
         // A new container has an empty secrets directory only if its volume was recreated; rewrite anyway.
-        triggers: [d.container.id, d.secrets],
+        // A change of the secrets themselves re-runs `create` (stdin is an input); a secret in `triggers`
+        // breaks every preview where it is unknown ("triggers[1]: malformed secret: missing value").
+        triggers: [d.container.id],
         logging: "none",
       }, { parent: this, dependsOn: [d.container] }));
     }

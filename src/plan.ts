@@ -81,12 +81,12 @@ export function attributeAreas(resources: readonly RecordedResource[]): Map<stri
     for (let cur: RecordedResource | undefined = r; cur; cur = cur.parent ? byUrn.get(cur.parent) : undefined) {
       const m = /^factory:([^:]+):/.exec(cur.type);
       if (!m) continue;
-      const module = m[1].toLowerCase();
-      if (SERVICE_MODULES[module]) {
-        area = SERVICE_MODULES[module];
+      const typeModule = m[1].toLowerCase();
+      if (SERVICE_MODULES[typeModule]) {
+        area = SERVICE_MODULES[typeModule];
         break;
       }
-      area ??= module;
+      area ??= typeModule;
     }
     out.set(r.urn, area);
   }
