@@ -9,12 +9,21 @@ BIN="$SF_CACHE/bin"
 mkdir -p "$BIN"
 
 # Pinned versions: a lab result is only comparable run to run when the servers do not move under it.
-GARAGE_VERSION="${GARAGE_VERSION:-2.5.0}"
-CADDY_VERSION="${CADDY_VERSION:-v2.10.2}"
-CADDY_SECURITY_VERSION="${CADDY_SECURITY_VERSION:-v1.1.31}"
-XCADDY_VERSION="${XCADDY_VERSION:-v0.4.5}"
-ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-v1.7.7}"
-KEYCLOAK_VERSION="${KEYCLOAK_VERSION:-26.0.7}"
+# One list for the stacks' image pins and the tests: images/versions.json (test/versions.test.ts checks
+# the stack files agree with it). Each can still be overridden from the environment.
+VERSIONS_JSON="$(cd "$(dirname "$0")/../.." && pwd)/images/versions.json"
+version() {
+  # shellcheck disable=SC2016 # a JavaScript template literal, not a shell expansion
+  node -p 'const v = require(process.argv[1])[process.argv[2]];
+    if (typeof v !== "string" || v === "") throw new Error(`no version "${process.argv[2]}" in ${process.argv[1]}`);
+    v' "$VERSIONS_JSON" "$1"
+}
+GARAGE_VERSION="${GARAGE_VERSION:-$(version garage)}"
+CADDY_VERSION="${CADDY_VERSION:-v$(version caddy)}"
+CADDY_SECURITY_VERSION="${CADDY_SECURITY_VERSION:-v$(version caddySecurity)}"
+XCADDY_VERSION="${XCADDY_VERSION:-v$(version xcaddy)}"
+ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-v$(version actionlint)}"
+KEYCLOAK_VERSION="${KEYCLOAK_VERSION:-$(version keycloak)}"
 
 log() { printf '[install-test-tools] %s\n' "$*" >&2; }
 
