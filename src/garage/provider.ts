@@ -1,12 +1,15 @@
-// The CRUD functions of the three Garage dynamic providers (bucket, access key, key-on-bucket grant).
-// Plain objects with no Pulumi import: components/garageBucket.ts hands them to pulumi.dynamic.Resource,
-// tests call them directly against a real Garage server.
+// The CRUD functions of the Garage dynamic providers: through the admin API a bucket, an access key and a
+// key-on-bucket grant; through the S3 API, with the platform's own key, a bucket's CORS rule and a website's
+// first object. Plain objects with no Pulumi import: components/garageBucket.ts hands them to
+// pulumi.dynamic.Resource, tests call them directly against a real Garage server.
 //
 // Pulumi serializes each provider object, with everything it captures, into the state of every resource
-// it manages. So these objects capture only the self-contained admin client module: no configuration,
-// no credential. The admin URL and token arrive in each call's inputs/outputs (the token as a secret input,
-// kept secret in state by the component's additionalSecretOutputs).
+// it manages. So these objects capture only the self-contained admin client module (admin.ts) or the S3
+// helpers (s3.ts, which reference @aws-sdk/client-s3 by package name): no configuration, no credential.
+// The URLs, the admin token and the platform key arrive in each call's inputs/outputs (the token and the
+// key as secret inputs, kept secret in state by the component's additionalSecretOutputs).
 import { BucketKeyPermissions, BucketQuotas, GarageAdminClient, garageAdminError, GarageApiVersion, isGarageAdminError, WebsiteAccess } from "./admin";
+import { CorsRule, deleteBucketCors, garageS3Client, getBucketCors, normalCorsRule, putBucketCors, putObjectIfAbsent } from "./s3";
 
 /** Connection fields every Garage dynamic resource carries. */
 export interface GarageConnection {
@@ -37,6 +40,39 @@ export interface KeyOutputs extends KeyInputs {
   accessKeyId: string;
   /** Secret: the component lists it in additionalSecretOutputs. */
   secretAccessKey: string;
+}
+
+/** Connection fields of the resources driven through the S3 API with the platform's own key. */
+export interface GarageS3Connection {
+  /** S3 API endpoint (path-style addressing). */
+  s3Url: string;
+  /** Region requests are signed for. */
+  s3Region: string;
+  /** The platform key (secret inputs and outputs). */
+  s3AccessKeyId: string;
+  s3SecretAccessKey: string;
+}
+
+/** A bucket's whole CORS configuration. */
+export interface CorsInputs extends GarageS3Connection {
+  /** The bucket's global alias (its S3 name). */
+  bucket: string;
+  /** The rules, exactly: any other rule set on the bucket is replaced. */
+  corsRules: CorsRule[];
+}
+export type CorsOutputs = CorsInputs;
+
+/** An object written once, if its key is free, and never again: the site's publisher owns it afterwards. */
+export interface ObjectInputs extends GarageS3Connection {
+  bucket: string;
+  /** Object key (e.g. index.html). */
+  key: string;
+  content: string;
+  contentType: string;
+}
+export interface ObjectOutputs extends ObjectInputs {
+  /** true: this resource wrote the object; false: an object was already there and was left as it was. */
+  created: boolean;
 }
 
 export interface GrantInputs extends GarageConnection {
@@ -249,5 +285,85 @@ export const garageGrantProvider: CrudProvider<GrantInputs, GrantOutputs> = {
     } catch (err) {
       if (!(isGarageAdminError(err) && err.status === 404)) throw err;
     }
+  },
+};
+
+function s3Client(c: GarageS3Connection) {
+  return garageS3Client({ url: c.s3Url, region: c.s3Region, accessKeyId: c.s3AccessKeyId, secretAccessKey: c.s3SecretAccessKey });
+}
+
+function s3Connection(c: GarageS3Connection): GarageS3Connection {
+  return { s3Url: c.s3Url, s3Region: c.s3Region, s3AccessKeyId: c.s3AccessKeyId, s3SecretAccessKey: c.s3SecretAccessKey };
+}
+
+/** Names of the S3 connection fields that differ (an update that only stores the new values). */
+function s3ConnectionChanges(olds: GarageS3Connection, news: GarageS3Connection): string[] {
+  return (["s3Url", "s3Region", "s3AccessKeyId", "s3SecretAccessKey"] as const).filter((k) => olds[k] !== news[k]);
+}
+
+const corsRules = (rules: readonly Partial<CorsRule>[] | undefined): CorsRule[] => (rules ?? []).map(normalCorsRule);
+
+export const garageCorsProvider: CrudProvider<CorsInputs, CorsOutputs> = {
+  async create(inputs) {
+    const rules = corsRules(inputs.corsRules);
+    await putBucketCors(s3Client(inputs), inputs.bucket, rules);
+    return { id: inputs.bucket, outs: { ...s3Connection(inputs), bucket: inputs.bucket, corsRules: rules } };
+  },
+
+  async read(id, props) {
+    const rules = await getBucketCors(s3Client(props), props.bucket);
+    if (!rules) return {};
+    return { id, props: { ...s3Connection(props), bucket: props.bucket, corsRules: rules } };
+  },
+
+  async diff(_id, olds, news) {
+    const replaces = olds.bucket !== news.bucket ? ["bucket"] : [];
+    const changed = [...s3ConnectionChanges(olds, news), ...replaces];
+    if (!same(corsRules(olds.corsRules), corsRules(news.corsRules))) changed.push("corsRules");
+    return { changes: changed.length > 0, replaces, deleteBeforeReplace: false };
+  },
+
+  async update(_id, olds, news) {
+    const rules = corsRules(news.corsRules);
+    if (!same(corsRules(olds.corsRules), rules)) await putBucketCors(s3Client(news), news.bucket, rules);
+    return { outs: { ...s3Connection(news), bucket: news.bucket, corsRules: rules } };
+  },
+
+  async delete(_id, props) {
+    await deleteBucketCors(s3Client(props), props.bucket);
+  },
+};
+
+export const garageObjectProvider: CrudProvider<ObjectInputs, ObjectOutputs> = {
+  async create(inputs) {
+    const created = await putObjectIfAbsent(s3Client(inputs), inputs.bucket, inputs.key, inputs.content, inputs.contentType);
+    return {
+      id: `${inputs.bucket}/${inputs.key}`,
+      outs: { ...s3Connection(inputs), bucket: inputs.bucket, key: inputs.key, content: inputs.content, contentType: inputs.contentType, created },
+    };
+  },
+
+  // The object is the publisher's once written: refresh does not look at it (a page the tenant replaced or
+  // removed is not drift, and must not make the next update write the first page again).
+  async read(id, props) {
+    return { id, props };
+  },
+
+  // Content changes are not changes: the first page is written once. A new bucket or key is another first
+  // object (written only if that key is free); new connection values are stored.
+  async diff(_id, olds, news) {
+    const replaces = (["bucket", "key"] as const).filter((k) => olds[k] !== news[k]);
+    const changed = [...s3ConnectionChanges(olds, news), ...replaces];
+    return { changes: changed.length > 0, replaces, deleteBeforeReplace: false };
+  },
+
+  // Never writes: keeps what was written (or found) at creation, stores the new connection values.
+  async update(_id, olds, news) {
+    return { outs: { ...s3Connection(news), bucket: olds.bucket, key: olds.key, content: olds.content, contentType: olds.contentType, created: olds.created } };
+  },
+
+  // Never removes the object (the component also retains it on delete).
+  async delete() {
+    return;
   },
 };
