@@ -1,17 +1,42 @@
-import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import {
   BucketInputs,
   BucketOutputs,
+  CorsInputs,
+  CorsOutputs,
   CrudProvider,
   garageBucketProvider,
+  garageCorsProvider,
   garageGrantProvider,
   garageKeyProvider,
+  garageObjectProvider,
   GrantInputs,
   KeyInputs,
   KeyOutputs,
+  ObjectInputs,
+  ObjectOutputs,
 } from "../src/garage/provider";
 import { APPLICATION_KEY_PERMISSIONS, corsRule, garageBucketProblems, garageKeyName, PLATFORM_KEY_PERMISSIONS } from "../src/garage/naming";
+
+/**
+ * Garage's S3 API as the platform's own key reaches it (Platform.s3): what a GarageBucket needs for its CORS
+ * rule and its first index.html.
+ */
+export interface GarageS3 {
+  /** S3 API endpoint on the private network (Platform.endpoints.garage.s3Url); addressed path-style. */
+  url: string;
+  /** Region requests are signed for (GARAGE_REGION). */
+  region: string;
+  /** The platform key (operator secrets garageS3AccessKeyId, garageS3SecretAccessKey): Pulumi secrets. */
+  accessKeyId: pulumi.Input<string>;
+  secretAccessKey: pulumi.Input<string>;
+  /**
+   * What must exist before Garage answers: its container healthy, the layout applied, the platform key
+   * imported (SharedServices.garageReady; empty for an external Garage or a tenant shard). Every Garage
+   * resource of the bucket waits for them.
+   */
+  ready: pulumi.Resource[];
+}
 
 export interface GarageBucketArgs {
   /** Slug of the tenant owning the bucket (stored as the component's only prop). */
@@ -35,19 +60,16 @@ export interface GarageBucketArgs {
   corsOrigins?: string[];
   /** Garage admin API: base URL and bearer token (a secret). */
   admin: { url: string; token: pulumi.Input<string> };
-  /** aws provider pointed at Garage's S3 API with the platform key (CORS, first index.html). */
-  s3Provider: aws.Provider;
-  /**
-   * Access key id of the platform key used by s3Provider, granted read+write+owner on this bucket when CORS or a
-   * first index.html is managed (PutBucketCors is an owner operation); default: s3Provider's accessKey.
-   */
-  platformAccessKeyId?: pulumi.Input<string>;
+  /** Garage's S3 API with the platform key (CORS, first index.html) and what Garage's readiness hangs on. */
+  s3: GarageS3;
 }
 
 // The providers are module-level constants: pulumi.dynamic caches one serialization per provider object.
 const bucketProvider = garageBucketProvider as CrudProvider<BucketInputs, BucketOutputs> & pulumi.dynamic.ResourceProvider;
 const keyProvider = garageKeyProvider as CrudProvider<KeyInputs, KeyOutputs> & pulumi.dynamic.ResourceProvider;
 const grantProvider = garageGrantProvider as CrudProvider<GrantInputs, GrantInputs> & pulumi.dynamic.ResourceProvider;
+const corsProvider = garageCorsProvider as CrudProvider<CorsInputs, CorsOutputs> & pulumi.dynamic.ResourceProvider;
+const objectProvider = garageObjectProvider as CrudProvider<ObjectInputs, ObjectOutputs> & pulumi.dynamic.ResourceProvider;
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
@@ -76,6 +98,21 @@ class GarageGrantResource extends pulumi.dynamic.Resource {
   }
 }
 
+/** A bucket's CORS configuration, exactly (S3 API, platform key); deleting it removes the configuration. */
+class GarageBucketCorsResource extends pulumi.dynamic.Resource {
+  constructor(name: string, props: Inputs<CorsInputs>, opts: pulumi.CustomResourceOptions) {
+    super(corsProvider, name, props, opts);
+  }
+}
+
+/** An object written once if its key is free, never overwritten, never deleted (S3 API, platform key). */
+class GarageObjectResource extends pulumi.dynamic.Resource {
+  declare readonly created: pulumi.Output<boolean>;
+  constructor(name: string, props: Inputs<ObjectInputs>, opts: pulumi.CustomResourceOptions) {
+    super(objectProvider, name, { ...props, created: undefined }, opts);
+  }
+}
+
 /**
  * One tenant bucket on Garage: the bucket (global alias, quota pair, optional website access), an access key
  * with read+write (never owner) on exactly that bucket, and through the S3 API an optional CORS rule and a
@@ -96,6 +133,8 @@ export class GarageBucket extends pulumi.ComponentResource {
 
     const connection = { adminUrl: args.admin.url, adminToken: pulumi.secret(args.admin.token) };
     const secretConnection = ["adminToken"];
+    // Every child waits for Garage (and for the platform key, which the platform grant names).
+    const base: pulumi.CustomResourceOptions = { parent: this, dependsOn: args.s3.ready, additionalSecretOutputs: secretConnection };
 
     const quotas: BucketInputs["quotas"] = {};
     if (args.quotaBytes !== undefined) quotas.maxSize = args.quotaBytes;
@@ -105,39 +144,45 @@ export class GarageBucket extends pulumi.ComponentResource {
       : { enabled: false };
 
     const bucket = new GarageBucketResource(`${name}-bucket`, { ...connection, globalAlias: args.bucketName, quotas, website },
-      pulumi.mergeOptions({ parent: this }, { protect: true, retainOnDelete: true, additionalSecretOutputs: secretConnection }));
+      { ...base, protect: true, retainOnDelete: true });
 
     const key = new GarageKeyResource(`${name}-key`, { ...connection, name: garageKeyName(args.tenant, args.bucketName) },
-      pulumi.mergeOptions({ parent: this }, { protect: true, additionalSecretOutputs: [...secretConnection, "secretAccessKey"] }));
+      { ...base, protect: true, additionalSecretOutputs: [...secretConnection, "secretAccessKey"] });
 
     new GarageGrantResource(`${name}-grant`, {
       ...connection, bucketId: bucket.bucketId, accessKeyId: key.accessKeyId, permissions: { ...APPLICATION_KEY_PERMISSIONS },
-    }, pulumi.mergeOptions({ parent: this }, { additionalSecretOutputs: secretConnection }));
+    }, base);
 
     const corsOrigins = args.corsOrigins ?? [];
     const initialIndex = args.website?.initialIndexHtml;
     if (corsOrigins.length > 0 || initialIndex !== undefined) {
-      const platformKey = args.platformAccessKeyId ?? args.s3Provider.accessKey.apply((k) => {
-        if (!k) throw new Error(`GarageBucket ${name}: s3Provider has no accessKey; pass platformAccessKeyId`);
-        return k;
-      });
       const platformGrant = new GarageGrantResource(`${name}-platform-grant`, {
-        ...connection, bucketId: bucket.bucketId, accessKeyId: platformKey, permissions: { ...PLATFORM_KEY_PERMISSIONS },
-      }, pulumi.mergeOptions({ parent: this }, { additionalSecretOutputs: secretConnection }));
-      const s3 = { parent: this, provider: args.s3Provider, dependsOn: [platformGrant] };
+        ...connection, bucketId: bucket.bucketId, accessKeyId: pulumi.secret(args.s3.accessKeyId), permissions: { ...PLATFORM_KEY_PERMISSIONS },
+      }, base);
+      // The platform key travels as secret inputs and stays secret in state (outputs echo the inputs).
+      const s3Connection = {
+        s3Url: args.s3.url,
+        s3Region: args.s3.region,
+        s3AccessKeyId: pulumi.secret(args.s3.accessKeyId),
+        s3SecretAccessKey: pulumi.secret(args.s3.secretAccessKey),
+      };
+      const s3: pulumi.CustomResourceOptions = {
+        parent: this, dependsOn: [...args.s3.ready, platformGrant], additionalSecretOutputs: ["s3AccessKeyId", "s3SecretAccessKey"],
+      };
 
       if (corsOrigins.length > 0) {
-        new aws.s3.BucketCorsConfiguration(`${name}-cors`, { bucket: bucket.globalAlias, corsRules: [corsRule(corsOrigins)] }, s3);
+        new GarageBucketCorsResource(`${name}-cors`, { ...s3Connection, bucket: bucket.globalAlias, corsRules: [corsRule(corsOrigins)] }, s3);
       }
       if (args.website && initialIndex !== undefined) {
-        // Uploaded once: the site's publisher (Staatic, the tenant) owns the object afterwards, so later changes
-        // of its content are ignored and removing it from code leaves it in the bucket.
-        new aws.s3.BucketObjectv2(`${name}-index`, {
+        // Written once, only if the key is free: the site's publisher (Staatic, the tenant) owns the object
+        // afterwards, so later changes of its content are ignored and removing it from code leaves it in the bucket.
+        new GarageObjectResource(`${name}-index`, {
+          ...s3Connection,
           bucket: bucket.globalAlias,
           key: args.website.indexDocument,
           content: initialIndex,
           contentType: "text/html; charset=utf-8",
-        }, pulumi.mergeOptions(s3, { retainOnDelete: true, ignoreChanges: ["content", "contentType", "etag", "source", "sourceHash"] }));
+        }, { ...s3, retainOnDelete: true });
       }
     }
 

@@ -6,7 +6,6 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as keycloak from "@pulumi/keycloak";
 import * as postgresql from "@pulumi/postgresql";
-import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as fs from "node:fs";
@@ -29,7 +28,7 @@ import {
 import { serviceAddressFrom } from "../src/platform/layout";
 import { tenantDatabaseName } from "../src/postgres/names";
 import { Host, StackSettings, Tenant } from "../src/types";
-import { GarageBucket } from "./garageBucket";
+import { GarageBucket, GarageS3 } from "./garageBucket";
 import { KeycloakClient, TenantIdentity } from "./identity";
 import { TenantDatabase } from "./tenantDatabase";
 
@@ -81,8 +80,8 @@ export interface NextcloudFactoryArgs {
   networks: Record<string, docker.Network>;
   /** Shared PostgreSQL provider (Platform.postgres). */
   postgres: postgresql.Provider;
-  /** aws provider on Garage's S3 API (Platform.s3). */
-  s3Provider: aws.Provider;
+  /** Garage's S3 API with the platform key, and Garage's readiness (Platform.s3). */
+  garageS3: GarageS3;
   /** Garage admin API URL and token (Platform.endpoints.garage.adminUrl, secrets.garageAdminToken). */
   garageAdmin: { url: string; token: pulumi.Input<string> };
   /** Keycloak provider (Platform.keycloak) and the realm (FactoryRealm.realmId). */
@@ -171,7 +170,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
         host,
         provider: args.docker[host.name],
         postgres: args.postgres,
-        s3Provider: args.s3Provider,
+        garageS3: args.garageS3,
         garageAdmin: args.garageAdmin,
         database: serviceAddressFrom(s, "postgres", host.name, PORTS.postgres),
         keycloak: args.keycloak,
@@ -350,8 +349,8 @@ export interface NextcloudInstanceArgs {
   /** Shared PostgreSQL provider, and the server's address as seen from the host's containers. */
   postgres: postgresql.Provider;
   database: { host: string; port: number };
-  /** Garage: aws provider (S3 API) and admin API. */
-  s3Provider: aws.Provider;
+  /** Garage: S3 API with the platform key (Platform.s3) and admin API. */
+  garageS3: GarageS3;
   garageAdmin: { url: string; token: pulumi.Input<string> };
   /** Keycloak provider, realm, the tenant's identity (undefined only when archived) and the discovery URL. */
   keycloak: keycloak.Provider;
@@ -430,7 +429,7 @@ export class NextcloudInstance extends pulumi.ComponentResource {
       bucketName: serviceBucketName(args.tenant, "nextcloud"),
       quotaBytes: quota.bucketBytes,
       admin: args.garageAdmin,
-      s3Provider: args.s3Provider,
+      s3: args.garageS3,
     }, { parent: this });
     this.adminPassword = new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, keep);
     const labels = [{ label: NC_LABELS.stack, value: args.stack }, { label: NC_LABELS.tenant, value: args.tenant }];

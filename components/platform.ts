@@ -1,4 +1,3 @@
-import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import * as keycloak from "@pulumi/keycloak";
 import * as postgresql from "@pulumi/postgresql";
@@ -8,6 +7,7 @@ import { factoryNetworkName } from "../src/platform/layout";
 import { KEYCLOAK_ADMIN_USER } from "../src/platform/services";
 import { OperatorSecret } from "../src/settings";
 import { Host, StackSettings } from "../src/types";
+import type { GarageS3 } from "./garageBucket";
 import { SharedServices } from "./sharedServices";
 
 /** Operator secrets, read with requireSecret: always Pulumi secrets. */
@@ -56,8 +56,11 @@ export class Platform extends pulumi.ComponentResource {
   readonly endpoints: PlatformEndpoints;
   readonly postgres: postgresql.Provider;
   readonly keycloak: keycloak.Provider;
-  /** aws provider pointed at Garage's S3 API (path-style, AWS-specific checks off). */
-  readonly s3: aws.Provider;
+  /**
+   * Garage's S3 API with the platform's own key (path-style, region GARAGE_REGION): what GarageBucket needs for
+   * CORS rules and first pages, and the resources Garage's readiness hangs on (container, layout, platform key).
+   */
+  readonly s3: GarageS3;
   readonly secrets: PlatformSecrets;
   readonly settings: StackSettings;
 
@@ -90,7 +93,7 @@ export class Platform extends pulumi.ComponentResource {
     } else {
       // Order on a first deployment: networks, volumes, images -> PostgreSQL container (healthy) -> postgres
       // provider -> Keycloak's role and database -> Keycloak container (healthy) -> keycloak provider; Garage
-      // container (healthy) -> layout -> platform key -> s3 provider. See docs/platform.md.
+      // container (healthy) -> layout -> platform key -> every Garage resource (this.s3.ready). See docs/platform.md.
       this.shared = new SharedServices(`${name}-shared`, {
         settings: args.settings,
         secrets: args.secrets,
@@ -114,17 +117,13 @@ export class Platform extends pulumi.ComponentResource {
       initialLogin: false,
     }, { parent: this, dependsOn: keycloakReady });
 
-    this.s3 = new aws.Provider(`${name}-s3`, {
+    this.s3 = {
+      url: this.endpoints.garage.s3Url,
       region: this.endpoints.garage.region,
-      accessKey: args.secrets.garageS3AccessKeyId,
-      secretKey: args.secrets.garageS3SecretAccessKey,
-      s3UsePathStyle: true,
-      skipCredentialsValidation: true,
-      skipRegionValidation: true,
-      skipRequestingAccountId: true,
-      skipMetadataApiCheck: true,
-      endpoints: [{ s3: this.endpoints.garage.s3Url }],
-    }, { parent: this, dependsOn: garageReady });
+      accessKeyId: args.secrets.garageS3AccessKeyId,
+      secretAccessKey: args.secrets.garageS3SecretAccessKey,
+      ready: garageReady,
+    };
 
     this.registerOutputs({ endpoints: this.endpoints });
   }

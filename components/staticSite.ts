@@ -1,7 +1,6 @@
-import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { placeholderPage } from "../src/wordpress/placeholder";
-import { GarageBucket } from "./garageBucket";
+import { GarageBucket, GarageS3 } from "./garageBucket";
 
 export interface StaticSiteArgs {
   /** Tenant slug. */
@@ -10,8 +9,8 @@ export interface StaticSiteArgs {
   hostname: string;
   /** Garage admin API and token. */
   garageAdmin: { url: string; token: pulumi.Input<string> };
-  /** aws provider on Garage's S3 API. */
-  s3Provider: aws.Provider;
+  /** Garage's S3 API with the platform key, and Garage's readiness (Platform.s3): the bucket's first page. */
+  garageS3: GarageS3;
 }
 
 /**
@@ -33,7 +32,7 @@ export class StaticSite extends pulumi.ComponentResource {
       bucketName: args.hostname,
       website: { indexDocument: "index.html", errorDocument: "404.html", initialIndexHtml: placeholderPage(args.hostname) },
       admin: args.garageAdmin,
-      s3Provider: args.s3Provider,
+      s3: args.garageS3,
     }, { parent: this });
     this.bucketName = this.bucket.bucketName;
     this.accessKeyId = this.bucket.accessKeyId;

@@ -1,4 +1,3 @@
-import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
@@ -9,7 +8,7 @@ import {
 } from "../src/wordpress/scripts";
 import { Host } from "../src/types";
 import { placeholderPage } from "../src/wordpress/placeholder";
-import { GarageBucket } from "./garageBucket";
+import { GarageBucket, GarageS3 } from "./garageBucket";
 import { urlHost } from "../src/endpoints";
 
 /** PHP-FPM port inside the WordPress container (official -fpm image). */
@@ -198,8 +197,8 @@ export interface WordPressSiteArgs {
   garageAdmin: { url: string; token: pulumi.Input<string> };
   /** Garage S3 endpoint reachable from the WordPress container, and region. */
   s3: { endpoint: string; region: string };
-  /** aws provider on Garage's S3 API. */
-  s3Provider: aws.Provider;
+  /** Garage's S3 API with the platform key, and Garage's readiness (Platform.s3): the bucket's first page. */
+  garageS3: GarageS3;
   /** false for archived tenants: the bucket is kept, no site/options command is registered. Default true. */
   active?: boolean;
 }
@@ -220,7 +219,7 @@ export class WordPressSite extends pulumi.ComponentResource {
       bucketName: args.hostname,
       website: { indexDocument: "index.html", errorDocument: "404.html", initialIndexHtml: placeholderPage(args.hostname, args.title) },
       admin: args.garageAdmin,
-      s3Provider: args.s3Provider,
+      s3: args.garageS3,
     }, { parent: this });
 
     if (args.active ?? true) {

@@ -41,8 +41,6 @@ export const TYPES = {
   dynamic: "pulumi-nodejs:dynamic:Resource",
   remoteCommand: "command:remote:Command",
   localCommand: "command:local:Command",
-  s3Bucket: "aws:s3/bucket:Bucket",
-  s3BucketV2: "aws:s3/bucketV2:BucketV2",
 } as const;
 
 /**
@@ -95,7 +93,6 @@ export function isInstallVolumeName(name: string): boolean {
 
 const STATEFUL_TYPES: ReadonlySet<string> = new Set([
   TYPES.pgRole, TYPES.pgDatabase, TYPES.volume, TYPES.randomPassword, TYPES.kcRealm, TYPES.kcGroup,
-  TYPES.s3Bucket, TYPES.s3BucketV2,
 ]);
 
 function isKnown(v: unknown): boolean {
@@ -116,8 +113,9 @@ function obj(v: unknown): Inputs {
 
 /**
  * The kind of a Garage dynamic resource (components/garageBucket.ts): its `kind` input when one is set,
- * else recognised from its inputs: `permissions` = a bucket/key grant, `globalAlias` (or `bucketName`) =
- * a bucket, `keyName`, or `name` next to the admin connection (`adminUrl`/`adminToken`) = a key.
+ * else recognised from its inputs: `permissions` = a bucket/key grant, `corsRules` = a bucket's CORS
+ * configuration, `content` next to the S3 connection (`s3Url`) = a first object, `globalAlias` (or
+ * `bucketName`) = a bucket, `keyName`, or `name` next to the admin connection (`adminUrl`/`adminToken`) = a key.
  * undefined: not a Garage resource.
  */
 export function garageKind(type: string, inputs: Inputs): string | undefined {
@@ -125,6 +123,8 @@ export function garageKind(type: string, inputs: Inputs): string | undefined {
   const kind = str(inputs.kind);
   if (kind) return kind;
   if ("permissions" in inputs) return "grant";
+  if ("corsRules" in inputs) return "cors";
+  if ("s3Url" in inputs && "content" in inputs) return "object";
   if ("globalAlias" in inputs || "bucketName" in inputs) return "bucket";
   const admin = "adminUrl" in inputs || "adminToken" in inputs;
   if ("keyName" in inputs || (admin && "name" in inputs)) return "key";

@@ -121,7 +121,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     docker: platform.docker,
     networks: platform.networks,
     postgres: platform.postgres,
-    s3Provider: platform.s3,
+    garageS3: platform.s3,
     garageAdmin: { url: platform.endpoints.garage.adminUrl, token: platform.secrets.garageAdminToken },
     keycloak: platform.keycloak,
     realmId,
@@ -169,13 +169,13 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     if (wp) {
       new WordPressSite(`${t.slug}-wordpress`, {
         tenant: t.slug, multisite: wordpressInstance, title: wp.title, email: t.contact, hostname: wp.hostname,
-        editHostname: wp.editHostname, garageAdmin, s3Provider: platform.s3, active,
+        editHostname: wp.editHostname, garageAdmin, garageS3: platform.s3, active,
         s3: { endpoint: platform.endpoints.garage.s3Url, region: platform.endpoints.garage.region },
       });
     }
     const st = t.services.staticSite;
     if (st) {
-      const site = new StaticSite(`${t.slug}-static`, { tenant: t.slug, hostname: st.hostname, garageAdmin, s3Provider: platform.s3 });
+      const site = new StaticSite(`${t.slug}-static`, { tenant: t.slug, hostname: st.hostname, garageAdmin, garageS3: platform.s3 });
       staticSiteOutputs[t.slug] = { bucket: site.bucketName, accessKeyId: site.accessKeyId, secretAccessKey: site.secretAccessKey };
     }
   }

@@ -21,7 +21,7 @@ export const OPERATOR_SECRETS = {
   keycloakAdminPassword: "password of the Keycloak admin user (master realm) the keycloak provider logs in with",
   garageAdminToken: "bearer token of Garage's admin API (admin_token in garage.toml)",
   garageRpcSecret: "32-byte hex secret shared by the Garage nodes (rpc_secret in garage.toml)",
-  garageS3AccessKeyId: "access key id of the platform's own Garage key, used by the aws provider for CORS and first uploads",
+  garageS3AccessKeyId: "access key id of the platform's own Garage key, used through the S3 API for CORS rules and first pages",
   garageS3SecretAccessKey: "secret of the platform's own Garage key",
   dnsTsigSecret: "base64 TSIG secret for RFC 2136 updates (tsig-keygen output)",
   smtpPassword: "password of the SMTP relay account the services send mail with",
@@ -46,7 +46,7 @@ export function isIPv6(s: string): boolean {
 
 /**
  * Validates the `config:` block of a stack file. `configNode` is the mapping under `config:`; keys of
- * other namespaces (aws:, docker:, …) are left alone.
+ * other namespaces (pulumi:, docker:, …) are left alone.
  */
 export function parseSettings(stack: string, c: YamlChecker, configNode: Node | null | undefined): StackSettings | undefined {
   if (!isMap(configNode)) {

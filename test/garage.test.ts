@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import * as aws from "@pulumi/aws";
+import * as http from "node:http";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { GarageBucket, GarageBucketArgs } from "../components/garageBucket";
 import { FetchLike, GarageAdminClient, garageRoute, isGarageAdminError } from "../src/garage/admin";
 import { renderGarageToml, tomlString } from "../src/garage/config";
@@ -15,7 +16,21 @@ import {
   serviceBucketName,
   websiteBucketName,
 } from "../src/garage/naming";
-import { BucketOutputs, garageBucketProvider, garageGrantProvider, garageKeyProvider, KeyOutputs, quotaPair, websiteState } from "../src/garage/provider";
+import {
+  BucketOutputs,
+  CorsOutputs,
+  garageBucketProvider,
+  garageCorsProvider,
+  garageGrantProvider,
+  garageKeyProvider,
+  garageObjectProvider,
+  KeyOutputs,
+  ObjectInputs,
+  ObjectOutputs,
+  quotaPair,
+  websiteState,
+} from "../src/garage/provider";
+import { normalCorsRule } from "../src/garage/s3";
 import { maskSecrets, RecordedResource, revealSecrets, runUnderMocks, SECRET_MARK } from "../src/harness";
 
 const TOML_INPUT = {
@@ -272,8 +287,14 @@ const TOKEN = "garage-admin-token-VALUE-42";
 
 interface Run { resources: RecordedResource[]; secretOutputs: Map<string, string[]>; ignoreChanges: Map<string, string[]>; secretIsSecret: boolean }
 
-/** Runs one GarageBucket under mocks, also recording additionalSecretOutputs/ignoreChanges, which the harness does not keep. */
-async function runBucket(args: Omit<GarageBucketArgs, "s3Provider" | "admin"> & { admin?: GarageBucketArgs["admin"] }): Promise<Run> {
+const PLATFORM_KEY_ID = "GKplatformkey000000000000";
+const PLATFORM_SECRET = "platform-secret-VALUE-17";
+
+/**
+ * Runs one GarageBucket under mocks, also recording additionalSecretOutputs/ignoreChanges, which the harness
+ * does not keep. `ready`: a stand-in for Garage's readiness resources (a RandomPassword named garage-ready).
+ */
+async function runBucket(args: Omit<GarageBucketArgs, "s3" | "admin"> & { admin?: GarageBucketArgs["admin"]; ready?: boolean }): Promise<Run> {
   const secretOutputs = new Map<string, string[]>();
   const ignoreChanges = new Map<string, string[]>();
   let secretIsSecret = false;
@@ -287,11 +308,10 @@ async function runBucket(args: Omit<GarageBucketArgs, "s3Provider" | "admin"> & 
         ignoreChanges.set(req.getName(), req.getIgnorechangesList());
         wrapped(req, cb);
       };
-      const s3Provider = new aws.Provider("garage-s3", {
-        region: "garage", accessKey: pulumi.secret("GKplatformkey000000000000"), secretKey: pulumi.secret("platform-secret"),
-        s3UsePathStyle: true, skipCredentialsValidation: true, skipRegionValidation: true, skipRequestingAccountId: true,
-      });
-      const b = new GarageBucket(`${args.tenant}-site`, { admin: { url: "http://10.0.0.5:3903", token: pulumi.secret(TOKEN) }, s3Provider, ...args });
+      const { ready: withReady, ...bucketArgs } = args;
+      const ready = withReady ? [new random.RandomPassword("garage-ready", { length: 8 })] : [];
+      const s3 = { url: "http://10.0.0.5:3900", region: "garage", accessKeyId: pulumi.secret(PLATFORM_KEY_ID), secretAccessKey: pulumi.secret(PLATFORM_SECRET), ready };
+      const b = new GarageBucket(`${args.tenant}-site`, { admin: { url: "http://10.0.0.5:3903", token: pulumi.secret(TOKEN) }, s3, ...bucketArgs });
       return pulumi.all([b.bucketId, b.bucketName, b.accessKeyId, (b.secretAccessKey as unknown as { isSecret: Promise<boolean> }).isSecret]).apply(([, , , s]) => {
         secretIsSecret = s;
         return {};
@@ -305,10 +325,170 @@ interface RegisterReq { getName(): string; getAdditionalsecretoutputsList(): str
 const without = (inputs: Record<string, unknown>, ...keys: string[]) => Object.fromEntries(Object.entries(inputs).filter(([k]) => !keys.includes(k)));
 const DYN = "pulumi-nodejs:dynamic:Resource";
 
+interface S3Call { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }
+type S3Answer = { status: number; body?: string; headers?: Record<string, string> };
+
+/** "METHOD /path?query" of a request, without the SDK's x-id parameter and with bare flags (`?cors`, not `?cors=`). */
+function s3Route(method: string, url: string): string {
+  const u = new URL(url, "http://x");
+  u.searchParams.delete("x-id");
+  return `${method} ${u.pathname}${u.search.replace(/=(&|$)/g, "$1")}`;
+}
+
+/** A scripted S3 endpoint on loopback: answers by "METHOD /path?query" (x-id stripped) and records every call. */
+async function fakeS3(answers: Record<string, S3Answer>): Promise<{ url: string; calls: S3Call[]; close(): Promise<void> }> {
+  const calls: S3Call[] = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      calls.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+      const route = s3Route(req.method!, req.url!);
+      const a = answers[route] ?? { status: 404, body: `<Error><Code>NoSuchKey</Code><Message>no route ${route}</Message></Error>` };
+      res.writeHead(a.status, { "content-type": "application/xml", ...a.headers });
+      res.end(req.method === "HEAD" ? undefined : a.body ?? "");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  return { url: `http://127.0.0.1:${port}`, calls, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+const S3_SECRET = "s3-secret-VALUE-99";
+const s3Conn = (url: string) => ({ s3Url: url, s3Region: "garage", s3AccessKeyId: "GKtest000000000000000000", s3SecretAccessKey: S3_SECRET });
+const RULE = { allowedOrigins: ["https://b.org", "https://a.org"], allowedMethods: ["HEAD", "GET"], allowedHeaders: ["*"], exposeHeaders: ["ETag"], maxAgeSeconds: 3600 };
+const CORS_XML = "<CORSConfiguration><CORSRule><AllowedOrigin>https://b.org</AllowedOrigin><AllowedOrigin>https://a.org</AllowedOrigin>" +
+  "<AllowedMethod>GET</AllowedMethod><AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader>" +
+  "<MaxAgeSeconds>3600</MaxAgeSeconds></CORSRule></CORSConfiguration>";
+
+/** Every header and the URL of every call, as one string: where a leaked secret would show. */
+const wire = (calls: S3Call[]) => JSON.stringify(calls.map((c) => [c.url, c.headers]));
+
+describe("Garage S3 providers (CORS rule, first object) against a scripted S3 endpoint", () => {
+  it("CORS: PutBucketCors path-style with exactly the rule, signed for the region, one required checksum, no secret on the wire", async () => {
+    const s3 = await fakeS3({ "PUT /www.acme.org/?cors": { status: 200 } });
+    try {
+      const created = await garageCorsProvider.create({ ...s3Conn(s3.url), bucket: "www.acme.org", corsRules: [RULE] });
+      assert.equal(created.id, "www.acme.org");
+      assert.deepEqual(created.outs, { ...s3Conn(s3.url), bucket: "www.acme.org", corsRules: [normalCorsRule(RULE)] });
+      assert.deepEqual(s3.calls.map((c) => s3Route(c.method, c.url)), ["PUT /www.acme.org/?cors"]);
+      const c = s3.calls[0];
+      assert.equal(c.headers.host, new URL(s3.url).host, "path-style: the bucket is not in the host name");
+      assert.match(String(c.headers.authorization), /Credential=GKtest000000000000000000\/\d{8}\/garage\/s3\/aws4_request/);
+      for (const o of ["https://a.org", "https://b.org"]) assert.ok(c.body.includes(`<AllowedOrigin>${o}</AllowedOrigin>`), o);
+      assert.match(c.body, /<AllowedMethod>HEAD<\/AllowedMethod>.*<MaxAgeSeconds>3600<\/MaxAgeSeconds>/s);
+      // PutBucketCors requires an integrity header: exactly one checksum, sent whole (no aws-chunked trailer).
+      assert.deepEqual(Object.keys(c.headers).filter((h) => h.startsWith("x-amz-checksum-") || h === "content-md5").length, 1);
+      assert.notEqual(c.headers["content-encoding"], "aws-chunked");
+      assert.ok(!wire(s3.calls).includes(S3_SECRET));
+    } finally {
+      await s3.close();
+    }
+  });
+
+  it("CORS: read gives the rules back normalized, or nothing when the bucket has none; update puts only a changed rule; delete removes it", async () => {
+    const s3 = await fakeS3({
+      "GET /www.acme.org/?cors": { status: 200, body: CORS_XML },
+      "GET /www.gone.org/?cors": { status: 404, body: "<Error><Code>NoSuchCORSConfiguration</Code><Message>none</Message></Error>" },
+      "PUT /www.acme.org/?cors": { status: 200 },
+      "DELETE /www.acme.org/?cors": { status: 204 },
+      "DELETE /www.gone.org/?cors": { status: 404, body: "<Error><Code>NoSuchBucket</Code><Message>gone</Message></Error>" },
+    });
+    try {
+      const state: CorsOutputs = { ...s3Conn(s3.url), bucket: "www.acme.org", corsRules: [RULE] };
+      assert.deepEqual(await garageCorsProvider.read("www.acme.org", state), { id: "www.acme.org", props: { ...state, corsRules: [normalCorsRule(RULE)] } });
+      assert.deepEqual(await garageCorsProvider.read("www.gone.org", { ...state, bucket: "www.gone.org" }), {});
+      s3.calls.length = 0;
+      // New connection values only: stored, no call.
+      await garageCorsProvider.update("www.acme.org", state, { ...state, s3SecretAccessKey: "rotated" });
+      assert.equal(s3.calls.length, 0);
+      const wider = { ...RULE, allowedOrigins: [...RULE.allowedOrigins, "https://c.org"] };
+      const upd = await garageCorsProvider.update("www.acme.org", state, { ...state, corsRules: [wider] });
+      assert.deepEqual(upd.outs?.corsRules, [normalCorsRule(wider)]);
+      assert.equal(s3.calls.length, 1);
+      assert.ok(s3.calls[0].body.includes("<AllowedOrigin>https://c.org</AllowedOrigin>"));
+      await garageCorsProvider.delete("www.acme.org", state);
+      await garageCorsProvider.delete("www.gone.org", { ...state, bucket: "www.gone.org" });
+      assert.deepEqual(s3.calls.slice(1).map((c) => s3Route(c.method, c.url)), ["DELETE /www.acme.org/?cors", "DELETE /www.gone.org/?cors"]);
+    } finally {
+      await s3.close();
+    }
+  });
+
+  it("CORS diff: a new bucket replaces, other rules or new credentials update, equal rules in another order are no change", async () => {
+    const olds: CorsOutputs = { ...s3Conn("http://g:3900"), bucket: "www.acme.org", corsRules: [normalCorsRule(RULE)] };
+    assert.equal((await garageCorsProvider.diff("id", olds, { ...olds, corsRules: [RULE] })).changes, false);
+    assert.deepEqual((await garageCorsProvider.diff("id", olds, { ...olds, bucket: "www.other.org" })).replaces, ["bucket"]);
+    for (const patch of [{ corsRules: [{ ...RULE, allowedOrigins: ["https://a.org"] }] }, { corsRules: [] }, { s3AccessKeyId: "GK2" }, { s3Url: "http://h:3900" }]) {
+      const d = await garageCorsProvider.diff("id", olds, { ...olds, ...patch });
+      assert.deepEqual([d.changes, d.replaces], [true, []], JSON.stringify(patch));
+    }
+  });
+
+  it("first object: written when the key is free (If-None-Match: *, no checksum), left alone when an object is there", async () => {
+    const s3 = await fakeS3({
+      "HEAD /www.acme.org/index.html": { status: 404 },
+      "PUT /www.acme.org/index.html": { status: 200, headers: { etag: '"abc"' } },
+      "HEAD /www.taken.org/index.html": { status: 200, headers: { etag: '"tenant"' } },
+      "HEAD /www.racy.org/index.html": { status: 404 },
+      "PUT /www.racy.org/index.html": { status: 412, body: "<Error><Code>PreconditionFailed</Code><Message>exists</Message></Error>" },
+    });
+    try {
+      const inputs = (bucket: string): ObjectInputs => ({ ...s3Conn(s3.url), bucket, key: "index.html", content: "<h1>Bientôt</h1>", contentType: "text/html; charset=utf-8" });
+      const made = await garageObjectProvider.create(inputs("www.acme.org"));
+      assert.deepEqual(made, { id: "www.acme.org/index.html", outs: { ...inputs("www.acme.org"), created: true } });
+      assert.deepEqual(s3.calls.map((c) => s3Route(c.method, c.url)), ["HEAD /www.acme.org/index.html", "PUT /www.acme.org/index.html"]);
+      const put = s3.calls[1];
+      assert.equal(put.body, "<h1>Bientôt</h1>");
+      assert.equal(put.headers["content-type"], "text/html; charset=utf-8");
+      assert.equal(put.headers["if-none-match"], "*");
+      assert.deepEqual(Object.keys(put.headers).filter((h) => h.startsWith("x-amz-checksum-") || h === "x-amz-sdk-checksum-algorithm" || h === "x-amz-trailer"), []);
+
+      s3.calls.length = 0;
+      const kept = await garageObjectProvider.create(inputs("www.taken.org"));
+      assert.equal(kept.outs.created, false);
+      assert.deepEqual(s3.calls.map((c) => c.method), ["HEAD"]);
+      assert.equal((await garageObjectProvider.create(inputs("www.racy.org"))).outs.created, false);
+      assert.ok(!wire(s3.calls).includes(S3_SECRET));
+    } finally {
+      await s3.close();
+    }
+  });
+
+  it("first object: read, update and delete never call S3; content changes are no change; a new bucket or key replaces", async () => {
+    const olds: ObjectOutputs = { ...s3Conn("http://127.0.0.1:9"), bucket: "www.acme.org", key: "index.html", content: "<p>a</p>", contentType: "text/html", created: true };
+    // Port 9 answers nothing: any S3 call would fail these.
+    assert.deepEqual(await garageObjectProvider.read("www.acme.org/index.html", olds), { id: "www.acme.org/index.html", props: olds });
+    const { created: _c, ...news } = olds;
+    assert.equal((await garageObjectProvider.diff("id", olds, { ...news, content: "<p>b</p>", contentType: "text/plain" })).changes, false);
+    assert.deepEqual((await garageObjectProvider.diff("id", olds, { ...news, key: "home.html" })).replaces, ["key"]);
+    assert.deepEqual((await garageObjectProvider.diff("id", olds, { ...news, bucket: "www.b.org" })).replaces, ["bucket"]);
+    const rotated = await garageObjectProvider.diff("id", olds, { ...news, s3SecretAccessKey: "rotated" });
+    assert.deepEqual([rotated.changes, rotated.replaces], [true, []]);
+    const upd = await garageObjectProvider.update("id", olds, { ...news, content: "<p>b</p>", s3SecretAccessKey: "rotated" });
+    assert.deepEqual(upd.outs, { ...olds, s3SecretAccessKey: "rotated" });
+    await garageObjectProvider.delete("id", olds);
+  });
+
+  it("S3 errors name the operation, the bucket and the S3 code, never a credential", async () => {
+    const s3 = await fakeS3({ "PUT /www.acme.org/?cors": { status: 403, body: "<Error><Code>AccessDenied</Code><Message>Forbidden: Operation is not allowed for this key.</Message></Error>" } });
+    try {
+      await assert.rejects(garageCorsProvider.create({ ...s3Conn(s3.url), bucket: "www.acme.org", corsRules: [RULE] }), (err: Error) => {
+        assert.match(err.message, /^Garage S3 PutBucketCors on bucket www\.acme\.org failed \(HTTP 403 AccessDenied\): Forbidden/);
+        assert.ok(!err.message.includes(S3_SECRET) && !err.message.includes("GKtest"));
+        return true;
+      });
+    } finally {
+      await s3.close();
+    }
+  });
+});
+
 describe("GarageBucket component (under mocks)", () => {
   it("data bucket: the component, the bucket, the key and one read+write grant; protections and secrets", async () => {
     const r = await runBucket({ tenant: "acme", bucketName: "acme-nextcloud", quotaBytes: 10 * 2 ** 30 });
-    const mine = r.resources.filter((x) => x.type !== "pulumi:providers:aws");
+    const mine = r.resources;
     assert.deepEqual(mine.map((x) => `${x.type} ${x.name}`).sort(), [
       "factory:garage:GarageBucket acme-site",
       `${DYN} acme-site-bucket`,
@@ -338,6 +518,8 @@ describe("GarageBucket component (under mocks)", () => {
     assert.match(String(grant.inputs.bucketId), /^[0-9a-f]{64}$/);
     assert.match(String(grant.inputs.accessKeyId), /^GK[0-9a-f]{24}$/);
     assert.deepEqual(grant.dependsOn.slice().sort(), [bucket.urn, key.urn].sort());
+    // No S3 call, so the platform key appears nowhere.
+    assert.ok(!JSON.stringify(mine.map((x) => revealSecrets(x.inputs))).includes(PLATFORM_KEY_ID));
 
     assert.deepEqual(r.secretOutputs.get("acme-site-key"), ["adminToken", "secretAccessKey"]);
     assert.deepEqual(r.secretOutputs.get("acme-site-bucket"), ["adminToken"]);
@@ -345,61 +527,77 @@ describe("GarageBucket component (under mocks)", () => {
     assert.equal(r.secretIsSecret, true);
   });
 
-  it("serialized providers: plain text, no token, no platform secret, small", async () => {
+  it("serialized providers: plain text, no token, no platform key, small; the S3 ones require the SDK by name", async () => {
     const r = await runBucket({ tenant: "acme", bucketName: "www.acme.org", corsOrigins: ["https://acme.org"], website: { indexDocument: "index.html", errorDocument: "404.html", initialIndexHtml: "<p>x</p>" } });
     const dyn = r.resources.filter((x) => x.type === DYN);
-    assert.equal(dyn.length, 4);
+    assert.deepEqual(dyn.map((x) => x.name).sort(), ["acme-site-bucket", "acme-site-cors", "acme-site-grant", "acme-site-index", "acme-site-key", "acme-site-platform-grant"]);
     for (const x of dyn) {
       const text = x.inputs.__provider;
       assert.equal(typeof text, "string", `${x.name}: __provider must not be a secret`);
-      for (const leak of [TOKEN, "platform-secret", "GKplatformkey"]) assert.ok(!(text as string).includes(leak), `${x.name} captures ${leak}`);
+      for (const leak of [TOKEN, PLATFORM_SECRET, PLATFORM_KEY_ID, "GKplatformkey"]) assert.ok(!(text as string).includes(leak), `${x.name} captures ${leak}`);
       assert.ok((text as string).length < 60_000, `${x.name}: ${(text as string).length} chars`);
       assert.match(text as string, /exports\.handler/);
+      const s3 = x.name.endsWith("-cors") || x.name.endsWith("-index");
+      // The SDK is referenced, never inlined; the admin providers do not reference it at all.
+      assert.equal((text as string).includes(`require("@aws-sdk/client-s3")`), s3, x.name);
+      assert.equal((text as string).includes("@smithy"), false, x.name);
     }
-    // Nothing in any input is the token except under a secret wrapper.
-    assert.ok(!JSON.stringify(r.resources.map((x) => maskSecrets(x.inputs))).includes(TOKEN));
+    // Nothing in any input is a secret except under a secret wrapper.
+    const masked = JSON.stringify(r.resources.map((x) => maskSecrets(x.inputs)));
+    for (const leak of [TOKEN, PLATFORM_SECRET, PLATFORM_KEY_ID]) assert.ok(!masked.includes(leak), leak);
   });
 
-  it("website bucket with CORS and a first index.html: platform grant with owner, CORS rule and the index object through the s3 provider", async () => {
+  it("website bucket with CORS and a first index.html: platform grant with owner, the CORS rule and the first page through the S3 API", async () => {
     const r = await runBucket({
-      tenant: "acme", bucketName: "www.acme.org", quotaBytes: 1_000_000_000, maxObjects: 50_000, corsOrigins: ["https://acme.org", "https://www.acme.org"],
-      website: { indexDocument: "index.html", errorDocument: "404.html", initialIndexHtml: "<h1>Bientôt</h1>" },
+      tenant: "acme", bucketName: "www.acme.org", quotaBytes: 1_000_000_000, maxObjects: 50_000, corsOrigins: ["https://www.acme.org", "https://acme.org"],
+      website: { indexDocument: "index.html", errorDocument: "404.html", initialIndexHtml: "<h1>Bientôt</h1>" }, ready: true,
     });
-    const mine = r.resources.filter((x) => x.type !== "pulumi:providers:aws");
-    assert.deepEqual(mine.map((x) => x.name).sort(), ["acme-site", "acme-site-bucket", "acme-site-cors", "acme-site-grant", "acme-site-index", "acme-site-key", "acme-site-platform-grant"]);
+    const ready = r.resources.find((x) => x.name === "garage-ready")!;
+    const mine = r.resources.filter((x) => x !== ready);
+    assert.deepEqual(mine.map((x) => `${x.type} ${x.name}`).sort(), [
+      "factory:garage:GarageBucket acme-site",
+      ...["acme-site-bucket", "acme-site-cors", "acme-site-grant", "acme-site-index", "acme-site-key", "acme-site-platform-grant"].map((n) => `${DYN} ${n}`),
+    ]);
     const by = (n: string) => mine.find((x) => x.name === n)!;
-    const s3Provider = r.resources.find((x) => x.type === "pulumi:providers:aws")!;
+    // Every child waits for Garage's readiness (container, layout, platform key).
+    for (const x of mine.slice(1)) assert.ok(x.dependsOn.includes(ready.urn), `${x.name} waits for Garage`);
     assert.deepEqual(without(by("acme-site-bucket").inputs, "__provider", "adminToken"), {
       adminUrl: "http://10.0.0.5:3903", globalAlias: "www.acme.org", quotas: { maxSize: 1_000_000_000, maxObjects: 50_000 },
       website: { enabled: true, indexDocument: "index.html", errorDocument: "404.html" },
     });
     const pg = by("acme-site-platform-grant");
     assert.deepEqual(revealSecrets(without(pg.inputs, "__provider", "adminToken", "bucketId")), {
-      adminUrl: "http://10.0.0.5:3903", accessKeyId: "GKplatformkey000000000000", permissions: { read: true, write: true, owner: true },
+      adminUrl: "http://10.0.0.5:3903", accessKeyId: PLATFORM_KEY_ID, permissions: { read: true, write: true, owner: true },
     });
-    assert.deepEqual(pg.inputs.accessKeyId, { [SECRET_MARK]: "GKplatformkey000000000000" });
+    assert.deepEqual(pg.inputs.accessKeyId, { [SECRET_MARK]: PLATFORM_KEY_ID });
     assert.deepEqual(by("acme-site-grant").inputs.permissions, { read: true, write: true, owner: false });
 
+    const s3Inputs = { s3Url: "http://10.0.0.5:3900", s3Region: "garage", s3AccessKeyId: { [SECRET_MARK]: PLATFORM_KEY_ID }, s3SecretAccessKey: { [SECRET_MARK]: PLATFORM_SECRET } };
     const cors = by("acme-site-cors");
-    assert.equal(cors.type, "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration");
-    assert.equal(cors.provider?.startsWith(s3Provider.urn), true);
-    assert.ok(cors.dependsOn.includes(pg.urn));
-    assert.deepEqual(cors.inputs, {
-      bucket: "www.acme.org",
+    assert.deepEqual([cors.protect, cors.retainOnDelete, cors.provider], [false, false, null]);
+    assert.deepEqual(cors.dependsOn.slice().sort(), [by("acme-site-bucket").urn, pg.urn, ready.urn].sort());
+    assert.deepEqual(without(cors.inputs, "__provider"), {
+      ...s3Inputs, bucket: "www.acme.org",
       corsRules: [{ allowedOrigins: ["https://acme.org", "https://www.acme.org"], allowedMethods: ["GET", "HEAD"], allowedHeaders: ["*"], exposeHeaders: ["ETag"], maxAgeSeconds: 3600 }],
     });
+    assert.deepEqual(r.secretOutputs.get("acme-site-cors"), ["s3AccessKeyId", "s3SecretAccessKey"]);
+
     const index = by("acme-site-index");
-    assert.equal(index.type, "aws:s3/bucketObjectv2:BucketObjectv2");
-    assert.equal(index.provider?.startsWith(s3Provider.urn), true);
-    assert.ok(index.dependsOn.includes(pg.urn));
-    assert.deepEqual([index.protect, index.retainOnDelete], [false, true]);
-    assert.deepEqual(index.inputs, { bucket: "www.acme.org", key: "index.html", content: "<h1>Bientôt</h1>", contentType: "text/html; charset=utf-8" });
-    assert.deepEqual(r.ignoreChanges.get("acme-site-index"), ["content", "contentType", "etag", "source", "sourceHash"]);
+    assert.deepEqual([index.protect, index.retainOnDelete, index.provider], [false, true, null]);
+    assert.deepEqual(index.dependsOn.slice().sort(), [by("acme-site-bucket").urn, pg.urn, ready.urn].sort());
+    assert.deepEqual(without(index.inputs, "__provider"), {
+      ...s3Inputs, bucket: "www.acme.org", key: "index.html", content: "<h1>Bientôt</h1>", contentType: "text/html; charset=utf-8",
+    });
+    assert.deepEqual(r.secretOutputs.get("acme-site-index"), ["s3AccessKeyId", "s3SecretAccessKey"]);
+    // The provider itself ignores content changes: no ignoreChanges needed.
+    assert.deepEqual(r.ignoreChanges.get("acme-site-index"), []);
   });
 
-  it("a website without initial page or CORS needs no platform key on the bucket", async () => {
+  it("a first page without CORS: platform grant and index only; a website without either needs no platform key on the bucket", async () => {
+    const page = await runBucket({ tenant: "gamma", bucketName: "www.gamma.org", website: { indexDocument: "index.html", errorDocument: "404.html", initialIndexHtml: "<p>soon</p>" } });
+    assert.deepEqual(page.resources.map((x) => x.name).sort(), ["gamma-site", "gamma-site-bucket", "gamma-site-grant", "gamma-site-index", "gamma-site-key", "gamma-site-platform-grant"]);
     const r = await runBucket({ tenant: "beta", bucketName: "www.beta.org", website: { indexDocument: "index.html", errorDocument: "404.html" } });
-    assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:providers:aws").map((x) => x.name).sort(), ["beta-site", "beta-site-bucket", "beta-site-grant", "beta-site-key"]);
+    assert.deepEqual(r.resources.map((x) => x.name).sort(), ["beta-site", "beta-site-bucket", "beta-site-grant", "beta-site-key"]);
   });
 
   it("invalid arguments fail before any child is registered", async () => {

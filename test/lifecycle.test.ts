@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import { isStateful } from "../policy/rules";
-import { HarnessResult, RecordedResource, revealSecrets, runUnderMocks } from "../src/harness";
+import { HarnessResult, RecordedResource, revealSecrets, runUnderMocks, SECRET_MARK } from "../src/harness";
 
 const root = path.join(__dirname, "..");
 const ARCHIVED = "ancienne-asso"; // tenants/staging: nextcloud, status archived
@@ -33,6 +33,26 @@ describe("tenant lifecycle (staging stack)", () => {
       assert.ok(keptTypes.has(want), `${ARCHIVED} lost its ${want}`);
     }
     assert.deepEqual(kept.filter((r) => !r.protect && !r.retainOnDelete).map((r) => r.name), []);
+  });
+
+  it("website buckets get exactly one first page each (S3 API, platform key as secrets, after Garage is ready), kept whatever the status", () => {
+    const s3Side = result.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource" && "s3Url" in r.inputs);
+    assert.deepEqual(s3Side.map((r) => `${r.tenant} ${r.name}`).sort(), [
+      "asso-exemple asso-exemple-static-bucket-index",
+      "asso-exemple asso-exemple-wordpress-bucket-index",
+      "collectif-jardins collectif-jardins-static-bucket-index",
+      "collectif-jardins collectif-jardins-wordpress-bucket-index",
+    ]);
+    const ready = ["platform-shared-garage", "platform-shared-garage-layout", "platform-shared-garage-platform-key"]
+      .map((n) => result.resources.find((r) => r.name === n)!.urn);
+    for (const r of s3Side) {
+      const grant = result.resources.find((x) => x.name === r.name.replace(/-index$/, "-platform-grant"))!;
+      const bucket = result.resources.find((x) => x.name === r.name.replace(/-index$/, "-bucket"))!;
+      assert.deepEqual(r.dependsOn.slice().sort(), [...ready, grant.urn, bucket.urn].sort(), r.name);
+      assert.deepEqual([r.protect, r.retainOnDelete], [false, true], r.name);
+      assert.deepEqual([r.inputs.bucket, r.inputs.key, r.inputs.s3Url, r.inputs.s3Region], [bucket.inputs.globalAlias, "index.html", "http://10.20.0.20:3900", "garage"], r.name);
+      assert.deepEqual([r.inputs.s3AccessKeyId, r.inputs.s3SecretAccessKey], [{ [SECRET_MARK]: "placeholder-garageS3AccessKeyId" }, { [SECRET_MARK]: "placeholder-garageS3SecretAccessKey" }], r.name);
+    }
   });
 
   it("archived: no route in any Caddy config", () => {

@@ -485,7 +485,7 @@ describe("nextcloud: what the edge consumes", () => {
         })]));
         factory = new NextcloudFactory("nextcloud", {
           settings: inputs.settings, tenants: inputs.tenants, placement: inputs.placement, docker: platform.docker, networks: platform.networks,
-          postgres: platform.postgres, s3Provider: platform.s3, garageAdmin: { url: platform.endpoints.garage.adminUrl, token: platform.secrets.garageAdminToken },
+          postgres: platform.postgres, garageS3: platform.s3, garageAdmin: { url: platform.endpoints.garage.adminUrl, token: platform.secrets.garageAdminToken },
           keycloak: platform.keycloak, realmId, identities, redis: platform.endpoints.redis,
           collaboraUrl: platform.endpoints.collaboraUrl, smtpPassword: platform.secrets.smtpPassword,
         });

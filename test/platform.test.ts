@@ -36,8 +36,12 @@ function settingsOf(stack: string, file: string): StackSettings {
   return settings!;
 }
 
+/** What Platform.s3 hands the Garage buckets, as plain values: no resource of its own. */
+interface S3Seen { url: string; region: string; accessKeyId: string; secretAccessKey: string; ready: string[]; secret: boolean }
+
 async function run(stack: string, file: string, extra: { wopiHosts?: string[] } = {}) {
   const settings = settingsOf(stack, file);
+  let s3: Promise<S3Seen> | undefined;
   const result = await runUnderMocks({
     stack,
     projectDir: ROOT,
@@ -45,10 +49,14 @@ async function run(stack: string, file: string, extra: { wopiHosts?: string[] } 
     secrets: SECRETS,
     program: () => {
       const platform = new Platform("platform", { settings, secrets: readSecrets(new pulumi.Config(PROJECT)), ...extra });
+      const p = platform.s3;
+      const id = pulumi.output(p.accessKeyId), secret = pulumi.output(p.secretAccessKey);
+      s3 = new Promise((resolve) => pulumi.all([id, secret, pulumi.all(p.ready.map((r) => r.urn)), pulumi.isSecret(id), pulumi.isSecret(secret)])
+        .apply(([accessKeyId, secretAccessKey, ready, a, b]) => resolve({ url: p.url, region: p.region, accessKeyId, secretAccessKey, ready, secret: a && b })));
       return { endpoints: platform.endpoints };
     },
   });
-  return { settings, resources: result.resources };
+  return { settings, resources: result.resources, s3: await s3! };
 }
 
 const byType = (rs: RecordedResource[], type: string) => rs.filter((r) => r.type === type);
@@ -121,9 +129,9 @@ function assertNoPlainSecret(resources: RecordedResource[]): void {
 }
 
 describe("platform on the staging stack", () => {
-  let settings: StackSettings, resources: RecordedResource[], providers: RecordedResource[], containers: RecordedResource[];
+  let settings: StackSettings, resources: RecordedResource[], providers: RecordedResource[], containers: RecordedResource[], s3: S3Seen;
   before(async () => {
-    ({ settings, resources } = await run("staging", path.join(ROOT, "Pulumi.staging.yaml")));
+    ({ settings, resources, s3 } = await run("staging", path.join(ROOT, "Pulumi.staging.yaml")));
     providers = byType(resources, "pulumi:providers:docker");
     containers = byType(resources, CONTAINER);
   });
@@ -270,8 +278,17 @@ describe("platform on the staging stack", () => {
     const kc = one(resources, "platform-keycloak");
     assert.deepEqual(kc.dependsOn, [urn("platform-shared-keycloak")]);
     assert.equal(kc.inputs.url, "http://10.20.0.11:8080");
-    const s3 = one(resources, "platform-s3");
-    assert.deepEqual([...s3.dependsOn].sort(), [urn("platform-shared-garage"), urn("platform-shared-garage-layout"), urn("platform-shared-garage-platform-key")].sort());
+    // Garage has no provider resource: every Garage resource waits for what Platform.s3.ready lists.
+    assert.deepEqual([...s3.ready].sort(), [urn("platform-shared-garage"), urn("platform-shared-garage-layout"), urn("platform-shared-garage-platform-key")].sort());
+    assert.deepEqual(resources.filter((r) => r.type.startsWith("pulumi:providers:")).map((r) => r.type.split(":")[2]).sort(),
+      [...settings.hosts.map(() => "docker"), "keycloak", "postgresql"]);
+  });
+
+  it("hands the Garage buckets the S3 endpoint, the region and the platform key as secrets", () => {
+    assert.deepEqual(s3, {
+      url: "http://10.20.0.20:3900", region: "garage", accessKeyId: SECRETS.garageS3AccessKeyId, secretAccessKey: SECRETS.garageS3SecretAccessKey,
+      ready: s3.ready, secret: true,
+    });
   });
 
   it("never puts a secret in a plain input, and passes each one as a secret where it is used", () => {
@@ -331,9 +348,9 @@ describe("platform on a fixture with two compute hosts and an external PostgreSQ
 });
 
 describe("platform with Garage, Keycloak and Collabora external", () => {
-  let resources: RecordedResource[], containers: RecordedResource[];
+  let resources: RecordedResource[], containers: RecordedResource[], s3: S3Seen;
   before(async () => {
-    ({ resources } = await run("external", path.join(FIXTURES, "Pulumi.external.yaml")));
+    ({ resources, s3 } = await run("external", path.join(FIXTURES, "Pulumi.external.yaml")));
     containers = byType(resources, CONTAINER);
   });
 
@@ -347,10 +364,7 @@ describe("platform with Garage, Keycloak and Collabora external", () => {
   it("points the providers at the endpoints, with nothing to wait for", () => {
     const kc = one(resources, "platform-keycloak");
     assert.deepEqual([kc.inputs.url, kc.dependsOn], ["https://sso.example.net", []]);
-    const s3 = one(resources, "platform-s3");
-    assert.deepEqual(s3.dependsOn, []);
-    assert.deepEqual(JSON.parse(s3.inputs.endpoints as string), [{ s3: "http://garage-admin.example.net:3900" }]);
-    assert.equal(String(s3.inputs.s3UsePathStyle), "true");
+    assert.deepEqual([s3.url, s3.region, s3.ready, s3.secret], ["http://garage-admin.example.net:3900", "garage", [], true]);
   });
 
   it("leaks no secret", () => assertNoPlainSecret(resources));

@@ -123,6 +123,16 @@ describe("rules: each rejects a violation and accepts the compliant resource", (
     }
     const grant = { adminUrl: "http://10.0.0.3:3903", bucketId: "b", accessKeyId: "GK1", permissions: { read: true, write: true, owner: false } };
     assert.equal(garageKind(TYPES.dynamic, grant), "grant");
+    // The S3-side children (platform key): a CORS configuration and a first object are not data to protect.
+    const s3 = { s3Url: "http://10.0.0.3:3900", s3Region: "garage", s3AccessKeyId: "GKp", s3SecretAccessKey: "s" };
+    const cors = { ...s3, bucket: "www.example.org", corsRules: [{ allowedOrigins: ["https://example.org"], allowedMethods: ["GET", "HEAD"], allowedHeaders: ["*"], exposeHeaders: ["ETag"], maxAgeSeconds: 3600 }] };
+    const object = { ...s3, bucket: "www.example.org", key: "index.html", content: "<p>soon</p>", contentType: "text/html; charset=utf-8" };
+    assert.deepEqual([garageKind(TYPES.dynamic, cors), garageKind(TYPES.dynamic, object)], ["cors", "object"]);
+    for (const inputs of [cors, object]) {
+      assert.equal(isStateful(TYPES.dynamic, inputs), false);
+      assert.deepEqual(r.check(TYPES.dynamic, inputs, opts()), []);
+      assert.deepEqual(rule("garage-key-not-owner").check(TYPES.dynamic, inputs, opts({ name: "x-index" })), []);
+    }
     // The install volume holds code from the pinned image, replaced at each upgrade: not stateful.
     assert.equal(isStateful(TYPES.volume, { name: "staging-nextcloud-31.0.9-a6a8996b" }), false);
     assert.equal(isStateful(TYPES.volume, { name: "nextcloud-install-node1" }), false);

@@ -122,6 +122,9 @@ for (const [label, tenants] of [["1 tenant", ONE], ["5 tenants", FIVE]] as const
     it("per tenant: a website bucket named after the public hostname; site and Staatic commands unless archived", async () => {
       const { resources: rs } = await runWith(tenants);
       const wpTenants = tenants.filter((t) => t.wordpress);
+      assert.equal(rs.filter((r) => /-wordpress-bucket-index$/.test(r.name)).length, wpTenants.length);
+      assert.deepEqual(rs.filter((r) => /-bucket-cors$/.test(r.name)), []);
+      assert.deepEqual(rs.filter((r) => r.type.startsWith("aws:") || r.type === "pulumi:providers:aws"), []);
       assert.deepEqual(rs.filter((r) => r.type === "factory:wordpress:WordPressSite").map((r) => r.name).sort(), wpTenants.map((t) => `${t.slug}-wordpress`).sort());
       const sites = rs.filter((r) => r.type === "command:local:Command" && r.name.endsWith("-wordpress-site"));
       const staatics = rs.filter((r) => r.type === "command:local:Command" && r.name.endsWith("-wordpress-staatic"));
@@ -137,6 +140,17 @@ for (const [label, tenants] of [["1 tenant", ONE], ["5 tenants", FIVE]] as const
         assert.equal(bucket.inputs.globalAlias, publicHost(t));
         assert.deepEqual(bucket.inputs.website, { enabled: true, indexDocument: "index.html", errorDocument: "404.html" });
         assert.equal(bucket.protect, true);
+        // The placeholder page, written once through Garage's S3 API with the platform key (archived tenants keep it too).
+        const index = byName(rs, `${t.slug}-wordpress-bucket-index`);
+        assert.deepEqual(Object.fromEntries(Object.entries(index.inputs).filter(([k]) => k !== "__provider")), {
+          s3Url: "http://10.20.0.20:3900", s3Region: "garage",
+          s3AccessKeyId: { [SECRET_MARK]: OPERATOR_SECRET_VALUES.garageS3AccessKeyId },
+          s3SecretAccessKey: { [SECRET_MARK]: OPERATOR_SECRET_VALUES.garageS3SecretAccessKey },
+          bucket: publicHost(t), key: "index.html", content: placeholderPage(publicHost(t), t.wordpress!.title ?? `Tenant ${t.slug}`),
+          contentType: "text/html; charset=utf-8",
+        });
+        assert.deepEqual([index.type, index.retainOnDelete, index.tenant], ["pulumi-nodejs:dynamic:Resource", true, t.slug]);
+        assert.ok(index.dependsOn.includes(byName(rs, `${t.slug}-wordpress-bucket-platform-grant`).urn));
         if (t.status === "archived") continue;
         const site = byName(rs, `${t.slug}-wordpress-site`);
         assert.deepEqual(site.inputs, {

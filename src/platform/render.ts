@@ -202,8 +202,8 @@ export function renderGarageLayoutScript(o: { container: string; zone: string; c
 }
 
 /**
- * One-shot, idempotent: imports the platform's own S3 key (the one the aws provider uses) through the
- * admin API when it does not exist yet. Every secret comes from the environment (GARAGE_ADMIN_TOKEN,
+ * One-shot, idempotent: imports the platform's own S3 key (the one CORS rules and first pages are written
+ * with) through the admin API when it does not exist yet. Every secret comes from the environment (GARAGE_ADMIN_TOKEN,
  * GARAGE_KEY_ID, GARAGE_KEY_SECRET) and reaches curl through its stdin config (`-K -`), never argv.
  */
 export function renderGarageKeyImportScript(o: { adminUrl: string; keyName: string }): string {

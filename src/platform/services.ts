@@ -8,7 +8,7 @@ import { Host, platformHostnames, StackSettings } from "../types";
 export const KEYCLOAK_ADMIN_USER = "admin";
 /** Keycloak's role and database on the shared PostgreSQL (same name). */
 export const KEYCLOAK_DATABASE = "keycloak";
-/** Name given in Garage to the platform's own S3 key (the aws provider's credentials). */
+/** Name given in Garage to the platform's own S3 key (CORS rules and first pages, src/garage/s3.ts). */
 export const PLATFORM_GARAGE_KEY_NAME = "platform";
 
 /** Paths inside the Garage container: one data volume at `root`, config and secrets uploaded as files. */

@@ -9,7 +9,6 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import * as aws from "@pulumi/aws";
 import {
   DeleteBucketCommand,
   GetBucketCorsCommand,
@@ -50,11 +49,11 @@ async function serializedProviders(): Promise<{
   const run = await runUnderMocks({
     stack: "staging",
     program: () => {
-      const s3Provider = new aws.Provider("s3", { region: "garage", accessKey: "GKplatform", secretKey: "x", s3UsePathStyle: true });
       new GarageBucket("lab-site", {
         tenant: "lab", bucketName: "www.lab.test", corsOrigins: ["https://lab.test"],
         website: { indexDocument: "index.html", errorDocument: "404.html", initialIndexHtml: "<p>hi</p>" },
-        admin: { url: "http://127.0.0.1:1", token: "unused" }, s3Provider,
+        admin: { url: "http://127.0.0.1:1", token: "unused" },
+        s3: { url: "http://127.0.0.1:1", region: "garage", accessKeyId: "GKplatform", secretAccessKey: "x", ready: [] },
       });
     },
   });
