@@ -47,8 +47,8 @@ type Workflow = { on: Record<string, { types?: string[]; branches?: string[] } |
 const workflow = (dir: string, file: string): Workflow => parse(fs.readFileSync(path.join(root, dir, file), "utf8")) as Workflow;
 
 describe("workflow files", () => {
-  it("both forges have the preview and deploy workflows, and nothing else", () => {
-    for (const dir of WORKFLOW_DIRS) assert.deepEqual(fs.readdirSync(path.join(root, dir)).sort(), ["deploy.yml", "preview.yml"], dir);
+  it("both forges have the preview, deploy and images workflows, and nothing else", () => {
+    for (const dir of WORKFLOW_DIRS) assert.deepEqual(fs.readdirSync(path.join(root, dir)).sort(), ["deploy.yml", "images.yml", "preview.yml"], dir);
   });
 
   it("every workflow file passes actionlint (with shellcheck on run: scripts)", (t) => {
@@ -210,7 +210,7 @@ describe("workflow files", () => {
     const shellcheck = requireTool(t, "shellcheck");
     if (!shellcheck) return;
     const files = fs.readdirSync(path.join(root, "scripts/ci")).filter((f) => f.endsWith(".sh")).map((f) => path.join("scripts/ci", f));
-    assert.deepEqual(files.map((f) => path.basename(f)).sort(), ["deploy.sh", "preview.sh", "ssh-setup.sh"]);
+    assert.deepEqual(files.map((f) => path.basename(f)).sort(), ["build-images.sh", "deploy.sh", "preview.sh", "ssh-setup.sh"]);
     const r = spawnSync(shellcheck, files, { cwd: root, encoding: "utf8" });
     assert.equal(r.status, 0, r.stdout);
   });
