@@ -1,12 +1,13 @@
 // Lab: a real single-node Garage (the binary from scripts/lab/install-test-tools.sh) on loopback, configured
 // with the garage.toml that renderGarageToml writes. The GarageBucket component runs under mocks; its
-// serialized dynamic providers (the `__provider` text Pulumi stores in state) are loaded back and their
-// create/read/diff/update/delete are driven against the server, as the Pulumi engine would. The S3 API
+// serialized dynamic providers (the `__provider` text Pulumi stores in state) are loaded back the way the
+// engine's dynamic provider does (require-from-string, modules resolved from the working directory) and their
+// create/read/diff/update/delete are driven against the server, as the Pulumi engine would: the admin-API
+// ones (bucket, key, grant) and the S3 ones (CORS rule, first index.html) with the platform key. The S3 API
 // (@aws-sdk/client-s3, path-style) proves what the keys can and cannot do; the web port serves the sites.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -25,13 +26,18 @@ import { APPLICATION_KEY_PERMISSIONS, corsRule, garageKeyName, PLATFORM_KEY_PERM
 import {
   BucketInputs,
   BucketOutputs,
+  CorsInputs,
+  CorsOutputs,
   CrudProvider,
   garageBucketProvider,
   garageGrantProvider,
   garageKeyProvider,
+  GarageS3Connection,
   GrantInputs,
   KeyInputs,
   KeyOutputs,
+  ObjectInputs,
+  ObjectOutputs,
 } from "../../src/garage/provider";
 import { runUnderMocks } from "../../src/harness";
 
@@ -39,11 +45,16 @@ const binary = findGarage();
 if (!binary && process.env.CI) throw new Error("garage binary missing: run scripts/lab/install-test-tools.sh (cargo install garage)");
 const skip = binary ? false : "garage binary missing (run scripts/lab/install-test-tools.sh; it builds Garage with cargo)";
 
-/** The three providers exactly as Pulumi would run them: serialized by the SDK, then loaded from that text. */
+/** What the engine's dynamic provider loads serialized providers with (a dependency of @pulumi/pulumi). */
+const requireFromString = require(require.resolve("require-from-string", { paths: [path.dirname(require.resolve("@pulumi/pulumi"))] })) as (code: string) => { handler(): unknown };
+
+/** The five providers exactly as Pulumi would run them: serialized by the SDK, then loaded from that text. */
 async function serializedProviders(): Promise<{
   bucket: CrudProvider<BucketInputs, BucketOutputs>;
   key: CrudProvider<KeyInputs, KeyOutputs>;
   grant: CrudProvider<GrantInputs, GrantInputs>;
+  cors: CrudProvider<CorsInputs, CorsOutputs>;
+  object: CrudProvider<ObjectInputs, ObjectOutputs>;
   sizes: number[];
 }> {
   const run = await runUnderMocks({
@@ -57,22 +68,23 @@ async function serializedProviders(): Promise<{
       });
     },
   });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "garage-provider-"));
   const load = (resName: string) => {
     const text = run.resources.find((r) => r.name === resName)!.inputs.__provider as string;
     assert.equal(typeof text, "string", `${resName}: __provider must be plain (not secret) text`);
-    const file = path.join(dir, `${resName}.js`);
-    fs.writeFileSync(file, text);
-    return { provider: (require(file) as { handler(): unknown }).handler(), size: text.length };
+    return { provider: requireFromString(text).handler(), size: text.length };
   };
   const b = load("lab-site-bucket");
   const k = load("lab-site-key");
   const g = load("lab-site-grant");
+  const c = load("lab-site-cors");
+  const o = load("lab-site-index");
   return {
     bucket: b.provider as CrudProvider<BucketInputs, BucketOutputs>,
     key: k.provider as CrudProvider<KeyInputs, KeyOutputs>,
     grant: g.provider as CrudProvider<GrantInputs, GrantInputs>,
-    sizes: [b.size, k.size, g.size],
+    cors: c.provider as CrudProvider<CorsInputs, CorsOutputs>,
+    object: o.provider as CrudProvider<ObjectInputs, ObjectOutputs>,
+    sizes: [b.size, k.size, g.size, c.size, o.size],
   };
 }
 
@@ -89,6 +101,23 @@ function web(port: number, host: string, urlPath: string): Promise<{ status: num
     req.end();
   });
 }
+
+/** Any request to a loopback port with explicit headers (a browser's CORS preflight: OPTIONS with Origin). */
+function raw(port: number, method: string, urlPath: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, path: urlPath, method, headers }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** The CORS answer headers of a response (empty when the request was refused). */
+const corsHeaders = (h: http.IncomingHttpHeaders) => Object.fromEntries(Object.entries(h).filter(([k]) => k.startsWith("access-control-")));
 
 function s3For(g: GarageServer, accessKeyId: string, secretAccessKey: string): S3Client {
   return new S3Client({ endpoint: g.s3Url, region: g.region, forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
@@ -351,5 +380,122 @@ describe("GarageBucket against a real Garage server", { skip }, () => {
     assert.deepEqual(await garageGrantProvider.read(grant.id, grant.outs), {});
     const s3 = s3For(g, key.id, key.outs.secretAccessKey);
     assert.equal(await s3Error(put(s3, "gamma-v1", "a.txt", "a")), "AccessDenied");
+  });
+  // The S3 side of a GarageBucket: the platform key (owner on the buckets whose CORS or first page the factory
+  // manages) drives the serialized CORS and object providers. Bucket names contain dots: path-style only.
+  let platformKey: KeyOutputs;
+  const s3Conn = (): GarageS3Connection => ({ s3Url: g.s3Url, s3Region: g.region, s3AccessKeyId: platformKey.accessKeyId, s3SecretAccessKey: platformKey.secretAccessKey });
+  /** A website bucket with a tenant key (read+write) and the platform key (owner), as GarageBucket makes it. */
+  const websiteWithKeys = async (alias: string, tenant: string) => {
+    const bucket = (await prov.bucket.create({ ...conn, globalAlias: alias, quotas: {}, website: { enabled: true, indexDocument: "index.html", errorDocument: "404.html" } })).outs;
+    const key = (await prov.key.create({ ...conn, name: garageKeyName(tenant, alias) })).outs;
+    await prov.grant.create({ ...conn, bucketId: bucket.bucketId, accessKeyId: key.accessKeyId, permissions: { ...APPLICATION_KEY_PERMISSIONS } });
+    if (!platformKey) platformKey = (await prov.key.create({ ...conn, name: "platform-s3" })).outs;
+    await prov.grant.create({ ...conn, bucketId: bucket.bucketId, accessKeyId: platformKey.accessKeyId, permissions: { ...PLATFORM_KEY_PERMISSIONS } });
+    return { bucket, key };
+  };
+  // What a refused preflight carries: Garage puts a blanket `Access-Control-Allow-Origin: *` on every error
+  // answer (S3 API and web endpoint alike, so that scripts can read S3 errors); the refusal is the 403 status.
+  const REFUSED_PREFLIGHT = { "access-control-allow-origin": "*" };
+  const preflight = (alias: string, origin: string, method = "GET", via: "s3" | "web" = "s3") => via === "s3"
+    ? raw(Number(new URL(g.s3Url).port), "OPTIONS", `/${alias}/index.html`, { origin, "access-control-request-method": method })
+    : raw(g.webPort, "OPTIONS", "/index.html", { host: alias, origin, "access-control-request-method": method });
+
+  it("CORS: the serialized provider sets exactly the factory's rule on a dotted bucket; preflights from listed origins get the CORS headers, others do not", async () => {
+    const alias = "www.cors.lab.test";
+    const { key } = await websiteWithKeys(alias, "corsy");
+    const rule = corsRule(["https://www.cors.lab.test", "https://cors.lab.test"]);
+    const created = await prov.cors.create({ ...s3Conn(), bucket: alias, corsRules: [rule] });
+    assert.equal(created.id, alias);
+    assert.deepEqual(created.outs.corsRules, [rule]);
+
+    // GetBucketCors (another client, the platform key) answers exactly that rule.
+    const p = s3For(g, platformKey.accessKeyId, platformKey.secretAccessKey);
+    const got = await p.send(new GetBucketCorsCommand({ Bucket: alias }));
+    assert.deepEqual(got.CORSRules?.map((r) => ({ ...r, AllowedMethods: r.AllowedMethods?.slice().sort(), AllowedOrigins: r.AllowedOrigins?.slice().sort() })), [{
+      AllowedOrigins: ["https://cors.lab.test", "https://www.cors.lab.test"], AllowedMethods: ["GET", "HEAD"], AllowedHeaders: ["*"], ExposeHeaders: ["ETag"], MaxAgeSeconds: 3600,
+    }]);
+    assert.deepEqual(await prov.cors.read(alias, created.outs), { id: alias, props: created.outs });
+
+    // Browsers: a preflight from a listed origin is answered with the CORS headers, on the S3 API and on the web endpoint.
+    for (const via of ["s3", "web"] as const) {
+      const ok = await preflight(alias, "https://cors.lab.test", "GET", via);
+      assert.equal(ok.status, 200, `${via}: ${ok.body}`);
+      assert.deepEqual(corsHeaders(ok.headers), {
+        "access-control-allow-origin": "https://cors.lab.test", "access-control-allow-methods": "GET, HEAD",
+        "access-control-allow-headers": "*", "access-control-expose-headers": "ETag",
+      }, via);
+      // Another origin, or a method the rule does not allow: refused (a preflight must answer 2xx to pass), and
+      // none of the rule's headers (no origin echoed, no methods, no exposed headers).
+      for (const [origin, method] of [["https://evil.test", "GET"], ["https://cors.lab.test.evil.test", "GET"], ["https://cors.lab.test", "PUT"]]) {
+        const no = await preflight(alias, origin, method, via);
+        assert.equal(no.status, 403, `${via} ${origin} ${method}`);
+        assert.deepEqual(corsHeaders(no.headers), REFUSED_PREFLIGHT, `${via} ${origin} ${method}`);
+      }
+    }
+
+    // The tenant key (no owner) cannot set CORS through the provider: a clean error, no secret in it.
+    await assert.rejects(prov.cors.create({ ...s3Conn(), s3AccessKeyId: key.accessKeyId, s3SecretAccessKey: key.secretAccessKey, bucket: alias, corsRules: [corsRule(["https://evil.test"])] }),
+      (err: Error) => /^Garage S3 PutBucketCors on bucket www\.cors\.lab\.test failed \(HTTP 403 AccessDenied\)/.test(err.message) && !err.message.includes(key.secretAccessKey));
+
+    // Drift: a rule changed by hand shows on refresh; the next update puts the factory's rule back, exactly.
+    await p.send(new PutBucketCorsCommand({ Bucket: alias, CORSConfiguration: { CORSRules: [{ AllowedOrigins: ["*"], AllowedMethods: ["GET", "PUT"] }] } }));
+    const drifted = (await prov.cors.read(alias, created.outs)).props!;
+    assert.deepEqual(drifted.corsRules, [{ allowedOrigins: ["*"], allowedMethods: ["GET", "PUT"], allowedHeaders: [], exposeHeaders: [] }]);
+    const wanted: CorsInputs = { ...s3Conn(), bucket: alias, corsRules: [rule] };
+    assert.deepEqual((await prov.cors.diff(alias, drifted, wanted)).changes, true);
+    await prov.cors.update(alias, drifted, wanted);
+    assert.deepEqual((await prov.cors.read(alias, created.outs)).props, created.outs);
+    assert.equal((await preflight(alias, "https://evil.test")).status, 403);
+
+    // Delete removes the configuration: no rule, every preflight refused; deleting again is harmless.
+    await prov.cors.delete(alias, created.outs);
+    assert.equal(await s3Error(p.send(new GetBucketCorsCommand({ Bucket: alias }))), "NoSuchCORSConfiguration");
+    assert.deepEqual(await prov.cors.read(alias, created.outs), {});
+    assert.equal((await preflight(alias, "https://cors.lab.test")).status, 403);
+    await prov.cors.delete(alias, created.outs);
+  });
+
+  it("first index.html: written once on a dotted bucket; a second create or an update never overwrites what the tenant published meanwhile", async () => {
+    const alias = "www.first.lab.test";
+    const { key } = await websiteWithKeys(alias, "first");
+    const inputs: ObjectInputs = { ...s3Conn(), bucket: alias, key: "index.html", content: "<h1>Bientôt</h1>", contentType: "text/html; charset=utf-8" };
+    const made = await prov.object.create(inputs);
+    assert.deepEqual(made, { id: `${alias}/index.html`, outs: { ...inputs, created: true } });
+    assert.deepEqual(await web(g.webPort, alias, "/"), { status: 200, body: "<h1>Bientôt</h1>" });
+    const tenant = s3For(g, key.accessKeyId, key.secretAccessKey);
+    const head = await tenant.send(new GetObjectCommand({ Bucket: alias, Key: "index.html" }));
+    assert.equal(head.ContentType, "text/html; charset=utf-8");
+
+    // The tenant publishes its site (Staatic, or by hand with its key).
+    await put(tenant, alias, "index.html", "<h1>Our real site</h1>", "text/html");
+    // A second create (state lost, or a replacement) finds the object and leaves it.
+    const again = await prov.object.create({ ...inputs, content: "<h1>Another placeholder</h1>" });
+    assert.equal(again.outs.created, false);
+    assert.equal(await get(tenant, alias, "index.html"), "<h1>Our real site</h1>");
+    // A new placeholder in code is no change; an update (new platform key values) writes nothing.
+    assert.equal((await prov.object.diff(made.id, made.outs, { ...inputs, content: "<h1>Changed</h1>" })).changes, false);
+    const upd = await prov.object.update(made.id, made.outs, { ...inputs, content: "<h1>Changed</h1>" });
+    assert.equal(upd.outs?.content, "<h1>Bientôt</h1>");
+    assert.deepEqual(await prov.object.read(made.id, made.outs), { id: made.id, props: made.outs });
+    // Delete (only reached without retainOnDelete) leaves the object too.
+    await prov.object.delete(made.id, made.outs);
+    assert.deepEqual(await web(g.webPort, alias, "/"), { status: 200, body: "<h1>Our real site</h1>" });
+
+    // A bucket whose tenant published before the first page was ever written: created false, nothing touched.
+    const { key: k2 } = await websiteWithKeys("www.early.lab.test", "early");
+    await put(s3For(g, k2.accessKeyId, k2.secretAccessKey), "www.early.lab.test", "index.html", "<p>early bird</p>", "text/html");
+    assert.equal((await prov.object.create({ ...inputs, bucket: "www.early.lab.test" })).outs.created, false);
+    assert.deepEqual(await web(g.webPort, "www.early.lab.test", "/"), { status: 200, body: "<p>early bird</p>" });
+  });
+
+  it("path-style addressing: the dotted buckets are reached as /<bucket>/<key> on the S3 endpoint, which has no bucket domain", async () => {
+    const p = s3For(g, platformKey.accessKeyId, platformKey.secretAccessKey);
+    const listed = await p.send(new ListObjectsV2Command({ Bucket: "www.first.lab.test" }));
+    assert.deepEqual(listed.Contents?.map((o) => o.Key), ["index.html"]);
+    // Virtual-hosted style (bucket in the Host header) is not served here: Garage answers for no bucket domain.
+    const vhost = await raw(Number(new URL(g.s3Url).port), "GET", "/index.html", { host: `www.first.lab.test.${new URL(g.s3Url).host}` });
+    assert.notEqual(vhost.status, 200);
+    assert.ok(!vhost.body.includes("Bientôt") && !vhost.body.includes("Our real site"));
   });
 });
