@@ -13,10 +13,12 @@ mkdir -p "$sessions"
 fpm=""
 web=""
 requested=0
+stopped=""
 stop() {
   for pid in $web $fpm; do
     kill -TERM "$pid" 2>/dev/null || true
   done
+  stopped="$web $fpm"
 }
 trap 'requested=1; stop' TERM INT
 
@@ -30,7 +32,10 @@ while [ "$requested" -eq 0 ] && kill -0 "$fpm" 2>/dev/null && kill -0 "$web" 2>/
   sleep 1 &
   wait "$!" || true
 done
-stop
+# Once per server: a second TERM could cut a graceful stop short.
+if [ "$stopped" != "$web $fpm" ]; then
+  stop
+fi
 wait "$web" 2>/dev/null || true
 wait "$fpm" 2>/dev/null || true
 if [ "$requested" -eq 1 ]; then
