@@ -11,7 +11,6 @@ import { Host, StackSettings, Tenant } from "../src/types";
 
 /** Where the install volumes are mounted in a compute-host Caddy: `<root>/<volume name>`. */
 export const NEXTCLOUD_INSTALL_ROOT = "/srv/nextcloud";
-const BOOTSTRAP = "/etc/caddy/bootstrap.Caddyfile";
 
 /** One Nextcloud site a compute-host Caddy serves (NextcloudFactory.caddySites). */
 export interface NextcloudCaddySite {
@@ -88,7 +87,7 @@ export class CaddyEdge extends pulumi.ComponentResource {
 
     this.edgeConfig = renderEdgeCaddyfile({
       domain: s.domain, acmeEmail: s.acmeEmail, realm: s.realm, garageAdminUrl: args.garageAdminUrl,
-      upstreams: args.upstreams, tenants: args.tenants,
+      upstreams: args.upstreams, tenants: args.tenants, tls: s.edgeTls,
     });
     const walls = edgeWalls(args.tenants);
     for (const w of walls) {
@@ -176,8 +175,10 @@ export class CaddyEdge extends pulumi.ComponentResource {
       image: args.settings.images.caddy,
       restart: "unless-stopped",
       entrypoints: ["/bin/sh", "-c"],
-      command: [renderStartScript({ dir: EDGE_STATE_DIR, bootstrap: BOOTSTRAP })],
-      uploads: [{ file: BOOTSTRAP, content: renderBootstrapCaddyfile({ port: o.bootstrapPort, admin: `localhost:${CADDY_PORTS.admin}` }) }],
+      command: [renderStartScript({
+        dir: EDGE_STATE_DIR,
+        bootstrapConfig: renderBootstrapCaddyfile({ port: o.bootstrapPort, admin: `localhost:${CADDY_PORTS.admin}` }),
+      })],
       volumes: [
         { volumeName: data.name, containerPath: "/data" },
         { volumeName: state.name, containerPath: EDGE_STATE_DIR },

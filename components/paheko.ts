@@ -23,6 +23,11 @@ export function pahekoHost(hosts: readonly Host[]): Host {
   return compute[0];
 }
 
+/** host:port the edge proxies a Paheko hostname to: the published port on the Paheko host's private address. */
+export function pahekoUpstream(host: Host): string {
+  return `${urlHost(host.privateAddress)}:${PAHEKO_PUBLISHED_PORT}`;
+}
+
 export interface PahekoFactoryArgs {
   /** Host running the instance (see pahekoHost()). */
   host: Host;
@@ -69,8 +74,7 @@ export class PahekoFactory extends pulumi.ComponentResource {
     const keep: pulumi.CustomResourceOptions = { parent: this, protect: true, retainOnDelete: true };
     const onHost: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
     this.host = args.host.name;
-    const addr = urlHost(args.host.privateAddress);
-    this.upstream = `${addr}:${PAHEKO_PUBLISHED_PORT}`;
+    this.upstream = pahekoUpstream(args.host);
     this.containerName = name;
     this.dockerHost = args.host.docker;
 

@@ -13,7 +13,7 @@ import { settingsStackFor, shardOf, StackRole, stackRole } from "./shards";
 import { ServiceName } from "./types";
 import { FactoryInputs, requireFactoryInputs } from "./inputs";
 import { OPERATOR_SECRET_KEYS, PROJECT } from "./settings";
-import { pahekoHost, PahekoFactory, PahekoInstanceRef, PahekoOrganisation, pahekoRef } from "../components/paheko";
+import { pahekoHost, pahekoUpstream, PahekoFactory, PahekoInstanceRef, PahekoOrganisation, pahekoRef } from "../components/paheko";
 import { WordPressInstanceRef, WordPressMultisite, WordPressSite, wordpressRef } from "../components/wordpress";
 import { StaticSite } from "../components/staticSite";
 import { SERVICE_HOST_LABEL, wordpressEditRoot } from "./types";
@@ -132,11 +132,14 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   });
   // [/section: nextcloud]
   // [section: paheko-wordpress-static] PahekoFactory, WordPressMultisite, static sites
-  // One Paheko and one WordPress Multisite for the whole factory, always registered (their volumes are
-  // protected data), on the first compute host by name; per tenant a folder, a site + bucket, a static bucket.
+  // One Paheko and one WordPress Multisite for the whole factory, on the first compute host by name;
+  // per tenant a folder, a site + bucket, a static bucket. An instance is registered as soon as one
+  // tenant file names its service, archived tenants included (its volume is protected data), and not
+  // before: a factory that offers no WordPress runs no WordPress.
   const pooledHost = pahekoHost(inputs.settings.hosts);
   const garageAdmin = { url: platform.endpoints.garage.adminUrl, token: platform.secrets.garageAdminToken };
-  const paheko = fleet ? new PahekoFactory("paheko", {
+  const offers = (svc: "paheko" | "wordpress") => inputs.tenants.some((t) => t.services[svc] !== undefined);
+  const paheko = fleet && offers("paheko") ? new PahekoFactory("paheko", {
     host: pooledHost,
     provider: platform.docker[pooledHost.name],
     image: inputs.settings.images.paheko,
@@ -147,7 +150,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     mail: inputs.settings.mail,
     smtpPassword: platform.secrets.smtpPassword,
   }) : undefined;
-  const wordpress = fleet ? new WordPressMultisite("wordpress", {
+  const wordpress = fleet && offers("wordpress") ? new WordPressMultisite("wordpress", {
     host: pooledHost,
     provider: platform.docker[pooledHost.name],
     image: inputs.settings.images.wordpress,
@@ -214,19 +217,19 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
       wallClientSecrets[w.clientId] = client.clientSecret;
     }
   }
-  if (paheko && wordpress) new CaddyEdge("caddy", {
+  if (fleet) new CaddyEdge("caddy", {
     settings: inputs.settings,
     tenants: inputs.tenants,
     docker: platform.docker,
     garageAdminUrl: platform.endpoints.garage.adminUrl,
     upstreams: edgeUpstreams({
       settings: inputs.settings, endpoints: platform.endpoints, tenants: inputs.tenants, placement: inputs.placement,
-      paheko: paheko.upstream, wordpressHost: wordpress.host,
+      paheko: pahekoUpstream(pooledHost), wordpressHost: pooledHost.name,
     }),
     wallClientSecrets,
     nextcloudSites: nextcloud.caddySites,
     renderNextcloudSite,
-    wordpress: { host: wordpress.host, fpmUpstream: wordpress.fpmUpstream, documentRoot: wordpress.documentRoot, htmlVolume: wordpress.htmlVolume },
+    wordpress: wordpress && { host: wordpress.host, fpmUpstream: wordpress.fpmUpstream, documentRoot: wordpress.documentRoot, htmlVolume: wordpress.htmlVolume },
     computeNetworks: Object.fromEntries(Object.entries(platform.networks).map(([h, n]) => [h, n.name])),
     nextcloudInstallsReady: groupBy(nextcloud.installs, (i) => i.host, (i) => i.ready),
   });

@@ -30,8 +30,11 @@ export type OperatorSecret = keyof typeof OPERATOR_SECRETS;
 export const OPERATOR_SECRET_KEYS = Object.keys(OPERATOR_SECRETS) as OperatorSecret[];
 
 const SETTING_KEYS = [
-  "domain", "acmeEmail", "tenantsDir", "shards", "realm", "hosts", "images", "services", "dns", "nextcloud", "wordpress", "mail",
+  "domain", "acmeEmail", "tenantsDir", "shards", "realm", "edgeTls", "hosts", "images", "services", "dns",
+  "nextcloud", "wordpress", "mail",
 ] as const;
+/** How the edge gets its certificates: ACME (public hostnames) or Caddy's internal CA (a private stack). */
+export const EDGE_TLS_MODES = ["acme", "internal"] as const;
 const SHARED_SERVICES = ["postgres", "garage", "keycloak", "collabora"] as const;
 
 export { isPinnedImage };
@@ -81,6 +84,12 @@ export function parseSettings(stack: string, c: YamlChecker, configNode: Node | 
   if (acmeEmail !== undefined && !isEmail(acmeEmail)) c.at(acmeEmailNode, `acmeEmail "${acmeEmail}" is not a valid e-mail address`);
   const realm = ours.has("realm") ? c.string(ours.get("realm")!, "realm", { pattern: /^[a-z][a-z0-9-]*$/ }) : "factory";
   const shards = ours.has("shards") ? c.integer(ours.get("shards")!, "shards", { min: 0, max: 256 }) : 0;
+  const edgeTlsNode = ours.get("edgeTls");
+  const edgeTlsValue = ours.has("edgeTls") ? c.string(edgeTlsNode!, "edgeTls") : "acme";
+  if (edgeTlsValue !== undefined && !(EDGE_TLS_MODES as readonly string[]).includes(edgeTlsValue)) {
+    c.at(edgeTlsNode!, `edgeTls "${edgeTlsValue}" must be one of ${EDGE_TLS_MODES.join(", ")}`);
+  }
+  const edgeTls = edgeTlsValue as StackSettings["edgeTls"];
 
   const tenantsDir = ours.has("tenantsDir") ? c.string(ours.get("tenantsDir")!, "tenantsDir", { nonEmpty: false }) || undefined : undefined;
   const hosts = parseHosts(c, need("hosts"));
@@ -96,7 +105,7 @@ export function parseSettings(stack: string, c: YamlChecker, configNode: Node | 
   if (!c.ok || !domain || !acmeEmail || !realm || shards === undefined || !hosts || !images || !services || !dns || !nextcloud || !wordpress || !mail) {
     return undefined;
   }
-  return { stack, domain, acmeEmail, realm, shards, tenantsDir, hosts, images, services, dns, nextcloud, wordpress, mail };
+  return { stack, domain, acmeEmail, realm, edgeTls, shards, tenantsDir, hosts, images, services, dns, nextcloud, wordpress, mail };
 }
 
 function parseHosts(c: YamlChecker, node: Node | null): Host[] | undefined {

@@ -146,6 +146,8 @@ export interface StackSettings {
   };
   /** Keycloak realm holding the factory's users. */
   realm: string;
+  /** Edge certificates: "acme" (default; public CA, on-demand for website hostnames) or "internal" (Caddy's own CA). */
+  edgeTls: "acme" | "internal";
   dns: DnsSettings;
   nextcloud: NextcloudSettings;
   wordpress: WordPressSettings;

@@ -377,7 +377,7 @@ describe("caddy-security image: what components/edge.ts and src/caddy/reload.ts 
   });
 
   it("every tool of its check list is used by the delivery scripts", () => {
-    const scripts = [renderApplyScript({ dir: "/d", admin: "localhost:2019" }), renderSecretsScript({ dir: "/d" }), renderStartScript({ dir: "/d", bootstrap: "/b" })].join("\n");
+    const scripts = [renderApplyScript({ dir: "/d", admin: "localhost:2019" }), renderSecretsScript({ dir: "/d" }), renderStartScript({ dir: "/d", bootstrapConfig: ":80 {\n}\n" })].join("\n");
     for (const t of tools.filter((x) => x !== "sh")) assert.match(scripts, new RegExp(`(^|[\\s|;(!])${t} `, "m"), t);
   });
 
@@ -393,10 +393,8 @@ describe("caddy-security image: what components/edge.ts and src/caddy/reload.ts 
       const apply = spawnSync("sh", ["-c", renderApplyScript({ dir: state, admin: "localhost:2019" })], { env, input: ":8081 {\n}\n", encoding: "utf8" });
       assert.equal(apply.status, 0, apply.stderr);
       assert.equal(fs.readFileSync(path.join(state, "Caddyfile"), "utf8"), ":8081 {\n}\n");
-      const bootstrap = path.join(state, "bootstrap.Caddyfile");
-      fs.writeFileSync(bootstrap, ":80 {\n}\n");
       fs.rmSync(path.join(state, "Caddyfile"));
-      const start = spawnSync("sh", ["-c", renderStartScript({ dir: state, bootstrap })], { env, encoding: "utf8" });
+      const start = spawnSync("sh", ["-c", renderStartScript({ dir: state, bootstrapConfig: ":80 {\n}\n" })], { env, encoding: "utf8" });
       assert.equal(start.status, 0, start.stderr);
       assert.equal(fs.readFileSync(path.join(state, "Caddyfile"), "utf8"), ":80 {\n}\n");
     } finally {

@@ -58,6 +58,8 @@ export interface EdgeConfigInput {
    * of ACME; no on-demand TLS (there is no Garage to ask). Production leaves it undefined.
    */
   lab?: { httpPort: number; httpsPort: number };
+  /** Certificates from ACME (default) or Caddy's internal CA (settings.edgeTls). */
+  tls?: "acme" | "internal";
   /** Lab only: Keycloak public URL override (production: https://auth.<domain>). */
   keycloakPublicUrl?: string;
   /** Lab only: admin listener (production: localhost:2019). */
@@ -207,7 +209,10 @@ export function renderEdgeCaddyfile(input: EdgeConfigInput): string {
     "grace_period 10s",
   ];
   if (input.lab) global.push("local_certs", "skip_install_trust", `http_port ${input.lab.httpPort}`, `https_port ${input.lab.httpsPort}`);
-  else global.push("on_demand_tls {", `\task ${input.garageAdminUrl.replace(/\/$/, "")}/check`, "}");
+  else {
+    if (input.tls === "internal") global.push("local_certs", "skip_install_trust");
+    global.push("on_demand_tls {", `\task ${input.garageAdminUrl.replace(/\/$/, "")}/check`, "}");
+  }
   if (walls.length > 0) global.push("security {", ...indent(securityBlock(walls, { issuer, secretsDir })), "}");
 
   const out: string[] = [

@@ -102,11 +102,18 @@ export function secretsBundle(files: Record<string, string>): string {
  * The container's command: start Caddy from the live Caddyfile on the state volume; on the very first
  * start (empty volume) copy the bootstrap config there, which answers 503 until the first apply.
  */
-export function renderStartScript(o: { dir: string; bootstrap: string }): string {
+export function renderStartScript(o: { dir: string; bootstrapConfig: string }): string {
+  // The bootstrap config travels in the script: the container's root file system is read-only, and
+  // Docker refuses to extract an upload into it ("container rootfs is marked read-only").
+  if (o.bootstrapConfig.split("\n").includes("BOOTSTRAP")) throw new Error("bootstrap config contains the here-document delimiter");
   return `set -eu
 dir="${o.dir}"
 mkdir -p "$dir/secrets"
-if [ ! -s "$dir/Caddyfile" ]; then cp "${o.bootstrap}" "$dir/Caddyfile"; fi
+if [ ! -s "$dir/Caddyfile" ]; then
+cat > "$dir/Caddyfile" <<'BOOTSTRAP'
+${o.bootstrapConfig.trimEnd()}
+BOOTSTRAP
+fi
 exec caddy run --config "$dir/Caddyfile" --adapter caddyfile
 `;
 }

@@ -215,11 +215,9 @@ describe("fail-safe delivery scripts against a running caddy", { skip }, () => {
     blocker = net.createServer();
     await new Promise<void>((r) => blocker!.listen(0, "127.0.0.1", () => r()));
     blockedPort = (blocker.address() as net.AddressInfo).port;
-    const bootstrap = path.join(dir, "bootstrap.Caddyfile");
-    fs.writeFileSync(bootstrap, renderBootstrapCaddyfile({ port, admin }));
     fs.writeFileSync(script("apply.sh"), renderApplyScript({ dir: "/etc/caddy/factory", admin: "localhost:2019" }));
     fs.writeFileSync(script("secrets.sh"), renderSecretsScript({ dir: "/etc/caddy/factory" }));
-    fs.writeFileSync(script("start.sh"), renderStartScript({ dir: state, bootstrap }));
+    fs.writeFileSync(script("start.sh"), renderStartScript({ dir: state, bootstrapConfig: renderBootstrapCaddyfile({ port, admin }) }));
   });
   after(async () => {
     await stop();
