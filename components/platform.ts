@@ -115,6 +115,9 @@ export class Platform extends pulumi.ComponentResource {
       password: args.secrets.keycloakAdminPassword,
       // The provider otherwise logs in while planning; with a Keycloak this same update creates, that fails.
       initialLogin: false,
+      // Seconds per request (provider default 5): a freshly started Keycloak answers its first token
+      // request slowly (key generation, cold JIT), and a busy one may too.
+      clientTimeout: 60,
     }, { parent: this, dependsOn: keycloakReady });
 
     this.s3 = {

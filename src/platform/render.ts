@@ -154,8 +154,10 @@ export function redisCommand(maxMemoryMb: number): string[] {
     "--dir", "/data",
     "--maxmemory", `${integer(maxMemoryMb)}mb`,
     "--maxmemory-policy", "volatile-lru",
+    // `--save` followed by another option means `save ""` (no RDB snapshots, AOF only). An empty
+    // argument would say the same, but the Docker provider refuses empty values in `command`.
+    "--save",
     "--protected-mode", "no",
-    "--save", "",
   ];
 }
 

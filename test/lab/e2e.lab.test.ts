@@ -1,0 +1,260 @@
+// End to end: the factory deployed with the real Pulumi engine (`pulumi up`, policy pack on) onto two
+// Docker engines the test starts (two hosts), then checked from outside with real clients only: psql and
+// the isolation audit, S3 with each tenant's key, Keycloak's admin API, HTTPS through the edge Caddy,
+// dig against BIND. Then a tenant is added and one archived, and `pulumi destroy` must be refused.
+// Nextcloud, Paheko, WordPress and Collabora are not deployed: their images (and wp-cli) cannot be had
+// on this machine, and they are not faked; those checks are reported as skipped with the reason.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as path from "node:path";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { Client } from "pg";
+import { diagnostics, must, RunResult } from "../../scripts/lab/engine";
+import { E2E_DOMAIN, E2E_STACK, E2E_TENANTS_DIR, e2eUnavailable, startTestBed, TenantSpec, tenantYaml, TestBed } from "../../scripts/lab/e2e";
+import { OperatorSecret } from "../../src/settings";
+import { throwawaySecret } from "../../scripts/lab/engine";
+import { OPERATOR_SECRET_KEYS } from "../../src/settings";
+
+const skip = e2eUnavailable() ?? false;
+const UNAVAILABLE_APPS = "Nextcloud server, Paheko, wp-cli and Collabora images cannot be pulled or built here (no registry; not in Debian); not faked";
+
+let bed: TestBed;
+const secrets = Object.fromEntries(OPERATOR_SECRET_KEYS.map((k) => [k, throwawaySecret(k)])) as Record<OperatorSecret, string>;
+const figures: Record<string, string> = {};
+
+const host = (name: "a" | "b") => bed.hosts[name === "a" ? 0 : 1];
+const staticHost = (slug: string) => `${slug}.static.${E2E_DOMAIN}`;
+
+function writeTenants(tenants: TenantSpec[]): void {
+  const dir = path.join(bed.project.dir, E2E_TENANTS_DIR);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  for (const t of tenants) fs.writeFileSync(path.join(dir, `${t.slug}.yaml`), tenantYaml(t));
+}
+
+let deployed = false;
+let started = false;
+
+async function up(label: string): Promise<RunResult> {
+  const extra = process.env.SF_E2E_CONTINUE ? ["--continue-on-error"] : [];
+  const r = await bed.project.run(["up", "--yes", "--stack", E2E_STACK, "--policy-pack", "policy", "--skip-preview", ...extra], {
+    onOutput: process.env.SF_E2E_VERBOSE ? (c) => process.stderr.write(c) : undefined,
+  });
+  assert.equal(r.code, 0, `pulumi up (${label}) failed:\n${diagnostics(r)}\n${r.stdout.slice(-4000)}`);
+  figures[`${label} s`] = (r.ms / 1000).toFixed(1);
+  return r;
+}
+
+async function previewJson(): Promise<{ steps: { op: string; urn: string }[]; changeSummary: Record<string, number> }> {
+  const r = await bed.project.run(["preview", "--stack", E2E_STACK, "--policy-pack", "policy", "--json"]);
+  assert.equal(r.code, 0, `pulumi preview failed:\n${diagnostics(r)}`);
+  return JSON.parse(r.stdout);
+}
+
+async function stackOutput<T>(name: string): Promise<T> {
+  const r = await must(bed.project.run(["stack", "output", name, "--stack", E2E_STACK, "--show-secrets", "--json"]));
+  return JSON.parse(r.stdout) as T;
+}
+
+/** GET https://<hostname>/<path> through the edge on host a, SNI and Host set, the internal CA not trusted. */
+function viaEdge(hostname: string, pathname = "/"): Promise<{ status: number; body: string; issuer: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      host: host("a").address, port: 443, path: pathname, method: "GET", servername: hostname,
+      headers: { Host: hostname }, rejectUnauthorized: false, timeout: 20_000,
+    }, (res) => {
+      let body = "";
+      res.on("data", (d) => { body += String(d); });
+      res.on("end", () => {
+        const cert = (res.socket as import("node:tls").TLSSocket).getPeerCertificate();
+        resolve({ status: res.statusCode ?? 0, body, issuer: String(cert?.issuer?.CN ?? "") });
+      });
+    });
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error(`timeout GET ${hostname}${pathname}`)));
+    req.end();
+  });
+}
+
+async function eventually<T>(what: string, f: () => Promise<T>, ok: (v: T) => boolean, attempts = 60): Promise<T> {
+  let last: T | undefined;
+  let error: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      last = await f();
+      if (ok(last)) return last;
+    } catch (err) { error = err; }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  throw new Error(`${what}: last ${JSON.stringify(last)} ${error ? String(error) : ""}`);
+}
+
+function s3(accessKeyId: string, secretAccessKey: string): S3Client {
+  return new S3Client({
+    endpoint: `http://${host("a").address}:3900`, region: "garage", forcePathStyle: true,
+    credentials: { accessKeyId, secretAccessKey },
+    requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+async function garageAdmin(pathname: string): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(`http://${host("a").address}:3903${pathname}`, { headers: { Authorization: `Bearer ${secrets.garageAdminToken}` } });
+  return { status: res.status, json: res.headers.get("content-type")?.includes("json") ? await res.json() : await res.text() };
+}
+
+async function keycloakToken(): Promise<string> {
+  const res = await fetch(`http://${host("b").address}:8080/realms/master/protocol/openid-connect/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "password", client_id: "admin-cli", username: "admin", password: secrets.keycloakAdminPassword }),
+  });
+  assert.equal(res.status, 200, `Keycloak admin login: ${await res.clone().text()}`);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+async function keycloak<T>(pathname: string): Promise<T> {
+  const res = await fetch(`http://${host("b").address}:8080/admin/realms${pathname}`, { headers: { Authorization: `Bearer ${await keycloakToken()}` } });
+  assert.equal(res.status, 200, `GET ${pathname}: ${res.status}`);
+  return (await res.json()) as T;
+}
+
+function containers(h: "a" | "b"): string[] {
+  return host(h).dockerd.docker(["ps", "--format", "{{.Names}}"]).stdout.split("\n").filter(Boolean).sort();
+}
+
+const TENANTS: TenantSpec[] = [
+  { slug: "alpha", services: { staticSite: {} } },
+  { slug: "bravo", dns: "external", services: { staticSite: {} } },
+  { slug: "charlie", status: "suspended", services: { staticSite: {} } },
+];
+
+describe("e2e: the factory deployed with pulumi up on two Docker engines", { skip }, () => {
+  before(async () => {
+    bed = await startTestBed();
+    secrets.dnsTsigSecret = bed.bind.secret;
+    await bed.project.initStack(E2E_STACK, { secrets });
+    writeTenants(TENANTS);
+  });
+  after(async () => {
+    if (Object.keys(figures).length > 0) console.log(`e2e figures: ${JSON.stringify(figures)}`);
+    await bed?.stop();
+  });
+
+  it("first pulumi up on an empty stack converges", { timeout: 40 * 60_000 }, async () => {
+    const r = await up("first up");
+    deployed = true;
+    const m = /(\d+) created/.exec(r.stdout);
+    figures["first up resources"] = m ? m[1] : "?";
+    assert.ok(m && Number(m[1]) > 40, r.stdout.slice(-2000));
+  });
+
+  beforeEach(() => { if (started && !deployed) throw new Error("the first pulumi up failed: nothing to check"); started = true; });
+
+  it("a second pulumi up changes nothing, and preview --expect-no-changes agrees", { timeout: 20 * 60_000 }, async () => {
+    const r = await up("second up");
+    assert.doesNotMatch(r.stdout, /\b\d+ (created|updated|replaced|deleted)\b/, r.stdout.slice(-3000));
+    const p = await bed.project.run(["preview", "--stack", E2E_STACK, "--policy-pack", "policy", "--expect-no-changes"]);
+    assert.equal(p.code, 0, `preview --expect-no-changes:\n${p.stdout.slice(-3000)}`);
+  });
+
+  it("PostgreSQL: the isolation audit finds nothing on the deployed server; Keycloak's role reaches only its database", { timeout: 5 * 60_000 }, async () => {
+    const audit = spawnSync(process.execPath, ["--import", "tsx", "scripts/audit-postgres.ts", "--json", "--platform-db", "keycloak"], {
+      cwd: path.resolve(__dirname, "..", ".."), encoding: "utf8",
+      env: { ...process.env, PGHOST: host("a").address, PGPORT: "5432", PGUSER: "postgres", PGPASSWORD: secrets.postgresAdminPassword, PGSSLMODE: "require" },
+    });
+    assert.equal(audit.status, 0, `audit:postgres: ${audit.stdout}${audit.stderr}`);
+    const admin = new Client({ host: host("a").address, port: 5432, user: "postgres", password: secrets.postgresAdminPassword, database: "postgres", ssl: { rejectUnauthorized: false } });
+    await admin.connect();
+    try {
+      const dbs = (await admin.query("SELECT datname FROM pg_database WHERE NOT datistemplate ORDER BY 1")).rows.map((r) => r.datname);
+      assert.deepEqual(dbs, ["keycloak", "postgres"]);
+      const plain = new Client({ host: host("a").address, port: 5432, user: "postgres", password: secrets.postgresAdminPassword, database: "postgres", ssl: false });
+      await assert.rejects(plain.connect(), /no encryption|SSL|pg_hba/i, "a plain-text connection must be refused");
+      await plain.end().catch(() => undefined);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it("Garage: each tenant key reads and writes its own bucket only; website buckets are the declared ones", { timeout: 5 * 60_000 }, async () => {
+    const sites = await stackOutput<Record<string, { bucket: string; accessKeyId: string; secretAccessKey: string }>>("staticSites");
+    assert.deepEqual(Object.keys(sites).sort(), ["alpha", "bravo", "charlie"]);
+    const alpha = s3(sites.alpha.accessKeyId, sites.alpha.secretAccessKey);
+    await alpha.send(new PutObjectCommand({ Bucket: sites.alpha.bucket, Key: "index.html", Body: "<h1>alpha e2e</h1>", ContentType: "text/html" }));
+    const got = await alpha.send(new GetObjectCommand({ Bucket: sites.alpha.bucket, Key: "index.html" }));
+    assert.equal(await got.Body!.transformToString(), "<h1>alpha e2e</h1>");
+    await assert.rejects(alpha.send(new PutObjectCommand({ Bucket: sites.bravo.bucket, Key: "x", Body: "intrusion" })), /AccessDenied|Forbidden|403/);
+    await assert.rejects(alpha.send(new GetObjectCommand({ Bucket: sites.bravo.bucket, Key: "index.html" })), /AccessDenied|Forbidden|403/);
+    const buckets = (await garageAdmin("/v2/ListBuckets")).json as { globalAliases: string[] }[];
+    assert.deepEqual(buckets.flatMap((b) => b.globalAliases).sort(), ["alpha", "bravo", "charlie"].map(staticHost).sort());
+  });
+
+  it("Keycloak: the realm, its client policies and the tenants' groups exist as declared", { timeout: 5 * 60_000 }, async () => {
+    const realm = await keycloak<{ realm: string; enabled: boolean }>("/factory");
+    assert.equal(realm.realm, "factory");
+    const groups = (await keycloak<{ name: string }[]>("/factory/groups")).map((g) => g.name).sort();
+    assert.deepEqual(groups, ["alpha", "bravo", "charlie"]);
+    const policies = await keycloak<{ policies?: { name: string; enabled: boolean }[] }>("/factory/client-policies/policies");
+    assert.ok((policies.policies ?? []).length >= 1, JSON.stringify(policies));
+    assert.ok((policies.policies ?? []).every((p) => p.enabled), JSON.stringify(policies));
+  });
+
+  it("walls: tenant A's user is refused on B's wall", { skip: `walls guard Paheko and WordPress only: ${UNAVAILABLE_APPS}` }, () => undefined);
+  it("Nextcloud, Paheko, WordPress and Collabora deployed and logged into", { skip: UNAVAILABLE_APPS }, () => undefined);
+
+  it("the edge answers each hostname: website buckets through Garage, a suspended tenant's maintenance page", { timeout: 10 * 60_000 }, async () => {
+    const alpha = await eventually("alpha through the edge", () => viaEdge(staticHost("alpha")), (r) => r.status === 200);
+    assert.equal(alpha.body, "<h1>alpha e2e</h1>");
+    assert.match(alpha.issuer, /Caddy Local Authority/);
+    const bravo = await viaEdge(staticHost("bravo"));
+    assert.equal(bravo.status, 200);
+    assert.match(bravo.body, /bravo/i, "bravo's first page (written once by the factory)");
+    const charlie = await viaEdge(staticHost("charlie"));
+    assert.equal(charlie.status, 503);
+    assert.match(charlie.body, /maintenance/i);
+  });
+
+  it("DNS: records appear in BIND for managed tenants only", () => {
+    assert.deepEqual(bed.bind.dig(staticHost("alpha"), "A"), [host("a").address]);
+    assert.deepEqual(bed.bind.dig(staticHost("charlie"), "A"), [host("a").address]);
+    assert.deepEqual(bed.bind.dig(staticHost("bravo"), "A"), [], "dns: external publishes nothing");
+    assert.deepEqual(bed.bind.dig(`keep.${E2E_DOMAIN}`, "A"), ["192.0.2.250"], "a record the factory does not own is untouched");
+  });
+
+  it("adding a tenant changes only that tenant's resources plus the edge reload; archiving one keeps its bucket and key", { timeout: 30 * 60_000 }, async () => {
+    writeTenants([
+      TENANTS[0],
+      { ...TENANTS[1], status: "archived" },
+      TENANTS[2],
+      { slug: "delta", services: { staticSite: {} } },
+    ]);
+    const plan = await previewJson();
+    const changed = plan.steps.filter((s) => s.op !== "same" && s.op !== "read");
+    const foreign = changed.filter((s) => !/::(delta|bravo)-|::caddy-e2e-a-reload$|::(delta)$/.test(s.urn) && !/pulumi:pulumi:Stack/.test(s.urn));
+    assert.deepEqual(foreign.map((s) => `${s.op} ${s.urn}`), [], "only delta's resources, bravo's routes and the edge reload change");
+    assert.ok(changed.some((s) => s.op === "create" && /::delta-static-bucket-bucket$/.test(s.urn)));
+    assert.ok(!changed.some((s) => s.op === "delete" && /bravo-static-bucket-(bucket|key)$/.test(s.urn)), "archiving deletes no bucket or key");
+    await up("add+archive up");
+    // Archived: no route (the edge no longer answers it), bucket and key still in Garage.
+    const bravo = await viaEdge(staticHost("bravo")).catch((err: Error) => ({ status: -1, body: err.message, issuer: "" }));
+    assert.notEqual(bravo.status, 200, "an archived tenant has no route");
+    const buckets = (await garageAdmin("/v2/ListBuckets")).json as { globalAliases: string[] }[];
+    assert.ok(buckets.some((b) => b.globalAliases.includes(staticHost("bravo"))), "bravo's bucket is kept");
+    const delta = await eventually("delta through the edge", () => viaEdge(staticHost("delta")), (r) => r.status === 200);
+    assert.match(delta.body, /delta/i);
+    assert.deepEqual(bed.bind.dig(staticHost("delta"), "A"), [host("a").address]);
+  });
+
+  it("pulumi destroy is refused by protection and leaves every container running", { timeout: 20 * 60_000 }, async () => {
+    const before = [containers("a"), containers("b")];
+    const r = await bed.project.run(["destroy", "--yes", "--stack", E2E_STACK]);
+    assert.notEqual(r.code, 0, "destroy must fail");
+    assert.match(`${r.stdout}${r.stderr}`, /protect/i);
+    const buckets = (await garageAdmin("/v2/ListBuckets")).json as { globalAliases: string[] }[];
+    assert.equal(buckets.length, 4, "no bucket deleted");
+    assert.ok(containers("a").includes(before[0].find((c) => /postgres/.test(c))!), "PostgreSQL still runs");
+  });
+});
