@@ -85,7 +85,7 @@ export class SharedServices extends pulumi.ComponentResource {
         entrypoints: ["/bin/bash", "-c", renderPostgresStart({ maxConnections: 300, sharedBuffersMb: 512 })],
         envs: [`POSTGRES_PASSWORD_FILE=${POSTGRES_PATHS.passwordFile}`, `PGDATA=${POSTGRES_PATHS.pgdata}`, "POSTGRES_INITDB_ARGS=--data-checksums"],
         uploads: [{ file: POSTGRES_PATHS.passwordFile, content: pulumi.secret(args.secrets.postgresAdminPassword), owner: "999", group: "999", permissions: "0400" }],
-        healthcheck: { tests: postgresHealthTest(), interval: "5s", timeout: "5s", retries: 5, startPeriod: "60s" },
+        healthcheck: { tests: postgresHealthTest(), interval: "5s", timeout: "5s", retries: 5, startPeriod: "1m0s" },
         shmSize: 256,
         stopTimeout: 60,
       });
@@ -179,7 +179,7 @@ export class SharedServices extends pulumi.ComponentResource {
         volumeTarget: "/opt/keycloak/data",
         command: ["start"],
         uploads: [{ file: KEYCLOAK_CONF, content: conf, owner: "1000", group: "0", permissions: "0400" }],
-        healthcheck: { tests: keycloakHealthTest(), interval: "10s", timeout: "5s", retries: 6, startPeriod: "120s" },
+        healthcheck: { tests: keycloakHealthTest(), interval: "10s", timeout: "5s", retries: 6, startPeriod: "2m0s" },
         dependsOn: [db, revoke, ...this.postgresReady],
       });
       this.keycloakReady.push(kc);
@@ -190,7 +190,7 @@ export class SharedServices extends pulumi.ComponentResource {
     if (coolHost) {
       this.container("collabora", coolHost, {
         envs: collaboraEnv({ serverName: names.collabora, wopiHosts: args.wopiHosts }),
-        healthcheck: { tests: collaboraHealthTest(), interval: "10s", timeout: "5s", retries: 6, startPeriod: "60s" },
+        healthcheck: { tests: collaboraHealthTest(), interval: "10s", timeout: "5s", retries: 6, startPeriod: "1m0s" },
       });
     }
 
@@ -271,6 +271,10 @@ interface ContainerSpec {
   command?: string[];
   envs?: string[];
   uploads?: docker.types.input.ContainerUpload[];
+  /**
+   * Durations in Go's canonical form ("1m0s", not "60s"): the provider stores what Docker reads back, so
+   * any other spelling is a change on every run.
+   */
   healthcheck: docker.types.input.ContainerHealthcheck;
   /** Size of /dev/shm in MiB. */
   shmSize?: number;
