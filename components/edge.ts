@@ -50,8 +50,8 @@ export interface CaddyEdgeArgs {
    * (NextcloudFactory.installs[].ready), so one host's upgrade never waits for another's; default none.
    */
   nextcloudInstallsReady?: Record<string, pulumi.Resource[]>;
-  /** Docker network each compute-host Caddy joins (to reach FPM containers by alias), by host; default none. */
-  computeNetworks?: Record<string, pulumi.Input<string>>;
+  /** The factory network of each host, by host: every Caddy there joins it (the compute one reaches FPM containers by alias); default none. */
+  hostNetworks?: Record<string, pulumi.Input<string>>;
 }
 
 interface Delivery {
@@ -108,6 +108,9 @@ export class CaddyEdge extends pulumi.ComponentResource {
         ports: edgePorts(h),
         bootstrapPort: CADDY_PORTS.http,
         labels: "edge",
+        // Published ports need a bridge: a host whose engine has no default bridge (`--bridge none`) would
+        // leave the edge unreachable and its ports unread (a change on every run).
+        network: args.hostNetworks?.[h.name],
       });
       this.deliver(name, h, h.name, { container, config: this.edgeConfig, secrets });
     }
@@ -150,7 +153,7 @@ export class CaddyEdge extends pulumi.ComponentResource {
         labels: "compute",
         mounts: pulumi.all([mounts, wp?.htmlVolume]).apply(([m, html]) =>
           html ? [...m, { type: "volume", source: html, target: wp!.documentRoot, readOnly: true }] : m),
-        network: args.computeNetworks?.[h.name],
+        network: args.hostNetworks?.[h.name],
       });
       this.deliver(name, h, id, { container, config, after: args.nextcloudInstallsReady?.[h.name] });
     }

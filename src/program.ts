@@ -230,7 +230,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     nextcloudSites: nextcloud.caddySites,
     renderNextcloudSite,
     wordpress: wordpress && { host: wordpress.host, fpmUpstream: wordpress.fpmUpstream, documentRoot: wordpress.documentRoot, htmlVolume: wordpress.htmlVolume },
-    computeNetworks: Object.fromEntries(Object.entries(platform.networks).map(([h, n]) => [h, n.name])),
+    hostNetworks: Object.fromEntries(Object.entries(platform.networks).map(([h, n]) => [h, n.name])),
     nextcloudInstallsReady: groupBy(nextcloud.installs, (i) => i.host, (i) => i.ready),
   });
   // [/section: edge]

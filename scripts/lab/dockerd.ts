@@ -77,7 +77,9 @@ export async function startDockerd(o: DockerdOptions): Promise<Dockerd> {
           child.once("exit", () => { clearTimeout(t); resolve(); });
         });
       }
-      spawnSync("umount", ["-R", path.join(dir, "exec")]);
+      // Whatever the daemon left mounted below its directories (network namespaces, vfs layers), deepest first.
+      const mounts = fs.readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m) => m?.startsWith(dir));
+      for (const m of mounts.sort().reverse()) spawnSync("umount", ["-l", m]);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
