@@ -2,6 +2,7 @@
 # Installs the real servers and checkers the test suite drives. Everything slow to build is cached under
 # $SF_CACHE (default ~/.cache/service-factory) so a repeat run on the same machine takes seconds.
 # Sources: Debian packages (apt-get), Go modules (go install), crates.io (cargo install), Maven Central (mvn).
+# Last, the lab images (scripts/lab/lab-images.sh: Debian root file systems plus these builds).
 set -euo pipefail
 
 SF_CACHE="${SF_CACHE:-$HOME/.cache/service-factory}"
@@ -78,3 +79,7 @@ if [ ! -x "$SF_CACHE/keycloak/bin/kc.sh" ]; then
 fi
 
 log "tools ready in $BIN"
+
+# The lab images the end-to-end test deploys (Debian packages and the builds above), cached under
+# $SF_CACHE/images; a few seconds when nothing changed.
+SF_CACHE="$SF_CACHE" bash "$(dirname "$0")/lab-images.sh"
