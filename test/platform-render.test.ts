@@ -198,7 +198,7 @@ describe("configuration renderers", () => {
     assert.equal(conf, [
       "# Rendered by the service factory (src/platform/render.ts); replaced whole on every change.",
       "db=postgres",
-      "db-url=jdbc:postgresql://postgres:5432/keycloak",
+      "db-url=jdbc:postgresql://postgres:5432/keycloak?sslmode=require",
       "db-username=keycloak",
       "db-password=p\\\\w",
       "hostname=https://auth.example.org",

@@ -27,6 +27,9 @@ export function renderPostgresStart(o: { maxConnections: number; sharedBuffersMb
     '  mkdir -p "$tls"',
     '  openssl req -new -x509 -days 3650 -nodes -newkey rsa:3072 -subj "/CN=postgres" -keyout "$tls/server.key" -out "$tls/server.crt"',
     "fi",
+    // Regenerated whole at every start: TLS or nothing over TCP; the socket inside the container stays
+    // trusted (the image's initialisation and `docker exec psql` use it).
+    `printf '%s\\n' 'local all all trust' 'hostnossl all all all reject' 'hostssl all all all scram-sha-256' > "$tls/pg_hba.conf"`,
     'chown -R postgres:postgres "$tls"',
     'chmod 0700 "$tls"',
     'chmod 0600 "$tls/server.key"',
@@ -34,6 +37,7 @@ export function renderPostgresStart(o: { maxConnections: number; sharedBuffersMb
     "  -c ssl=on \\",
     '  -c "ssl_cert_file=$tls/server.crt" \\',
     '  -c "ssl_key_file=$tls/server.key" \\',
+    '  -c "hba_file=$tls/pg_hba.conf" \\',
     "  -c password_encryption=scram-sha-256 \\",
     `  -c max_connections=${integer(o.maxConnections)} \\`,
     `  -c shared_buffers=${integer(o.sharedBuffersMb)}MB`,
@@ -139,7 +143,7 @@ function propertiesEscape(v: string): string {
 }
 
 export function keycloakJdbcUrl(host: string, port: number, database: string): string {
-  return `jdbc:postgresql://${host}:${integer(port)}/${database}`;
+  return `jdbc:postgresql://${host}:${integer(port)}/${database}?sslmode=require`;
 }
 
 /**

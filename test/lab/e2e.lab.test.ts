@@ -67,9 +67,9 @@ function viaEdge(hostname: string, pathname = "/"): Promise<{ status: number; bo
       headers: { Host: hostname }, rejectUnauthorized: false, timeout: 20_000,
     }, (res) => {
       let body = "";
+      const cert = (res.socket as import("node:tls").TLSSocket).getPeerCertificate();
       res.on("data", (d) => { body += String(d); });
       res.on("end", () => {
-        const cert = (res.socket as import("node:tls").TLSSocket).getPeerCertificate();
         resolve({ status: res.statusCode ?? 0, body, issuer: String(cert?.issuer?.CN ?? "") });
       });
     });
