@@ -6,7 +6,7 @@
 // (addPreviousOutputInEnv); the stdout kept for the next run is that of the last successful create/update.
 // Results are read back with dig.
 import assert from "node:assert/strict";
-import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -16,7 +16,7 @@ import { NAME_LINE_PREFIX, renderNsupdateShell, renderNsupdateUpsert, renderTsig
 import { DnsRecordSet, tenantDnsRecords } from "../../src/dns/records";
 import { revealSecrets, runUnderMocks } from "../../src/harness";
 import { Host, StackSettings, Tenant } from "../../src/types";
-import { freePort } from "../../scripts/lab/net";
+import { BindServer, startBind } from "../../scripts/lab/bind";
 
 const TOOLS: Record<string, string> = { named: "/usr/sbin/named", "tsig-keygen": "/usr/sbin/tsig-keygen", nsupdate: "nsupdate", dig: "dig", shellcheck: "shellcheck" };
 const have = (cmd: string) => (cmd.startsWith("/") ? fs.existsSync(cmd) : spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0);
@@ -45,8 +45,7 @@ const tenantWith = (nextcloudHostname: string): Tenant => ({
 describe("DNS updates against a real BIND 9", { skip }, () => {
   let dir = "";
   let port = 0;
-  let named: ChildProcess | undefined;
-  let namedLog = "";
+  let bind: BindServer | undefined;
   let secret = "";
 
   const settings = (edge4: string[], edge6: string[], web4: string[]): Pick<StackSettings, "hosts" | "dns"> => ({
@@ -95,14 +94,14 @@ describe("DNS updates against a real BIND 9", { skip }, () => {
     }
   }
   const must = (r: ReturnType<typeof spawnSync>) => {
-    assert.equal(r.status, 0, `command failed: ${String(r.stdout)}${String(r.stderr)}\n${namedLog.slice(-2000)}`);
+    assert.equal(r.status, 0, `command failed: ${String(r.stdout)}${String(r.stderr)}\n${bind!.log().slice(-2000)}`);
     return r;
   };
   /** Runs a command the way local.Command does: interpreter + command string, stdin piped. */
   const sh = (command: string, stdin: string) => spawnSync("/bin/sh", ["-c", command], { input: stdin, encoding: "utf8" });
   const ok = (command: string, stdin: string) => {
     const r = sh(command, stdin);
-    assert.equal(r.status, 0, `command failed: ${r.stdout}${r.stderr}\n${namedLog.slice(-2000)}`);
+    assert.equal(r.status, 0, `command failed: ${r.stdout}${r.stderr}\n${bind!.log().slice(-2000)}`);
   };
   const dig = (name: string, type: string) => {
     const r = spawnSync("dig", ["+short", "+norecurse", "@127.0.0.1", "-p", String(port), name, type], { encoding: "utf8" });
@@ -111,52 +110,14 @@ describe("DNS updates against a real BIND 9", { skip }, () => {
   };
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sf-dns-"));
-    port = await freePort();
-    const keygen = spawnSync(TOOLS["tsig-keygen"], ["-a", "hmac-sha256", KEY_NAME], { encoding: "utf8" });
-    assert.equal(keygen.status, 0, keygen.stderr);
-    fs.writeFileSync(path.join(dir, "key.conf"), keygen.stdout, { mode: 0o600 });
-    secret = /secret "([^"]+)"/.exec(keygen.stdout)![1];
-    for (const zone of ["exemple.test", "other.test"]) {
-      fs.writeFileSync(path.join(dir, `${zone}.zone`), [
-        "$TTL 300",
-        `@ IN SOA ns1.${zone}. hostmaster.${zone}. 1 3600 600 86400 300`,
-        `@ IN NS ns1.${zone}.`,
-        "ns1 IN A 127.0.0.1",
-        "keep IN A 192.0.2.250",
-        "",
-      ].join("\n"));
-    }
-    fs.writeFileSync(path.join(dir, "named.conf"), [
-      `include "${dir}/key.conf";`,
-      `options { directory "${dir}"; pid-file "${dir}/named.pid"; listen-on port ${port} { 127.0.0.1; }; listen-on-v6 { none; };`,
-      `  recursion no; dnssec-validation no; notify no; };`,
-      `controls { };`,
-      ...["exemple.test", "other.test"].map((z) => `zone "${z}" { type primary; file "${dir}/${z}.zone"; update-policy { grant ${KEY_NAME} zonesub A AAAA TXT CNAME; }; };`),
-      "",
-    ].join("\n"));
-    const check = spawnSync("/usr/bin/named-checkconf", [path.join(dir, "named.conf")], { encoding: "utf8" });
-    if (check.error === undefined) assert.equal(check.status, 0, check.stdout + check.stderr);
-    named = spawn(TOOLS.named, ["-g", "-c", path.join(dir, "named.conf")], { stdio: ["ignore", "pipe", "pipe"] });
-    named.stderr!.on("data", (d) => { namedLog += String(d); });
-    named.stdout!.on("data", (d) => { namedLog += String(d); });
-    // Ready when it answers the SOA of both zones (bounded by attempts, not by a time threshold).
-    for (let i = 0; ; i++) {
-      if (named.exitCode !== null) throw new Error(`named exited: ${namedLog}`);
-      const a = spawnSync("dig", ["+short", "+norecurse", "+tries=1", "+time=1", "@127.0.0.1", "-p", String(port), "other.test", "SOA"], { encoding: "utf8" });
-      if (a.status === 0 && a.stdout.includes("ns1.other.test.") && /running/.test(namedLog)) break;
-      if (i > 300) throw new Error(`named did not start: ${namedLog}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    bind = await startBind({ zones: ["exemple.test", "other.test"], keyName: KEY_NAME, extraRecords: ["keep IN A 192.0.2.250"] });
+    dir = bind.dir;
+    port = bind.port;
+    secret = bind.secret;
   });
 
   after(async () => {
-    if (named && named.exitCode === null) {
-      const exited = new Promise((r) => named!.once("exit", r));
-      named.kill("SIGTERM");
-      await exited;
-    }
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await bind?.stop();
   });
 
   it("the generated shells pass shellcheck and hold no secret", async () => {
