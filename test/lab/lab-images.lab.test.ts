@@ -3,8 +3,9 @@
 // it (components/sharedServices.ts, components/edge.ts, components/wordpress.ts): same entrypoint/command,
 // env, uploads (owner, mode), volume, limits, no-new-privileges and health check, from the same renderers
 // (src/platform/render.ts, src/caddy/reload.ts, src/garage/config.ts). Then:
-//  - postgres: the start script makes TLS, initdb from POSTGRES_PASSWORD_FILE; healthy; psql from the host over
-//    a published loopback port logs in (TLS on, checksums on) and a wrong password is refused; a restart keeps the cluster;
+//  - postgres: the start script makes TLS and its pg_hba, initdb from POSTGRES_PASSWORD_FILE; healthy; psql from
+//    the host over a published loopback port logs in (TLS on, checksums on), a wrong password and a plain-text
+//    connection are refused; a restart keeps the cluster;
 //  - redis: healthy, PING answers, runs as uid 999 with the program's arguments;
 //  - garage: healthy (`/garage status`), the program's layout script applies once then finds it applied, admin /health 200;
 //  - caddy: `caddy version`, caddy-security listed; the start script serves the bootstrap 503 and the apply
@@ -147,9 +148,9 @@ async function exec(c: Running, args: string[], input?: string): Promise<{ code:
 }
 
 /** psql from the host as the superuser over TLS; each statement of `sql` its own -c (its own transaction). */
-function psql(port: number, password: string, sql: string | string[], db = "postgres"): { status: number | null; out: string } {
+function psql(port: number, password: string, sql: string | string[], sslmode = "require"): { status: number | null; out: string } {
   const cs = (Array.isArray(sql) ? sql : [sql]).flatMap((q) => ["-c", q]);
-  const r = spawnSync("psql", [`host=127.0.0.1 port=${port} user=postgres dbname=${db} sslmode=require connect_timeout=10`, "-v", "ON_ERROR_STOP=1", "-At", ...cs], {
+  const r = spawnSync("psql", [`host=127.0.0.1 port=${port} user=postgres dbname=postgres sslmode=${sslmode} connect_timeout=10`, "-v", "ON_ERROR_STOP=1", "-At", ...cs], {
     encoding: "utf8", env: { ...process.env, PGPASSWORD: password },
   });
   if (r.error) assert.fail(`psql could not run (${r.error.message}): install PostgreSQL's client (npm run setup:test)`);
@@ -271,6 +272,9 @@ describe("lab images behave as the program expects of the published ones", () =>
     const bad = psql(port, "not-the-password", "select 1");
     assert.notEqual(bad.status, 0, bad.out);
     assert.match(bad.out, /password authentication failed for user "postgres"/);
+    const plain = psql(port, password, "select 1", "disable");
+    assert.notEqual(plain.status, 0, plain.out);
+    assert.match(plain.out, /pg_hba\.conf rejects connection .*no encryption/);
     // The cluster and its TLS pair live in the volume: a restart initialises nothing and serves the same data.
     assert.equal(psql(port, password, "create table lab_kept (x int); insert into lab_kept values (42)").status, 0);
     const restart = cli(["restart", "-t", "60", pg.id]);
