@@ -263,7 +263,7 @@ describe("platform on the staging stack", () => {
     const conf = (revealSecrets(kc.inputs.uploads) as { file: string; content: string; owner: string; permissions: string }[])[0];
     assert.deepEqual([conf.file, conf.owner, conf.permissions], ["/opt/keycloak/conf/keycloak.conf", "1000", "0400"]);
     const text = conf.content;
-    assert.match(text, /^db-url=jdbc:postgresql:\/\/10\.20\.0\.20:5432\/keycloak$/m, "another host: private address");
+    assert.match(text, /^db-url=jdbc:postgresql:\/\/10\.20\.0\.20:5432\/keycloak\?sslmode=require$/m, "another host: private address");
     assert.match(text, new RegExp(`^bootstrap-admin-password=${SECRETS.keycloakAdminPassword}$`, "m"));
     assert.match(text, /^db-password=mock-platform-shared-keycloak-db-password-x{32}$/m);
     assert.match(text, /^hostname=https:\/\/auth\.staging\.factory\.example\.org$/m);
@@ -336,7 +336,7 @@ describe("platform on a fixture with two compute hosts and an external PostgreSQ
     assert.ok(role.provider!.startsWith(one(resources, "platform-postgres").urn));
     const kc = one(resources, "platform-shared-keycloak");
     const text = (revealSecrets(kc.inputs.uploads) as { content: string }[])[0].content;
-    assert.match(text, /^db-url=jdbc:postgresql:\/\/pg\.db\.example\.net:6432\/keycloak$/m);
+    assert.match(text, /^db-url=jdbc:postgresql:\/\/pg\.db\.example\.net:6432\/keycloak\?sslmode=require$/m);
   });
 
   it("hardens every container and binds ports to each host's own private address", () => {
@@ -389,7 +389,7 @@ describe("the dev stack (everything on one local host)", () => {
   it("lets Keycloak reach PostgreSQL by its network alias (127.0.0.1 is the container's own loopback)", () => {
     const kc = one(resources, "platform-shared-keycloak");
     const text = (revealSecrets(kc.inputs.uploads) as { content: string }[])[0].content;
-    assert.match(text, /^db-url=jdbc:postgresql:\/\/postgres:5432\/keycloak$/m);
+    assert.match(text, /^db-url=jdbc:postgresql:\/\/postgres:5432\/keycloak\?sslmode=require$/m);
   });
 
   it("leaks no secret", () => assertNoPlainSecret(resources));
