@@ -22,6 +22,7 @@ import {
   garageBucketProvider,
   garageCorsProvider,
   garageGrantProvider,
+  grantId,
   garageKeyProvider,
   garageObjectProvider,
   KeyOutputs,
@@ -262,6 +263,14 @@ describe("Garage dynamic providers: diff (pure)", () => {
     }
     // Documents do not matter while website access is off.
     assert.equal((await garageBucketProvider.diff("b1", { ...bucket, website: { enabled: false } }, { ...inputs, website: { enabled: false, indexDocument: "x.html" } })).changes, false);
+  });
+
+  it("grant ids never carry the key id (the platform key's id is an operator secret; ids are plain text in state)", () => {
+    const id = grantId("b1", "GK31c2f218a2e44f485b94239e");
+    assert.ok(!id.includes("GK31c2f218a2e44f485b94239e"), id);
+    assert.match(id, /^b1\/key-[0-9a-f]{16}$/);
+    assert.equal(grantId("b1", "GK31c2f218a2e44f485b94239e"), id);
+    assert.notEqual(grantId("b1", "GK0000000000000000000000"), id);
   });
 
   it("key: a new name is an in-place rename; grant: a new bucket or key replaces, new flags update", async () => {

@@ -248,11 +248,20 @@ function exactPermissions(p: Partial<BucketKeyPermissions> | undefined): BucketK
   return { read: p?.read === true, write: p?.write === true, owner: p?.owner === true };
 }
 
+/**
+ * A grant's resource id: the bucket and a digest of the key id. Ids are stored in plain text, and the
+ * platform key's id is an operator secret (garageS3AccessKeyId); the grant works from its props.
+ */
+export function grantId(bucketId: string, accessKeyId: string): string {
+  const { createHash } = require("node:crypto") as typeof import("node:crypto");
+  return `${bucketId}/key-${createHash("sha256").update(accessKeyId).digest("hex").slice(0, 16)}`;
+}
+
 export const garageGrantProvider: CrudProvider<GrantInputs, GrantOutputs> = {
   async create(inputs) {
     const perms = await client(inputs).setBucketKeyPermissions(inputs.bucketId, inputs.accessKeyId, exactPermissions(inputs.permissions));
     return {
-      id: `${inputs.bucketId}/${inputs.accessKeyId}`,
+      id: grantId(inputs.bucketId, inputs.accessKeyId),
       outs: { ...connection(inputs), bucketId: inputs.bucketId, accessKeyId: inputs.accessKeyId, permissions: perms },
     };
   },
