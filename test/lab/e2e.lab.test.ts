@@ -35,6 +35,7 @@ function writeTenants(tenants: TenantSpec[]): void {
 }
 
 let deployed = false;
+let firstUpOutput = "";
 let started = false;
 
 async function up(label: string): Promise<RunResult> {
@@ -149,6 +150,7 @@ describe("e2e: the factory deployed with pulumi up on two Docker engines", { ski
   it("first pulumi up on an empty stack converges", { timeout: 40 * 60_000 }, async () => {
     const r = await up("first up");
     deployed = true;
+    firstUpOutput = `${r.stdout}\n${r.stderr}`;
     const m = /(\d+) created/.exec(r.stdout);
     figures["first up resources"] = m ? m[1] : "?";
     assert.ok(m && Number(m[1]) > 40, r.stdout.slice(-2000));
@@ -161,6 +163,21 @@ describe("e2e: the factory deployed with pulumi up on two Docker engines", { ski
     assert.doesNotMatch(r.stdout, /\b\d+ (created|updated|replaced|deleted)\b/, r.stdout.slice(-3000));
     const p = await bed.project.run(["preview", "--stack", E2E_STACK, "--policy-pack", "policy", "--expect-no-changes"]);
     assert.equal(p.code, 0, `preview --expect-no-changes:\n${p.stdout.slice(-3000)}`);
+  });
+
+  it("no operator secret in plain text in the state, the CLI's output or any container's labels and env", async () => {
+    const state = (await must(bed.project.run(["stack", "export", "--stack", E2E_STACK]))).stdout;
+    const labels = ["a", "b"].flatMap((h) => {
+      const d = host(h as "a" | "b").dockerd;
+      const ids = d.docker(["ps", "-aq"]).stdout.split("\n").filter(Boolean);
+      return ids.length > 0 ? [d.docker(["inspect", "--format", "{{json .Config.Labels}} {{json .Config.Env}}", ...ids]).stdout] : [];
+    }).join("\n");
+    assert.ok(state.includes("ciphertext"), "secrets are stored encrypted");
+    for (const [key, value] of Object.entries(secrets)) {
+      assert.ok(!state.includes(value), `${key} in plain text in the state`);
+      assert.ok(!firstUpOutput.includes(value), `${key} in the output of pulumi up`);
+      assert.ok(!labels.includes(value), `${key} in a container's labels or env`);
+    }
   });
 
   it("PostgreSQL: the isolation audit finds nothing on the deployed server; Keycloak's role reaches only its database", { timeout: 5 * 60_000 }, async () => {
