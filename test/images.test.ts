@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -16,10 +15,10 @@ import { PAHEKO_CRON_SCRIPT, PAHEKO_HTTP_PORT } from "../components/paheko";
 import { renderApplyScript, renderSecretsScript, renderStartScript, secretsBundle } from "../src/caddy/reload";
 import { PAHEKO_PATHS } from "../src/paheko/config";
 import { renderCronLoop, renderFolderScript } from "../src/paheko/scripts";
-import { freePort } from "../scripts/lab/net";
+import { freePort, getWithHost } from "../scripts/lab/net";
+import { requireTool, which } from "./support/tools";
 
 const root = path.resolve(__dirname, "..");
-const bin = path.join(process.env.SF_CACHE ?? path.join(os.homedir(), ".cache", "service-factory"), "bin");
 const read = (rel: string) => fs.readFileSync(path.join(root, rel), "utf8");
 const versions = JSON.parse(read("images/versions.json")) as Record<string, unknown>;
 const BUILD_SCRIPT = "scripts/ci/build-images.sh";
@@ -42,22 +41,6 @@ export const ARG_KEYS: Record<string, string> = {
   GARAGE: "garage", KEYCLOAK: "keycloak",
 };
 
-function which(cmd: string): string | undefined {
-  const local = path.join(bin, cmd);
-  if (fs.existsSync(local)) return local;
-  const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-/** A required tool: the test fails under CI when it is missing, else it is skipped with a message. */
-function requireTool(t: { skip(msg: string): void }, cmd: string): string | undefined {
-  const found = which(cmd);
-  if (!found) {
-    if (process.env.CI) assert.fail(`${cmd} is required (run scripts/lab/install-test-tools.sh)`);
-    t.skip(`${cmd} not installed (run scripts/lab/install-test-tools.sh)`);
-  }
-  return found;
-}
 
 /** `repo[:tag][@digest]`, a registry port not taken for a tag. */
 export function splitRef(ref: string): { repository: string; tag?: string; digest?: string } {
@@ -603,18 +586,7 @@ echo json_encode(['data_root' => DATA_ROOT, 'www_url' => WWW_URL, 'secret' => SE
       if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     });
 
-    function get(host: string): Promise<{ status: number; body: string }> {
-      return new Promise((resolve, reject) => {
-        const req = http.request({ host: "127.0.0.1", port, path: "/", headers: { Host: host } }, (res) => {
-          let body = "";
-          res.setEncoding("utf8");
-          res.on("data", (c) => (body += c));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        req.on("error", reject);
-        req.end();
-      });
-    }
+    const get = (host: string) => getWithHost(port, host);
 
     it("php -l", (t) => {
       if (!requireTool(t, "php")) return;

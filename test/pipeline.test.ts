@@ -16,29 +16,13 @@ import { commentBody } from "../src/ci/comment";
 import { COMMENT_MARKER, ForgeOptions, mergedPullLabels, upsertComment } from "../src/ci/forge";
 import { shardStackNames, stackList } from "../src/ci/shardStacks";
 import { dataLossFindings, parsePreview, PreviewFormatError, runGate, typeFromUrn } from "../src/ci/preview";
+import { requireTool, which } from "./support/tools";
 
 const root = path.resolve(__dirname, "..");
-const bin = path.join(process.env.SF_CACHE ?? path.join(os.homedir(), ".cache", "service-factory"), "bin");
 const fixture = (name: string) => path.join(root, "test", "fixtures", "preview", `${name}.json`);
 const readFixture = (name: string) => fs.readFileSync(fixture(name), "utf8");
 const WORKFLOW_DIRS = [".github/workflows", ".forgejo/workflows"];
 
-function which(cmd: string): string | undefined {
-  const local = path.join(bin, cmd);
-  if (fs.existsSync(local)) return local;
-  const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-/** A required tool: the test fails under CI when it is missing, else it is skipped with a message. */
-function requireTool(t: { skip(msg: string): void }, cmd: string): string | undefined {
-  const found = which(cmd);
-  if (!found) {
-    if (process.env.CI) assert.fail(`${cmd} is required (run scripts/lab/install-test-tools.sh)`);
-    t.skip(`${cmd} not installed (run scripts/lab/install-test-tools.sh)`);
-  }
-  return found;
-}
 
 type Step = { name?: string; uses?: string; run?: string; id?: string; if?: string; env?: Record<string, string>; with?: Record<string, unknown> };
 type Job = { needs?: string | string[]; if?: string; steps: Step[]; environment?: string; "runs-on": string; outputs?: Record<string, string>;

@@ -8,14 +8,13 @@
 import assert from "node:assert/strict";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PahekoOrg, renderPahekoConfig } from "../../src/paheko/config";
 import { renderCronLoop, renderFolderScript } from "../../src/paheko/scripts";
 import { requireFactoryInputs } from "../../src/inputs";
-import { freePort } from "../../scripts/lab/net";
+import { freePort, getWithHost } from "../../scripts/lab/net";
 
 const ROOT = path.resolve(__dirname, "../..");
 const tools = ["php", "shellcheck", "sh"];
@@ -27,18 +26,7 @@ const SECRET_KEY = "lab-secret-key-0123456789abcdefghijklmnop";
 const SMTP_PASSWORD = "lab-smtp-password";
 
 
-function get(port: number, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path: "/", headers: { Host: host } }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
+const get = getWithHost;
 
 function shellcheck(script: string, dir: string, name: string): void {
   const file = path.join(dir, name);

@@ -56,7 +56,11 @@ describe("Keycloak from the rendered keycloak.conf on a real PostgreSQL", { skip
     fs.writeFileSync(path.join(pgDir, "pw"), pgAdminPassword + "\n", { mode: 0o644 });
     pgPort = await freePort();
     asPostgres(path.join(PG_BIN, "initdb"), ["-D", path.join(pgDir, "data"), "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${path.join(pgDir, "pw")}`, "-E", "UTF8", "--no-sync"]);
-    asPostgres(path.join(PG_BIN, "pg_ctl"), ["-D", path.join(pgDir, "data"), "-l", path.join(pgDir, "log"), "-w", "-t", "60", "-o", `-p ${pgPort} -c listen_addresses=127.0.0.1 -k ${pgDir} -c fsync=off`, "start"]);
+    // TLS on, as the deployed server has it: Keycloak's JDBC URL requires it (sslmode=require).
+    asPostgres("openssl", ["req", "-new", "-x509", "-days", "2", "-nodes", "-newkey", "rsa:2048", "-subj", "/CN=postgres", "-keyout", path.join(pgDir, "server.key"), "-out", path.join(pgDir, "server.crt")]);
+    fs.chmodSync(path.join(pgDir, "server.key"), 0o600);
+    asPostgres(path.join(PG_BIN, "pg_ctl"), ["-D", path.join(pgDir, "data"), "-l", path.join(pgDir, "log"), "-w", "-t", "60", "-o",
+      `-p ${pgPort} -c listen_addresses=127.0.0.1 -k ${pgDir} -c fsync=off -c ssl=on -c ssl_cert_file=${pgDir}/server.crt -c ssl_key_file=${pgDir}/server.key`, "start"]);
     const admin = new Client({ host: "127.0.0.1", port: pgPort, user: "postgres", password: pgAdminPassword, database: "postgres" });
     await admin.connect();
     const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
