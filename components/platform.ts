@@ -32,7 +32,7 @@ export interface PlatformArgs {
   settings: StackSettings;
   /** Operator secrets from the stack config. */
   secrets: PlatformSecrets;
-  /** Nextcloud hostnames allowed to use Collabora (aliasgroup1); default none: Collabora accepts any WOPI host. */
+  /** Nextcloud hostnames allowed to use Collabora, one aliasgroupN each; default none: Collabora then admits only the first WOPI host that connects (mode "first"). */
   wopiHosts?: string[];
   /**
    * A sharded tenant stack sets this: the shared services belong to the platform stack, so nothing is

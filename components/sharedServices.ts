@@ -30,7 +30,7 @@ export interface SharedServicesArgs {
    * exactly once. Platform owns the provider; Keycloak's own database is created here with it.
    */
   postgresProvider: (dependsOn: pulumi.Resource[]) => postgresql.Provider;
-  /** Nextcloud hostnames allowed to use Collabora (its aliasgroup1); default none: no WOPI host restriction. */
+  /** Nextcloud hostnames allowed to use Collabora, one aliasgroupN each; default none: only the first WOPI host to connect (mode "first"). */
   wopiHosts?: string[];
 }
 

@@ -224,12 +224,49 @@ describe("configuration renderers", () => {
     ]);
   });
 
-  it("configures Collabora behind the TLS-terminating edge, with an optional WOPI allow-list", () => {
+  /**
+   * What the CODE image makes of the environment, as its sources say (CollaboraOnline/online):
+   * start-collabora-online.sh l. 38-39 runs start-collabora-online.pl only when aliasgroup1 (or domain)
+   * is set; the .pl (l. 20-38) turns each `aliasgroup*` variable into one group, first value the host,
+   * the rest aliases; HostUtil.cpp parseAliases allows them all and maps each alias to its group's host
+   * (l. 151), and getNewUri (l. 163-174) serves an alias as that host. Without groups, mode "first"
+   * admits only the first host to connect. Authorities drop the default port, as Poco::URI does.
+   */
+  function coolwsdAliases(env: string[]): { mode: "first" | "groups"; allowed: Set<string>; sameServerAs: Map<string, string> } {
+    const vars = new Map(env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)] as [string, string]));
+    const allowed = new Set<string>();
+    const sameServerAs = new Map<string, string>();
+    if (!vars.get("aliasgroup1")) return { mode: "first", allowed, sameServerAs };
+    const authority = (u: string) => { const url = new URL(u); return url.host; };
+    for (const key of [...vars.keys()].filter((k) => /^aliasgroup/.test(k)).sort()) {
+      const [host, ...aliases] = vars.get(key)!.split(",");
+      allowed.add(authority(host!));
+      for (const a of aliases) {
+        allowed.add(authority(a));
+        sameServerAs.set(authority(a), authority(host!));
+      }
+    }
+    return { mode: "groups", allowed, sameServerAs };
+  }
+
+  it("configures Collabora behind the TLS-terminating edge, each Nextcloud its own alias group", () => {
     const base = collaboraEnv({ serverName: "office.example.org" });
     assert.deepEqual(base.slice(0, 2), ["server_name=office.example.org", "extra_params=--o:ssl.enable=false --o:ssl.termination=true --o:security.capabilities=false --o:mount_jail_tree=false"]);
-    assert.ok(!base.some((e) => e.startsWith("aliasgroup1=")));
-    const restricted = collaboraEnv({ serverName: "office.example.org", wopiHosts: ["b.org", "a.org", "b.org"] });
-    assert.equal(restricted.at(-1), "aliasgroup1=https://a.org:443,https://b.org:443");
+    assert.ok(!base.some((e) => e.startsWith("aliasgroup")));
+    assert.equal(coolwsdAliases(base).mode, "first", "no group: only the first host to connect is let in");
+
+    const restricted = collaboraEnv({ serverName: "office.example.org", wopiHosts: ["b.org", "a.org", "B.org", "c.a.org"] });
+    assert.deepEqual(restricted.filter((e) => e.startsWith("aliasgroup")), [
+      "aliasgroup1=https://a.org:443", "aliasgroup2=https://b.org:443", "aliasgroup3=https://c.a.org:443",
+    ]);
+    const seen = coolwsdAliases(restricted);
+    assert.equal(seen.mode, "groups");
+    assert.deepEqual([...seen.allowed].sort(), ["a.org", "b.org", "c.a.org"]);
+    assert.equal(seen.sameServerAs.size, 0, "no tenant's Nextcloud is an alias of another's");
+
+    // The fake tells the old form apart: one group made b.org an alias of a.org (the same server).
+    assert.equal(coolwsdAliases(["aliasgroup1=https://a.org:443,https://b.org:443"]).sameServerAs.get("b.org"), "a.org");
+    assert.throws(() => collaboraEnv({ serverName: "office.example.org", wopiHosts: ["a.org,https://evil.org:443"] }), /not a hostname/);
   });
 
   it("starts PostgreSQL with TLS from the data volume and the official entrypoint", () => {

@@ -307,8 +307,9 @@ describe("platform on the staging stack", () => {
   it("restricts Collabora to the given WOPI hosts when asked", async () => {
     const withHosts = await run("staging", path.join(ROOT, "Pulumi.staging.yaml"), { wopiHosts: ["cloud.b.org", "cloud.a.org"] });
     const envs = one(withHosts.resources, "platform-shared-collabora").inputs.envs as string[];
-    assert.ok(envs.includes("aliasgroup1=https://cloud.a.org:443,https://cloud.b.org:443"));
-    assert.ok(!(one(resources, "platform-shared-collabora").inputs.envs as string[]).some((e) => e.startsWith("aliasgroup1=")));
+    // One group per Nextcloud (start-collabora-online.pl: one group = one server and its aliases).
+    assert.deepEqual(envs.filter((e) => e.startsWith("aliasgroup")), ["aliasgroup1=https://cloud.a.org:443", "aliasgroup2=https://cloud.b.org:443"]);
+    assert.ok(!(one(resources, "platform-shared-collabora").inputs.envs as string[]).some((e) => e.startsWith("aliasgroup")));
   });
 });
 

@@ -166,8 +166,23 @@ export function redisCommand(maxMemoryMb: number): string[] {
 }
 
 /**
- * Collabora (CODE) environment. TLS is terminated by the edge Caddy; `wopiHosts` (the Nextcloud hostnames)
- * become aliasgroup1 when given, restricting which servers may use this Collabora.
+ * Collabora (CODE) environment. TLS is terminated by the edge Caddy. Each distinct Nextcloud hostname of
+ * `wopiHosts` becomes its own `aliasgroupN` (N = 1, 2, … in sorted order), which makes it a WOPI host that
+ * may use this Collabora; no other server may.
+ *
+ * Upstream (CollaboraOnline/online):
+ * - docker/from-packages/scripts/start-collabora-online.sh (commit 07d76bf7), l. 38-39: the alias groups
+ *   are written into coolwsd.xml only when `aliasgroup1` (or `domain`) is set, so numbering starts at 1.
+ * - docker/from-packages/scripts/start-collabora-online.pl (commit 120818c9), l. 20-38: every env var
+ *   `aliasgroup*` becomes one `<group>`; its comma-separated values are the group's `<host>` (the first)
+ *   and `<alias>`es (the rest), and the mode is set to "groups"; l. 55-66: even the deprecated
+ *   `domain=a|b` is given one group per host, "people from a will not be able to access documents from b".
+ * - wsd/HostUtil.cpp (commit 13d644be), parseAliases l. 108-161: each group's host and aliases are
+ *   allowed WOPI hosts, and each alias's authority is mapped to its group's host (l. 151); getNewUri
+ *   l. 163-174 rewrites an alias to that host, so hosts in one group are "the same server": two tenants'
+ *   Nextclouds in one group would share document identities. Hence one group per hostname.
+ * - Without any group, coolwsd.xml's default mode "first" lets only the first host that connects in
+ *   (HostUtil.cpp allowedAlias l. 67-76, setFirstHost): not "any host".
  */
 export function collaboraEnv(o: { serverName: string; wopiHosts?: string[] }): string[] {
   const env = [
@@ -176,8 +191,12 @@ export function collaboraEnv(o: { serverName: string; wopiHosts?: string[] }): s
     "DONT_GEN_SSL_CERT=1",
     "dictionaries=de_DE en_GB en_US es_ES fr_FR it nl pt_BR pt_PT",
   ];
-  const hosts = [...new Set(o.wopiHosts ?? [])].sort();
-  if (hosts.length > 0) env.push(`aliasgroup1=${hosts.map((h) => `https://${h}:443`).join(",")}`);
+  const hosts = [...new Set((o.wopiHosts ?? []).map((h) => h.toLowerCase()))].sort();
+  for (const h of hosts) {
+    // A comma would split one host into a host and an alias (start-collabora-online.pl l. 23).
+    if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(h)) throw new Error(`WOPI host "${h}" is not a hostname`);
+  }
+  hosts.forEach((h, i) => env.push(`aliasgroup${i + 1}=https://${h}:443`));
   return env;
 }
 
