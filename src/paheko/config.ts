@@ -6,10 +6,20 @@ import { phpQuote } from "./shell";
 /** Paheko organisation names (the folder under users/): what Paheko's factory accepts. */
 export const PAHEKO_ORG_PATTERN = /^[a-z0-9_-]{1,63}$/;
 
+const PAHEKO_ROOT = "/var/www/paheko";
+
 /** Paths inside the Paheko container (the image contract, see docs/paheko.md). */
 export const PAHEKO_PATHS = {
-  /** Paheko's code root: config.local.php lives here, scripts/ below it. */
-  root: "/var/www/paheko",
+  /** Paheko's code root: config.local.php lives here, bin/paheko below it. */
+  root: PAHEKO_ROOT,
+  /**
+   * PLUGINS_ROOT: the plugins the release ships, in the code root's data/plugins (Paheko 1.3.15,
+   * src/Makefile:121-126, then :128-129 packs src/ as the tarball's root). Paheko's default is
+   * DATA_ROOT/plugins (src/include/init.php:184), an empty folder per organisation, and Plugins::getPath
+   * looks only in PLUGINS_ROOT (src/include/lib/Paheko/Plugins.php:61-71). Read-only is enough: Paheko
+   * 1.3.15 only reads it (Plugins.php:61-71, :269, :306).
+   */
+  plugins: `${PAHEKO_ROOT}/data/plugins`,
   /** The one data volume of every organisation. */
   data: "/data",
   /** One folder per organisation. */
@@ -46,6 +56,8 @@ export interface PahekoConfigOptions {
   userDirectory?: string;
   /** SHARED_CACHE_ROOT; default PAHEKO_PATHS.cache. */
   sharedCacheRoot?: string;
+  /** PLUGINS_ROOT; default PAHEKO_PATHS.plugins (the release's bundled plugins). */
+  pluginsRoot?: string;
   /** FILE_STORAGE_QUOTA per organisation, in bytes. */
   fileStorageQuotaBytes: number;
   /** File holding SECRET_KEY (read at runtime, never written in this file). */
@@ -90,6 +102,7 @@ export function renderPahekoConfig(o: PahekoConfigOptions): string {
   const orgs = [...o.orgs].sort((a, b) => (a.org < b.org ? -1 : a.org > b.org ? 1 : 0));
   const userDir = o.userDirectory ?? PAHEKO_PATHS.users;
   const cacheDir = o.sharedCacheRoot ?? PAHEKO_PATHS.cache;
+  const pluginsDir = o.pluginsRoot ?? PAHEKO_PATHS.plugins;
   if (!Number.isInteger(o.fileStorageQuotaBytes) || o.fileStorageQuotaBytes <= 0) {
     throw new Error("fileStorageQuotaBytes must be a positive integer");
   }
@@ -110,6 +123,8 @@ export function renderPahekoConfig(o: PahekoConfigOptions): string {
     `const FACTORY_DOMAIN = ${phpQuote(o.factoryDomain)};`,
     `const FACTORY_USER_DIRECTORY = ${phpQuote(userDir)};`,
     `const SHARED_CACHE_ROOT = ${phpQuote(cacheDir)};`,
+    "// The release's bundled plugins (the default, DATA_ROOT/plugins, is an empty folder per organisation).",
+    `const PLUGINS_ROOT = ${phpQuote(pluginsDir)};`,
     `const FILE_STORAGE_QUOTA = ${o.fileStorageQuotaBytes};`,
     "const ENABLE_UPGRADES = false;",
     "const USE_CRON = true;",
@@ -125,12 +140,22 @@ export function renderPahekoConfig(o: PahekoConfigOptions): string {
     `const SMTP_USER = ${m.user === undefined ? "null" : phpQuote(m.user)};`,
     `const MAIL_SENDER = ${phpQuote(m.sender)};`,
     "",
+    "// A refusal: an HTML page on the web; on the CLI (bin/paheko, the cron loop) a message on stderr and exit 1",
+    "// (a plain die() with a message would exit 0).",
+    "$factory_fail = static function (int $code, string $message): void {",
+    "\tif (PHP_SAPI === 'cli') {",
+    "\t\tfwrite(STDERR, 'paheko-factory: ' . $message . PHP_EOL);",
+    "\t\texit(1);",
+    "\t}",
+    "\thttp_response_code($code);",
+    "\tdie('<h1>' . $message . '</h1>'); // the messages are the literals below",
+    "};",
+    "",
     "// Secrets are files uploaded by the program, read here at runtime.",
-    "$factory_secret = static function (string $file): string {",
+    "$factory_secret = static function (string $file) use ($factory_fail): string {",
     "\t$value = @file_get_contents($file);",
     "\tif ($value === false) {",
-    "\t\thttp_response_code(500);",
-    "\t\tdie('<h1>Configuration error</h1>');",
+    "\t\t$factory_fail(500, 'Configuration error');",
     "\t}",
     "\treturn trim($value);",
     "};",
@@ -169,14 +194,12 @@ export function renderPahekoConfig(o: PahekoConfigOptions): string {
     "}",
     "",
     "if ($login === null || !preg_match('/^[a-z0-9_-]{1,63}$/', $login)) {",
-    "\thttp_response_code(404);",
-    "\tdie('<h1>Page non trouvée</h1>');",
+    "\t$factory_fail(404, 'Page non trouvée');",
     "}",
     "",
     "$user_data_dir = rtrim(FACTORY_USER_DIRECTORY, '/') . '/' . $login;",
     "if (!is_dir($user_data_dir)) {",
-    "\thttp_response_code(404);",
-    "\tdie(\"<h1>Cette association n'existe pas.</h1>\");",
+    "\t$factory_fail(404, \"Cette association n'existe pas.\");",
     "}",
     "",
     "define('Paheko\\DATA_ROOT', $user_data_dir);",

@@ -44,6 +44,7 @@ echo json_encode([
   'www_url' => \\Paheko\\WWW_URL,
   'factory_domain' => \\Paheko\\FACTORY_DOMAIN,
   'user_directory' => \\Paheko\\FACTORY_USER_DIRECTORY,
+  'plugins_root' => \\Paheko\\PLUGINS_ROOT,
   'quota' => \\Paheko\\FILE_STORAGE_QUOTA,
   'upgrades' => \\Paheko\\ENABLE_UPGRADES,
   'cron' => \\Paheko\\USE_CRON,
@@ -135,6 +136,7 @@ describe("Paheko factory files with php, php -S and shellcheck", { skip }, () =>
           www_url: `https://${h}/`,
           factory_domain: `paheko.${staging.settings.domain}`,
           user_directory: path.join(dir, "users"),
+          plugins_root: "/var/www/paheko/data/plugins",
           quota: 2 * 1024 ** 3,
           upgrades: false,
           cron: true,
@@ -175,8 +177,13 @@ describe("Paheko factory files with php, php -S and shellcheck", { skip }, () =>
     const j = JSON.parse(r.stdout);
     assert.equal(j.org, "club_echecs");
     assert.equal(j.www_url, "https://gestion.club-echecs.example/");
+    // Refusals exit 1 on the CLI (a die() with a message would exit 0: the cron loop would not see them).
     const bad = run("ancienne-asso"); // archived in staging: its folder may exist, but it is not served
-    assert.match(bad.stdout, /Page non trouvée/);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /Page non trouvée/);
+    const missing = run("no-folder");
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /n'existe pas/);
   });
 
   it("folder script: shellcheck clean, idempotent, never deletes", () => {
