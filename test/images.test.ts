@@ -14,8 +14,9 @@ import { parse } from "yaml";
 import { PAHEKO_CRON_SCRIPT, PAHEKO_HTTP_PORT } from "../components/paheko";
 import { renderApplyScript, renderSecretsScript, renderStartScript, secretsBundle } from "../src/caddy/reload";
 import { PAHEKO_PATHS } from "../src/paheko/config";
-import { renderCronLoop, renderFolderScript } from "../src/paheko/scripts";
+import { PAHEKO_IMAGE_CRON_LOOP, renderCronLoop, renderFolderScript, renderImageCronLoop } from "../src/paheko/scripts";
 import { freePort, getWithHost } from "../scripts/lab/net";
+import { FAKE_PAHEKO_VERSION, fakePahekoPhp } from "./support/fakePaheko";
 import { requireTool, which } from "./support/tools";
 
 const root = path.resolve(__dirname, "..");
@@ -404,7 +405,6 @@ describe("paheko-factory image: what components/paheko.ts and src/paheko use", (
   const dockerfile = read(`${D}/Dockerfile`);
   const caddyfile = read(`${D}/Caddyfile`);
   const tools = checkedTools(`${D}/Dockerfile`);
-  const fakePhp = (log: string, rc = 0) => `#!/bin/sh\nprintf '%s %s\\n' "\${PAHEKO_FACTORY_USER:-}" "$*" >> '${log}'\nexit ${rc}\n`;
 
   it("the paths, port, user and cron script path of the program", () => {
     assert.match(dockerfile, new RegExp(`^EXPOSE ${PAHEKO_HTTP_PORT}$`, "m"));
@@ -413,7 +413,9 @@ describe("paheko-factory image: what components/paheko.ts and src/paheko use", (
     assert.match(dockerfile, new RegExp(`mv "/var/www/paheko-\\$\\{PAHEKO\\}" ${PAHEKO_PATHS.root};`));
     assert.match(dockerfile, new RegExp(`^COPY config\\.local\\.php ${PAHEKO_PATHS.root}/config\\.local\\.php$`, "m"));
     assert.match(dockerfile, new RegExp(`^COPY Caddyfile start\\.sh cron-loop\\.sh ${path.posix.dirname(PAHEKO_CRON_SCRIPT)}/$`, "m"));
-    assert.match(dockerfile, /for f in [^;]*scripts\/cron\.php scripts\/emails\.php/, "the entry points the program's cron loop runs are checked");
+    assert.match(dockerfile, /for f in [^;]*bin\/paheko[ ;]/, "the entry point the program's cron loop runs is checked");
+    assert.doesNotMatch(dockerfile, /for f in [^;]*scripts\/(cron|emails)\.php/, "deprecated wrappers are not part of the contract");
+    assert.ok(dockerfile.includes(`test -d ${PAHEKO_PATHS.plugins};`), "PLUGINS_ROOT of the program's config is checked");
     const mk = /mkdir -p ([^;]+);/.exec(dockerfile.slice(dockerfile.indexOf("cp \"$PHP_INI_DIR")));
     assert.ok(mk);
     for (const d of [PAHEKO_PATHS.users, PAHEKO_PATHS.cache, PAHEKO_PATHS.secrets]) assert.ok(mk[1].split(/\s+/).includes(d), d);
@@ -448,18 +450,22 @@ describe("paheko-factory image: what components/paheko.ts and src/paheko use", (
   it("the program's folder script and cron loop run with a PATH holding only the image's checked tools", () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sf-paheko-"));
     const log = path.join(tmp, "php.log");
-    const p = restrictedPath(tools, { php: fakePhp(log), caddy: "#!/bin/sh\nexit 0\n", "php-fpm": "#!/bin/sh\nexit 0\n" });
+    const users = path.join(tmp, "users");
+    const p = restrictedPath(tools, { php: fakePahekoPhp({ log, usersDir: users }), caddy: "#!/bin/sh\nexit 0\n", "php-fpm": "#!/bin/sh\nexit 0\n" });
     try {
-      const users = path.join(tmp, "users");
-      for (const org of ["asso-a", "asso-b"]) {
+      for (const org of ["asso-a", "asso-b", "asso-c"]) {
         const r = spawnSync("sh", ["-s"], { input: renderFolderScript({ org, usersDir: users }), env: { PATH: p }, encoding: "utf8" });
         assert.equal(r.status, 0, r.stderr);
       }
-      const loop = renderCronLoop({ orgs: ["asso-a", "asso-b"], usersDir: users, pahekoRoot: "/code" });
+      fs.writeFileSync(path.join(users, "asso-a", "association.sqlite"), `${FAKE_PAHEKO_VERSION}\n`);
+      fs.writeFileSync(path.join(users, "asso-b", "association.sqlite"), "1.3.14\n");
+      const loop = renderCronLoop({ orgs: ["asso-a", "asso-b", "asso-c"], usersDir: users, pahekoRoot: "/code" });
       const r = spawnSync("sh", ["-s", "--", "--once"], { input: loop, env: { PATH: p }, encoding: "utf8" });
       assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, "");
       assert.deepEqual(fs.readFileSync(log, "utf8").trim().split("\n"), [
-        "asso-a /code/scripts/cron.php", "asso-a /code/scripts/emails.php", "asso-b /code/scripts/cron.php", "asso-b /code/scripts/emails.php",
+        "asso-a /code/bin/paheko upgrade", "asso-a /code/bin/paheko cron", "asso-a /code/bin/paheko queue run --quiet",
+        "asso-b /code/bin/paheko upgrade", "asso-b /code/bin/paheko cron", "asso-b /code/bin/paheko queue run --quiet",
       ]);
     } finally {
       fs.rmSync(p, { recursive: true, force: true });
@@ -467,23 +473,31 @@ describe("paheko-factory image: what components/paheko.ts and src/paheko use", (
     }
   });
 
-  it("the image's default cron loop: bin/paheko cron and queue run per organisation with a database", () => {
+  it(`${PAHEKO_IMAGE_CRON_LOOP} is renderImageCronLoop() (UPDATE_GOLDEN=1 rewrites it)`, () => {
+    const rendered = renderImageCronLoop();
+    if (process.env.UPDATE_GOLDEN === "1") fs.writeFileSync(path.join(root, PAHEKO_IMAGE_CRON_LOOP), rendered);
+    assert.equal(read(PAHEKO_IMAGE_CRON_LOOP), rendered);
+  });
+
+  it("the image's default cron loop: bin/paheko upgrade, cron and queue run per organisation with a database", () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sf-paheko-"));
     const log = path.join(tmp, "php.log");
-    // `queue run` exits 2 while messages stay queued (Paheko's CLI.php): not a failure.
-    const php = `#!/bin/sh\nprintf '%s %s\\n' "$PAHEKO_FACTORY_USER" "$*" >> '${log}'\ncase "$*" in *"queue run"*) exit 2 ;; esac\nexit 0\n`;
-    const p = restrictedPath(tools, { php, caddy: "#!/bin/sh\nexit 0\n", "php-fpm": "#!/bin/sh\nexit 0\n" });
+    const users = path.join(tmp, "users");
+    const p = restrictedPath(tools, { php: fakePahekoPhp({ log, usersDir: users }), caddy: "#!/bin/sh\nexit 0\n", "php-fpm": "#!/bin/sh\nexit 0\n" });
     try {
-      const users = path.join(tmp, "users");
-      for (const d of ["asso-a", "asso-b", "fresh", "Bad.Name"]) fs.mkdirSync(path.join(users, d), { recursive: true });
-      for (const d of ["asso-a", "asso-b", "Bad.Name"]) fs.writeFileSync(path.join(users, d, "association.sqlite"), "");
+      for (const d of ["asso-a", "asso-b", "fresh", "empty", "Bad.Name"]) fs.mkdirSync(path.join(users, d), { recursive: true });
+      for (const d of ["asso-a", "Bad.Name"]) fs.writeFileSync(path.join(users, d, "association.sqlite"), `${FAKE_PAHEKO_VERSION}\n`);
+      fs.writeFileSync(path.join(users, "asso-a", "queue"), "9\n"); // still queued after the pass: `queue run` exits 2
+      fs.writeFileSync(path.join(users, "asso-b", "association.sqlite"), "1.3.14\n"); // needs `upgrade` first
+      fs.writeFileSync(path.join(users, "empty", "association.sqlite"), "");
       fs.writeFileSync(path.join(users, "not-a-dir"), "");
       const r = spawnSync("sh", [path.join(root, D, "cron-loop.sh"), "--once"], { env: { PATH: p, PAHEKO_USERS_DIR: users, PAHEKO_ROOT: "/code" }, encoding: "utf8" });
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(fs.readFileSync(log, "utf8").trim().split("\n"), [
-        "asso-a /code/bin/paheko cron", "asso-a /code/bin/paheko queue run --quiet",
-        "asso-b /code/bin/paheko cron", "asso-b /code/bin/paheko queue run --quiet",
+        "asso-a /code/bin/paheko upgrade", "asso-a /code/bin/paheko cron", "asso-a /code/bin/paheko queue run --quiet",
+        "asso-b /code/bin/paheko upgrade", "asso-b /code/bin/paheko cron", "asso-b /code/bin/paheko queue run --quiet",
       ]);
+      assert.equal(fs.readFileSync(path.join(users, "asso-b", "association.sqlite"), "utf8").trim(), FAKE_PAHEKO_VERSION);
       assert.doesNotMatch(r.stderr, /failed/);
       assert.match(r.stderr, /Bad\.Name is not an organisation name/);
     } finally {

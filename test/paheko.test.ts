@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import { pahekoHost, PAHEKO_HTTP_PORT, PAHEKO_PUBLISHED_PORT } from "../components/paheko";
 import { revealSecrets, SECRET_MARK } from "../src/harness";
-import { checkOrgs, renderPahekoConfig } from "../src/paheko/config";
-import { renderCronLoop, renderFolderScript } from "../src/paheko/scripts";
+import { checkOrgs, PAHEKO_PATHS, renderPahekoConfig } from "../src/paheko/config";
+import { renderCronLoop, renderFolderScript, renderImageCronLoop } from "../src/paheko/scripts";
 import { phpQuote, shQuote } from "../src/paheko/shell";
 import { Host } from "../src/types";
 import { byName, defaults, DOMAIN, FIVE, FixtureTenant, leaks, ONE, OPERATOR_SECRET_VALUES, POOLED_HOST, runWith } from "./pahekoWordpressFixtures";
+import { FAKE_PAHEKO_VERSION, fakePahekoPhp } from "./support/fakePaheko";
 
 const baseConfig = {
   factoryDomain: "paheko.example.org",
@@ -27,6 +32,8 @@ describe("Paheko config renderer", () => {
       "namespace Paheko;",
       "const FACTORY_DOMAIN = 'paheko.example.org';",
       "const FACTORY_USER_DIRECTORY = '/data/users';",
+      // The release's bundled plugins, not the default DATA_ROOT/plugins (Paheko 1.3.15 src/include/init.php:184).
+      "const PLUGINS_ROOT = '/var/www/paheko/data/plugins';",
       "const FILE_STORAGE_QUOTA = 1024;",
       "const ENABLE_UPGRADES = false;",
       "const USE_CRON = true;",
@@ -79,9 +86,104 @@ describe("Paheko scripts", () => {
     const s = renderCronLoop({ orgs: ["zeta", "alpha", "zeta"] });
     assert.match(s, /^orgs='alpha zeta'$/m);
     assert.match(s, /^interval=300$/m);
-    assert.match(s, /scripts\/cron\.php/);
-    assert.match(s, /scripts\/emails\.php/);
+    assert.match(s, /^paheko_root='\/var\/www\/paheko'$/m);
+    assert.equal(PAHEKO_PATHS.plugins, `${PAHEKO_PATHS.root}/data/plugins`);
+    // Paheko's CLI, not the deprecated wrappers (Paheko 1.3.15 src/scripts/cron.php:3-6).
+    for (const cmd of ["upgrade", "cron", "queue run --quiet"]) assert.ok(s.includes(`"$paheko_root/bin/paheko" ${cmd} `), cmd);
+    assert.doesNotMatch(s, /scripts\/(cron|emails)\.php"/);
     assert.throws(() => renderCronLoop({ orgs: [], intervalSeconds: 0 }), /positive integer/);
+    assert.throws(() => renderCronLoop({ orgs: [], cronEverySeconds: 1.5 }), /positive integer/);
+  });
+
+  it("the program's loop and the image's default loop share what they do per organisation", () => {
+    const body = (s: string) => s.slice(s.indexOf("run_org() {"), s.indexOf("\n}\n", s.indexOf("run_org() {")));
+    const prog = renderCronLoop({ orgs: ["a"] });
+    assert.ok(body(prog).length > 200);
+    assert.equal(body(prog), body(renderImageCronLoop()));
+  });
+});
+
+describe("Paheko cron loop against a fake bin/paheko that behaves as Paheko 1.3.15's CLI", () => {
+  function setup() {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sf-paheko-cron-"));
+    const users = path.join(tmp, "users");
+    const log = path.join(tmp, "php.log");
+    const php = path.join(tmp, "php");
+    fs.writeFileSync(php, fakePahekoPhp({ log, usersDir: users }), { mode: 0o755 });
+    const org = (name: string, db?: string, extra: Record<string, string> = {}) => {
+      fs.mkdirSync(path.join(users, name), { recursive: true });
+      if (db !== undefined) fs.writeFileSync(path.join(users, name, "association.sqlite"), db);
+      for (const [f, c] of Object.entries(extra)) fs.writeFileSync(path.join(users, name, f), c);
+    };
+    const calls = () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").filter(Boolean) : []);
+    return { tmp, users, php, org, calls, done: () => fs.rmSync(tmp, { recursive: true, force: true }) };
+  }
+
+  it("the fake refuses what the real CLI refuses (the tests below can fail)", () => {
+    const f = setup();
+    try {
+      f.org("fresh");
+      f.org("old", "1.3.14\n");
+      const run = (org: string, ...args: string[]) => spawnSync(f.php, args, { env: { PAHEKO_FACTORY_USER: org }, encoding: "utf8" });
+      assert.equal(run("fresh", "/code/bin/paheko", "cron").status, 1);
+      assert.match(run("fresh", "/code/bin/paheko", "queue", "run").stdout, /Database does not exist/);
+      assert.equal(run("old", "/code/bin/paheko", "queue", "run").status, 1);
+      assert.match(run("old", "/code/bin/paheko", "cron").stdout, /requires an upgrade/);
+      const deprecated = run("old", "/code/scripts/cron.php");
+      assert.match(deprecated.stderr, /deprecated/);
+      assert.equal(run("old", "/code/bin/paheko", "upgrade").status, 2);
+      assert.equal(run("old", "/code/bin/paheko", "upgrade").status, 0);
+      assert.equal(run("old", "/code/bin/paheko", "cron").status, 0);
+      assert.equal(run("nobody", "/code/bin/paheko", "cron").status, 1);
+    } finally {
+      f.done();
+    }
+  });
+
+  it("one pass: no call for organisations without a database, upgrade before cron, queue exit 2 is no failure", () => {
+    const f = setup();
+    try {
+      f.org("current", `${FAKE_PAHEKO_VERSION}\n`, { queue: "5\n" }); // messages still queued after the pass: exit 2
+      f.org("outdated", "1.3.14\n"); // the code was upgraded (a new image): bin/paheko refuses cron and queue
+      f.org("empty-db", ""); // an empty file is no database either
+      f.org("never-visited");
+      f.org("broken", `${FAKE_PAHEKO_VERSION}\n`, { "fail-cron": "" });
+      const orgs = ["current", "outdated", "empty-db", "never-visited", "broken", "no-folder"];
+      const script = renderCronLoop({ orgs, usersDir: f.users, pahekoRoot: "/code", php: f.php });
+      const r = spawnSync("sh", ["-s", "--", "--once"], { input: script, encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(f.calls(), [
+        "broken /code/bin/paheko upgrade", "broken /code/bin/paheko cron", "broken /code/bin/paheko queue run --quiet",
+        "current /code/bin/paheko upgrade", "current /code/bin/paheko cron", "current /code/bin/paheko queue run --quiet",
+        "outdated /code/bin/paheko upgrade", "outdated /code/bin/paheko cron", "outdated /code/bin/paheko queue run --quiet",
+      ]);
+      assert.equal(fs.readFileSync(path.join(f.users, "outdated", "association.sqlite"), "utf8").trim(), FAKE_PAHEKO_VERSION);
+      assert.match(r.stdout, /database of outdated upgraded/);
+      // The only failure reported is the real one; nothing refused, nothing deprecated.
+      assert.deepEqual(r.stderr.trim().split("\n").filter((l) => l.startsWith("paheko-cron:")).sort(), ["paheko-cron: cron failed for broken (exit 255)", "paheko-cron: no-folder has no folder yet, skipped"]);
+      assert.doesNotMatch(r.stdout + r.stderr, /Database does not exist|requires an upgrade|deprecated/);
+      assert.equal(fs.readFileSync(path.join(f.users, "current", "queue"), "utf8").trim(), "3");
+    } finally {
+      f.done();
+    }
+  });
+
+  it("later passes send the queue only; upgrade and cron come back every cronEverySeconds", () => {
+    const f = setup();
+    try {
+      f.org("asso", `${FAKE_PAHEKO_VERSION}\n`);
+      // Two passes 1 s apart, cron every hour: upgrade and cron run once (the first pass), the queue twice.
+      const script = renderCronLoop({ orgs: ["asso"], usersDir: f.users, pahekoRoot: "/code", php: f.php, intervalSeconds: 1 })
+        .replace('  sleep "$interval"\n', '  sleep "$interval"\n  passes=$((${passes:-0} + 1)); [ "$passes" -lt 2 ] || exit 0\n');
+      const r = spawnSync("sh", ["-s"], { input: script, encoding: "utf8", timeout: 20000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(f.calls(), [
+        "asso /code/bin/paheko upgrade", "asso /code/bin/paheko cron", "asso /code/bin/paheko queue run --quiet",
+        "asso /code/bin/paheko queue run --quiet",
+      ]);
+    } finally {
+      f.done();
+    }
   });
 });
 

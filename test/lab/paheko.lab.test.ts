@@ -4,7 +4,8 @@
 //   php-cli with PAHEKO_FACTORY_USER (the cron branch), proving the constants and the domain -> org map;
 // - the folder script: shellcheck, run twice (idempotent), data written in between survives, a file in
 //   the way is refused, nothing ever removed;
-// - the cron loop: shellcheck, one pass with a recording `php` proves one run per listed organisation.
+// - the cron loop: shellcheck, one pass with a fake `php` running a fake bin/paheko that behaves as Paheko
+//   1.3.15's CLI (test/support/fakePaheko.ts: refusals and exit codes from its source).
 import assert from "node:assert/strict";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -15,6 +16,7 @@ import { PahekoOrg, renderPahekoConfig } from "../../src/paheko/config";
 import { renderCronLoop, renderFolderScript } from "../../src/paheko/scripts";
 import { requireFactoryInputs } from "../../src/inputs";
 import { freePort, getWithHost } from "../../scripts/lab/net";
+import { FAKE_PAHEKO_VERSION, fakePahekoPhp } from "../support/fakePaheko";
 
 const ROOT = path.resolve(__dirname, "../..");
 const tools = ["php", "shellcheck", "sh"];
@@ -213,20 +215,26 @@ describe("Paheko factory files with php, php -S and shellcheck", { skip }, () =>
     assert.doesNotMatch(script, /\brm\b|rmdir|unlink/);
   });
 
-  it("cron loop: shellcheck clean, one pass runs cron.php and emails.php per listed organisation with a folder", () => {
+  it("cron loop: shellcheck clean; one pass runs bin/paheko upgrade, cron and queue run per listed organisation with a database", () => {
     const users = path.join(dir, "users");
     const log = path.join(dir, "php-calls.log");
     const fakePhp = path.join(dir, "fake-php");
-    fs.writeFileSync(fakePhp, `#!/bin/sh\necho "$PAHEKO_FACTORY_USER $(basename "$1")" >> '${log}'\n[ "$PAHEKO_FACTORY_USER" != "club_echecs" ] || exit 3\n`, { mode: 0o755 });
+    fs.writeFileSync(fakePhp, fakePahekoPhp({ log, usersDir: users }), { mode: 0o755 });
+    shellcheck(fs.readFileSync(fakePhp, "utf8"), dir, "fake-php.sh");
+    // Every organisation with a folder has a database but the first staging one (never visited yet).
+    const withDb = orgs.map((o) => o.org).filter((o) => o !== "no-folder" && o !== stagingOrgs[0].org);
+    for (const o of withDb) fs.writeFileSync(path.join(users, o, "association.sqlite"), `${FAKE_PAHEKO_VERSION}\n`);
+    fs.writeFileSync(path.join(users, "club_echecs", "fail-cron"), "");
     const script = renderCronLoop({ orgs: [...orgs.map((o) => o.org)], pahekoRoot: "/srv/paheko", usersDir: users, php: fakePhp });
     shellcheck(script, dir, "cron-loop.sh");
     const r = spawnSync("sh", ["-s", "--", "--once"], { input: script, encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     const calls = fs.readFileSync(log, "utf8").trim().split("\n");
-    const expected = orgs.map((o) => o.org).filter((o) => o !== "no-folder").sort()
-      .flatMap((o) => [`${o} cron.php`, `${o} emails.php`]);
+    const expected = [...withDb].sort()
+      .flatMap((o) => ["upgrade", "cron", "queue run --quiet"].map((c) => `${o} /srv/paheko/bin/paheko ${c}`));
     assert.deepEqual(calls, expected);
     assert.match(r.stderr, /no-folder has no folder yet/);
-    assert.match(r.stderr, /cron.php failed for club_echecs/); // one failure does not stop the others
+    assert.match(r.stderr, /cron failed for club_echecs \(exit 255\)/); // one failure does not stop the others
+    assert.doesNotMatch(r.stderr, /Database does not exist|requires an upgrade|deprecated|queue run failed/);
   });
 });
