@@ -29,14 +29,35 @@ describe("WordPress scripts with shellcheck, php -l and a recording wp", { skip 
     log = path.join(dir, "wp.log");
     bin = path.join(dir, "bin");
     fs.mkdirSync(bin);
-    // A fake wp: logs "ARGV <args>" and "STDIN <data>" for updates; answers `site list` from $WP_SITES,
-    // `core is-installed` from $WP_INSTALLED, `plugin get` from $WP_PLUGIN_VERSION.
+    // A fake wp: logs "ARGV <args>" and "STDIN <data>" for updates; `core is-installed` from
+    // $WP_INSTALLED, `plugin get` from $WP_PLUGIN_VERSION. $WP_SITES lists the network's domains in
+    // blog_id order (1 = the main site): `site list` answers --field=domain, --site__in=<id> and
+    // --domain=<d> --field=blog_id from it. `site create` accepts exactly the synopsis of entity-command
+    // v2.8.4, the one wp-cli 2.12.0 bundles (Site_Command.php l. 373-389; --slug required), and refuses
+    // any other option as wp-cli does (Subcommand.php l. 390-407); --porcelain prints $WP_NEW_SITE_ID.
+    // `eval` logs the site id and host it was handed in the environment.
     fs.writeFileSync(path.join(bin, "wp"), [
       "#!/bin/sh",
       `echo "ARGV $*" >> '${log}'`,
       'case "$1 $2" in',
       '  "option update") printf "STDIN %s\\n" "$(cat)" >> \'' + log + "' ;;",
-      '  "site list") printf "%s\\n" ${WP_SITES:-} ;;',
+      '  "site list")',
+      '    shift 2; field=""; only=""; domain=""',
+      '    for a in "$@"; do case "$a" in --field=*) field=${a#--field=} ;; --site__in=*) only=${a#--site__in=} ;; --domain=*) domain=${a#--domain=} ;; esac; done',
+      '    i=0; for d in ${WP_SITES:-}; do i=$((i + 1))',
+      '      { [ -z "$only" ] || [ "$only" = "$i" ]; } && { [ -z "$domain" ] || [ "$domain" = "$d" ]; } || continue',
+      '      if [ "$field" = blog_id ]; then echo "$i"; else echo "$d"; fi',
+      '    done ;;',
+      '  "site create")',
+      '    shift 2; slug=""; porcelain=""',
+      '    for a in "$@"; do case "$a" in',
+      '      --slug=*) slug=${a#--slug=} ;; --porcelain) porcelain=1 ;; --title=*|--email=*|--network_id=*|--private) ;;',
+      '      --url=*|--path=*|--user=*|--skip-plugins*|--skip-themes*|--quiet|--debug*) ;;',
+      '      --*) o=${a#--}; printf "Error: Parameter errors:\\n unknown --%s parameter\\n" "${o%%=*}" >&2; exit 1 ;;',
+      '    esac; done',
+      '    [ -n "$slug" ] || { echo "Error: Parameter errors: missing --slug parameter" >&2; exit 1; }',
+      '    if [ -n "$porcelain" ]; then echo "${WP_NEW_SITE_ID:-2}"; else echo "Success: Site ${WP_NEW_SITE_ID:-2} created"; fi ;;',
+      '  "eval "*) echo "EVAL id=${FACTORY_SITE_ID:-} host=${FACTORY_SITE_HOST:-}" >> \'' + log + "' ;;",
       '  "core is-installed") [ "${WP_INSTALLED:-0}" = 1 ] || exit 1 ;;',
       '  "plugin get"|"theme get") [ -n "${WP_PLUGIN_VERSION:-}" ] && echo "$WP_PLUGIN_VERSION" || exit 1 ;;',
       '  "plugin is-active") exit 1 ;;',
@@ -80,6 +101,15 @@ describe("WordPress scripts with shellcheck, php -l and a recording wp", { skip 
     assert.equal(r.status, 0, r.stdout + r.stderr);
   });
 
+  it("php -l accepts the PHP the site script hands to wp eval", () => {
+    const code = /wp eval '([^']*)'/.exec(site)?.[1];
+    assert.ok(code, site);
+    const file = path.join(dir, "site-eval.php");
+    fs.writeFileSync(file, `<?php\n${code}\n`);
+    const r = spawnSync("php", ["-l", file], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  });
+
   it("the Staatic key goes to wp-cli on stdin only, never in any argv", () => {
     const r = run(staatic, { [STAATIC_ENV.accessKeyId]: KEY_ID, [STAATIC_ENV.secretAccessKey]: SECRET });
     assert.equal(r.status, 0, r.stderr);
@@ -103,14 +133,35 @@ describe("WordPress scripts with shellcheck, php -l and a recording wp", { skip 
     assert.equal(r.log, "");
   });
 
-  it("site create is idempotent and quotes the title", () => {
+  it("site create uses only the pinned wp-cli's options, is idempotent and quotes the title", () => {
     const first = run(site, { WP_SITES: "wp.example.org" });
     assert.equal(first.status, 0, first.stderr);
-    assert.ok(first.log.includes(`ARGV site create --slug=alpha --title=L'Alpha "quoted" $HOME --email=a@alpha.example --site-url=https://alpha.wp.example.org`), first.log);
+    assert.ok(first.log.includes(`ARGV site create --slug=alpha --title=L'Alpha "quoted" $HOME --email=a@alpha.example --porcelain`), first.log);
+    assert.match(first.log, /ARGV site list --domain=alpha\.wp\.example\.org --field=blog_id/);
+    assert.match(first.log, /EVAL id=2 host=alpha\.wp\.example\.org/);
     const again = run(site, { WP_SITES: "wp.example.org alpha.wp.example.org" });
     assert.equal(again.status, 0, again.stderr);
-    assert.doesNotMatch(again.log, /site create/);
+    assert.doesNotMatch(again.log, /site create|EVAL/);
     assert.match(again.stdout, /already exists/);
+  });
+
+  it("a custom editing hostname: created by slug, then moved; a half-done run is resumed, not re-created", () => {
+    const custom = renderSiteScript({ slug: "beta", title: "Beta", email: "b@beta.example", editHostname: "edit.beta.example" });
+    const first = run(custom, { WP_SITES: "wp.example.org", WP_NEW_SITE_ID: "7" });
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.log, /ARGV site create --slug=beta /);
+    assert.match(first.log, /EVAL id=7 host=edit\.beta\.example/);
+    // Created last time but not moved (the eval failed): found by its default domain, moved, no second create.
+    const resumed = run(custom, { WP_SITES: "wp.example.org alpha.wp.example.org beta.wp.example.org" });
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.doesNotMatch(resumed.log, /site create/);
+    assert.match(resumed.log, /EVAL id=3 host=edit\.beta\.example/);
+  });
+
+  it("the fake wp refuses --site-url as wp-cli 2.12.0 does", () => {
+    const r = run("wp site create --slug=x --site-url=https://x.example.org\n");
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /unknown --site-url parameter/);
   });
 
   it("the network install runs once: installs when nothing is there, does nothing once the marker exists", () => {
