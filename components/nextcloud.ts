@@ -30,6 +30,7 @@ import { tenantDatabaseName } from "../src/postgres/names";
 import { Host, StackSettings, Tenant } from "../src/types";
 import { GarageBucket, GarageS3 } from "./garageBucket";
 import { KeycloakClient, TenantIdentity } from "./identity";
+import { hostPidsLimits, LimitedContainer } from "./pidsLimits";
 import { TenantDatabase } from "./tenantDatabase";
 
 /** The patched entrypoint, uploaded into every FPM container. */
@@ -197,6 +198,9 @@ export class NextcloudFactory extends pulumi.ComponentResource {
       if (!r) throw new Error(`rollout step ${step.id} needs ${id}, which was not created before it`);
       return r;
     });
+    // Per host, the containers whose pids cgroup limit one command sets once they exist (NC_LIMITS.*.pids).
+    const limited = new Map<string, LimitedContainer[]>();
+    const limit = (host: string, c: LimitedContainer) => limited.set(host, [...(limited.get(host) ?? []), c]);
     const inScope = (step: RolloutStep) => scope === "whole" || (scope === "fleet" ? step.kind === "populate" : true);
     for (const step of this.plan) {
       if (!inScope(step)) continue;
@@ -262,7 +266,9 @@ export class NextcloudFactory extends pulumi.ComponentResource {
           if (step.kind === "init") {
             this.steps.set(step.id, instance.runInit({ installVolume: hs.volume, image, imageResource: hs.image, network: args.networks[host.name], after: deps(step) }));
           } else if (step.kind === "fpm") {
-            this.steps.set(step.id, instance.runFpm({ installVolume: hs.volume, image, imageResource: hs.image, network: args.networks[host.name], after: deps(step) }));
+            const fpm = instance.runFpm({ installVolume: hs.volume, image, imageResource: hs.image, network: args.networks[host.name], after: deps(step) });
+            this.steps.set(step.id, fpm);
+            limit(host.name, { resource: fpm, name: instance.fpmContainerName, pids: NC_LIMITS.fpm.pids });
             this.caddySites.push({
               host: host.name, tenant: step.tenant!, hostname: instance.hostname, fpmUpstream: instance.fpmUpstream,
               installVolume: hs.volume.name, installRoot: caddyInstallRoot(volumeName),
@@ -277,14 +283,19 @@ export class NextcloudFactory extends pulumi.ComponentResource {
         case "cron": {
           const hs = hostState.get(host.name)!;
           const slugs = this.plan.filter((x) => x.kind === "fpm" && x.host === host.name).map((x) => x.tenant!);
-          this.steps.set(step.id, this.cronScheduler(`${base}-cron`, {
+          const cron = this.cronScheduler(`${base}-cron`, {
             stack: s.stack, host, nameSuffix: args.hostNameSuffix ?? "", provider, network: args.networks[host.name], image, imageResource: hs.image,
             installVolume: hs.volume, intervalMinutes: nc.cronIntervalMinutes,
             tenants: slugs.map((slug) => this.instances.get(slug)!), after: deps(step),
-          }));
+          });
+          this.steps.set(step.id, cron);
+          limit(host.name, { resource: cron, name: `${hostNames(s.stack, host.name).cron}${args.hostNameSuffix ?? ""}`, pids: NC_LIMITS.cron.pids });
           break;
         }
       }
+    }
+    for (const [hostName, containers] of limited) {
+      hostPidsLimits(`${name}-${hostName}-pids`, { dockerHost: s.hosts.find((h) => h.name === hostName)!.docker, containers }, { parent: this });
     }
     this.registerOutputs({ installs: this.installs.map((i) => ({ host: i.host, version: i.version, volume: i.volumeName })) });
   }
@@ -324,7 +335,6 @@ export class NextcloudFactory extends pulumi.ComponentResource {
       capabilities: { drops: ["ALL"] },
       memory: NC_LIMITS.cron.memoryMb,
       memorySwap: NC_LIMITS.cron.memoryMb,
-      ulimits: [{ name: "nproc", soft: NC_LIMITS.cron.pids, hard: NC_LIMITS.cron.pids }],
       labels: [{ label: NC_LABELS.stack, value: o.stack }, { label: NC_LABELS.role, value: "cron" }],
     }, { parent: this, provider: o.provider, deleteBeforeReplace: true, dependsOn: [...o.after, o.network, o.imageResource] });
   }
@@ -404,6 +414,8 @@ export class NextcloudInstance extends pulumi.ComponentResource {
   private readonly args: NextcloudInstanceArgs;
   private readonly adminPassword: random.RandomPassword;
   private readonly names: ReturnType<typeof tenantNames>;
+  /** Docker name of the FPM container (its pids limit is set by the host's command). */
+  get fpmContainerName(): string { return this.names.fpm; }
   private readonly name: string;
   private init?: command.local.Command;
 
@@ -527,7 +539,6 @@ export class NextcloudInstance extends pulumi.ComponentResource {
       capabilities: { drops: ["ALL"] },
       memory: NC_LIMITS.fpm.memoryMb,
       memorySwap: NC_LIMITS.fpm.memoryMb,
-      ulimits: [{ name: "nproc", soft: NC_LIMITS.fpm.pids, hard: NC_LIMITS.fpm.pids }],
       healthcheck: {
         tests: ["CMD", "php", "-r", `exit(@fsockopen("127.0.0.1", ${FPM_PORT}) ? 0 : 1);`],
         interval: "30s", timeout: "5s", retries: 3, startPeriod: "20s",

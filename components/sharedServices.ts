@@ -16,6 +16,7 @@ import {
 } from "../src/platform/render";
 import { garageTomlOptions, GARAGE_PATHS, KEYCLOAK_ADMIN_USER, KEYCLOAK_DATABASE, PLATFORM_GARAGE_KEY_NAME } from "../src/platform/services";
 import { Host, platformHostnames, StackSettings } from "../src/types";
+import { hostPidsLimits, LimitedContainer } from "./pidsLimits";
 import type { PlatformSecrets } from "./platform";
 
 export interface SharedServicesArgs {
@@ -58,6 +59,7 @@ export class SharedServices extends pulumi.ComponentResource {
   private readonly providers: Record<string, docker.Provider>;
   private readonly images = new Map<string, docker.RemoteImage>();
   private readonly baseName: string;
+  private readonly limited: (LimitedContainer & { host: string })[] = [];
 
   constructor(name: string, args: SharedServicesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("factory:platform:SharedServices", name, {}, opts);
@@ -194,6 +196,12 @@ export class SharedServices extends pulumi.ComponentResource {
       });
     }
 
+    // The pids cgroup limit of each container (SERVICE_LIMITS.*.pids), one command per host.
+    for (const h of s.hosts) {
+      const containers = this.limited.filter((c) => c.host === h.name);
+      if (containers.length > 0) hostPidsLimits(`${name}-${h.name}-pids`, { dockerHost: h.docker, containers }, { parent: this });
+    }
+
     this.registerOutputs({ endpoints: this.endpoints });
   }
 
@@ -245,7 +253,6 @@ export class SharedServices extends pulumi.ComponentResource {
       ports: privatePorts(svc, host.privateAddress),
       memory: limits.memoryMb,
       memorySwap: limits.memoryMb,
-      ulimits: [{ name: "nproc", soft: limits.pids, hard: limits.pids }],
       securityOpts: ["no-new-privileges:true"],
       restart: "unless-stopped",
       shmSize: o.shmSize,
@@ -258,6 +265,7 @@ export class SharedServices extends pulumi.ComponentResource {
       labels: [{ label: "service-factory.stack", value: this.settings.stack }, { label: "service-factory.service", value: svc }],
     }, { parent: this, provider, dependsOn: o.dependsOn });
     this.containers[key] = c;
+    this.limited.push({ resource: c, name: containerName(this.settings.stack, svc), pids: limits.pids, host: host.name });
     return c;
   }
 }

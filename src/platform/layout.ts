@@ -34,18 +34,17 @@ export interface ServiceLimits {
   /** Hard memory limit in MiB (swap is not allowed beyond it). */
   memoryMb: number;
   /**
-   * Process ceiling. @pulumi/docker v5's Container has no `pidsLimit` (the cgroup pids.max knob), so
-   * this is applied as RLIMIT_NPROC (`ulimits: nproc`), which counts the processes of the container's
-   * UID; see docs/platform.md for the host-side cgroup limit that complements it.
+   * Process ceiling of the container: its pids cgroup limit (`pids.max`, counting processes and threads),
+   * set per container by `docker update --pids-limit` (src/platform/pids.ts; the docker provider has no
+   * `pidsLimit` input). Not RLIMIT_NPROC, which counts every process of the UID on the whole host.
    */
   pids: number;
 }
 
 /**
  * Sizing of each shared service; the lower end of what each needs for a few dozen tenants. The process
- * ceilings are fork-bomb guards, deliberately loose: RLIMIT_NPROC counts threads too, and counts every
- * process of the same UID on the host (the postgres and redis images both run as UID 999), so a tight
- * value would make one service's fork fail because of another's load.
+ * ceilings are per container fork-bomb guards, loose because they count threads too (Keycloak's JVM,
+ * Garage's runtime, one PostgreSQL backend per connection, Collabora's document kits).
  */
 export const SERVICE_LIMITS: Record<SharedServiceKey, ServiceLimits> = {
   postgres: { memoryMb: 2048, pids: 2048 },
