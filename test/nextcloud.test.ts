@@ -16,6 +16,7 @@ import { cronSchedule, renderCronScheduler } from "../src/nextcloud/cron";
 import { renderTenantEnv, splitMailFrom } from "../src/nextcloud/env";
 import { caddyInstallRoot, fpmUpstream, imageVersionProblem, installVolumeName, quotaPolicy } from "../src/nextcloud/layout";
 import { planRollout } from "../src/nextcloud/rollout";
+import { renderPidsLimitScript } from "../src/platform/pids";
 import { renderConfigureScript, renderMaintenanceScript, SCRIPT_SECRETS_DIR, withSecretFiles } from "../src/nextcloud/scripts";
 import { ServiceName } from "../src/types";
 import { readSecrets } from "../src/program";
@@ -310,7 +311,8 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
     assert.deepEqual(i.command, ["php-fpm"]);
     assert.deepEqual(i.securityOpts, ["no-new-privileges:true"]);
     assert.equal(i.memory, 1024);
-    assert.deepEqual(i.ulimits, [{ name: "nproc", soft: 256, hard: 256 }]);
+    // No RLIMIT_NPROC (it counts every uid-33 process of the host): the pids cgroup limit, set by the host's command.
+    assert.equal(i.ulimits, undefined);
     assert.deepEqual(i.envs, renderTenantEnv({
       slug: "alpha", s3: { host: "10.9.0.20", port: 3900, region: "garage", bucket: "alpha-nextcloud", ssl: false },
       redis: { host: "redis", port: 6379, hasPassword: false }, mail: { host: "smtp.ncfix.example.org", port: 587, from: "noreply@ncfix.example.org" },
@@ -335,6 +337,30 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
     assert.equal(uploads[3].content, SECRETS.smtpPassword);
     assert.deepEqual(i.networksAdvanced, [{ name: "factory-ncfix", aliases: ["ncfix-nc-alpha"] }]);
     assert.equal(fpmUpstream("ncfix", "alpha"), "ncfix-nc-alpha:9000");
+  });
+
+  it("limits each FPM (256) and cron (128) container's pids cgroup with one command per host", () => {
+    const pids = r1.resources.filter((x) => x.type === "command:local:Command" && x.name.startsWith("nextcloud-") && x.name.endsWith("-pids"));
+    assert.deepEqual(pids.map((x) => x.name).sort(), ["nextcloud-nc1-pids", "nextcloud-nc2-pids"]);
+    assert.equal(pids.filter((x) => x.tenant).length, 0, "no resource per tenant");
+    const expected: Record<string, [string, string, string]> = { nc1: ["alpha", "bravo", "ncfix-nc-cron-nc1"], nc2: ["charlie", "delta", "ncfix-nc-cron-nc2"] };
+    for (const [host, [a, b, cron]] of Object.entries(expected)) {
+      const cmd = byName(r1, `nextcloud-${host}-pids`);
+      assert.deepEqual(cmd.inputs, {
+        create: renderPidsLimitScript([{ container: `ncfix-nc-${a}`, pids: 256 }, { container: `ncfix-nc-${b}`, pids: 256 }, { container: cron, pids: 128 }]),
+        environment: byName(r1, `${a}-nextcloud-configure`).inputs.environment,
+        // In the order of the Docker names (the command's text and triggers depend only on the set).
+        triggers: host === "nc1"
+          ? ["alpha-nextcloud-fpm-id", "bravo-nextcloud-fpm-id", "nextcloud-nc1-cron-id"]
+          : ["charlie-nextcloud-fpm-id", "nextcloud-nc2-cron-id", "delta-nextcloud-fpm-id"],
+        logging: "stdoutAndStderr",
+      });
+      assert.deepEqual([...cmd.dependsOn].sort(), [`${a}-nextcloud-fpm`, `${b}-nextcloud-fpm`, `nextcloud-${host}-cron`].map((n) => byName(r1, n).urn).sort());
+      assert.match(String(cmd.inputs.create), new RegExp(`^docker update --pids-limit 128 ${cron} >/dev/null$`, "m"));
+      assert.match(String(cmd.inputs.create), new RegExp(`^docker update --pids-limit 256 ncfix-nc-${a} ncfix-nc-${b} >/dev/null$`, "m"));
+    }
+    assert.match(String((byName(r1, "alpha-nextcloud-configure").inputs.environment as Record<string, string>).DOCKER_HOST), /nc1/);
+    assert.equal(byName(r1, "nextcloud-nc1-cron").inputs.ulimits, undefined);
   });
 
   it("runs one cron scheduler per host with each tenant at its own offset", () => {

@@ -10,6 +10,7 @@ import { renderGarageToml } from "../src/garage/config";
 import { maskSecrets, RecordedResource, revealSecrets, runUnderMocks, SECRET_MARK } from "../src/harness";
 import { readSecrets } from "../src/program";
 import { factoryNetworkName, SERVICE_LIMITS, SharedServiceKey } from "../src/platform/layout";
+import { renderPidsLimitScript } from "../src/platform/pids";
 import { renderGarageKeyImportScript, renderGarageLayoutScript } from "../src/platform/render";
 import { garageTomlOptions } from "../src/platform/services";
 import { loadStackFile, OperatorSecret, PROJECT } from "../src/settings";
@@ -100,7 +101,8 @@ function assertHardened(c: RecordedResource, privateAddress: string, settings: S
   const limits = SERVICE_LIMITS[svc];
   assert.equal(i.memory, limits.memoryMb, `${c.name} memory`);
   assert.equal(i.memorySwap, limits.memoryMb, `${c.name} swap`);
-  assert.deepEqual(i.ulimits, [{ name: "nproc", soft: limits.pids, hard: limits.pids }], `${c.name} process limit`);
+  // No RLIMIT_NPROC: it counts every process of the UID on the whole host (see assertPidsLimits).
+  assert.equal(i.ulimits, undefined, `${c.name} has no nproc ulimit`);
   assert.deepEqual(i.securityOpts, ["no-new-privileges:true"], `${c.name} no-new-privileges`);
   assert.equal(i.restart, "unless-stopped");
   assert.equal(i.wait, true, `${c.name} waits for health`);
@@ -117,6 +119,30 @@ function assertHardened(c: RecordedResource, privateAddress: string, settings: S
   }
   if (svc === "redis") assert.deepEqual(ports, [], "Redis publishes nothing");
   assert.deepEqual(i.networksAdvanced, [{ name: factoryNetworkName(settings.stack), aliases: [svc] }]);
+}
+
+/**
+ * One `<component>-<host>-pids` command per host with containers: the pids cgroup limit of each of that
+ * host's containers (SERVICE_LIMITS.*.pids), run against that host's engine, after the containers, again
+ * whenever one of them is replaced; nothing but names, numbers and ids in its inputs. Returns the commands.
+ */
+function assertPidsLimits(resources: RecordedResource[], providers: RecordedResource[], settings: StackSettings): RecordedResource[] {
+  const containers = byType(resources, CONTAINER);
+  const commands = byType(resources, COMMAND).filter((c) => c.name.endsWith("-pids"));
+  const hosts = [...new Set(containers.map((c) => hostOf(c, providers)))].sort();
+  assert.deepEqual(commands.map((c) => c.name).sort(), hosts.map((h) => `platform-shared-${h}-pids`));
+  for (const h of hosts) {
+    const cmd = one(resources, `platform-shared-${h}-pids`);
+    const onHost = containers.filter((c) => hostOf(c, providers) === h).sort((a, b) => (String(a.inputs.name) < String(b.inputs.name) ? -1 : 1));
+    assert.deepEqual(cmd.inputs, {
+      create: renderPidsLimitScript(onHost.map((c) => ({ container: String(c.inputs.name), pids: SERVICE_LIMITS[serviceOf(c) as SharedServiceKey].pids }))),
+      environment: { DOCKER_HOST: settings.hosts.find((x) => x.name === h)!.docker },
+      triggers: onHost.map((c) => `${c.name}-id`),
+      logging: "stdoutAndStderr",
+    }, `${cmd.name} inputs`);
+    assert.deepEqual([...cmd.dependsOn].sort(), onHost.map((c) => c.urn).sort(), `${cmd.name} runs after its containers`);
+  }
+  return commands;
 }
 
 function assertNoPlainSecret(resources: RecordedResource[]): void {
@@ -170,6 +196,21 @@ describe("platform on the staging stack", () => {
     assert.deepEqual(ports("platform-shared-garage"), [3900, 3901, 3902, 3903]);
     assert.deepEqual(ports("platform-shared-keycloak"), [8080]);
     assert.deepEqual(ports("platform-shared-collabora"), [9980]);
+  });
+
+  it("sets each container's pids cgroup limit with one command per host", () => {
+    assert.equal(assertPidsLimits(resources, providers, settings).length, 3);
+    // The storage host's, spelled out: one docker update per distinct limit, then a read-back.
+    assert.equal(one(resources, "platform-shared-stg-storage1-pids").inputs.create, [
+      "set -eu",
+      "docker update --pids-limit 1024 staging-garage >/dev/null",
+      "docker update --pids-limit 2048 staging-postgres >/dev/null",
+      "got=$(docker inspect -f '{{.Name}} {{.HostConfig.PidsLimit}}' staging-garage staging-postgres)",
+      "want='/staging-garage 1024\n/staging-postgres 2048'",
+      `[ "$got" = "$want" ] || { printf 'pids limits not applied:\\n%s\\n' "$got" >&2; exit 1; }`,
+      'echo "pids limits set: staging-garage=1024 staging-postgres=2048"',
+      "",
+    ].join("\n"));
   });
 
   it("mounts one protected, retained volume per stateful container, read-write, on the same host", () => {
@@ -226,7 +267,7 @@ describe("platform on the staging stack", () => {
     const g = one(resources, "platform-shared-garage");
     const layout = one(resources, "platform-shared-garage-layout");
     const key = one(resources, "platform-shared-garage-platform-key");
-    assert.equal(byType(resources, COMMAND).length, 2);
+    assert.equal(byType(resources, COMMAND).filter((c) => !c.name.endsWith("-pids")).length, 2);
     assert.equal(layout.inputs.create, renderGarageLayoutScript({ container: "staging-garage", zone: "stg-storage1", capacity: "1T" }));
     assert.deepEqual(layout.inputs.environment, { DOCKER_HOST: "ssh://deploy@stg-storage1.internal" });
     assert.ok(layout.dependsOn.includes(g.urn));
@@ -343,21 +384,23 @@ describe("platform on a fixture with two compute hosts and an external PostgreSQ
   it("hardens every container and binds ports to each host's own private address", () => {
     for (const c of containers) assertHardened(c, settings.hosts.find((h) => h.name === hostOf(c, providers))!.privateAddress, settings);
     assert.equal((one(resources, "platform-shared-keycloak").inputs.ports as { ip: string }[])[0].ip, "10.9.0.12");
+    assertPidsLimits(resources, providers, settings);
   });
 
   it("leaks no secret", () => assertNoPlainSecret(resources));
 });
 
 describe("platform with Garage, Keycloak and Collabora external", () => {
-  let resources: RecordedResource[], containers: RecordedResource[], s3: S3Seen;
+  let settings: StackSettings, resources: RecordedResource[], containers: RecordedResource[], s3: S3Seen;
   before(async () => {
-    ({ resources, s3 } = await run("external", path.join(FIXTURES, "Pulumi.external.yaml")));
+    ({ settings, resources, s3 } = await run("external", path.join(FIXTURES, "Pulumi.external.yaml")));
     containers = byType(resources, CONTAINER);
   });
 
   it("deploys only PostgreSQL and the Redis of each compute host", () => {
     assert.deepEqual(containers.map((c) => serviceOf(c)).sort(), ["postgres", "redis", "redis"]);
-    assert.equal(byType(resources, COMMAND).length, 0, "no Garage layout for an external Garage");
+    assert.deepEqual(byType(resources, COMMAND).filter((c) => !c.name.endsWith("-pids")), [], "no Garage layout for an external Garage");
+    assertPidsLimits(resources, byType(resources, "pulumi:providers:docker"), settings);
     assert.ok(!resources.some((r) => r.type.startsWith("postgresql:")), "no Keycloak database for an external Keycloak");
     assert.ok(!resources.some((r) => r.type === "random:index/randomPassword:RandomPassword"));
   });

@@ -94,7 +94,8 @@ async function run(name: string, s: Shape): Promise<Running> {
       PortBindings: Object.fromEntries((s.ports ?? []).map((p) => [`${p}/tcp`, [{ HostIp: "127.0.0.1", HostPort: String(port[p]) }]])),
       Memory: s.memoryMb ? s.memoryMb * 1024 * 1024 : undefined,
       MemorySwap: s.memoryMb ? s.memoryMb * 1024 * 1024 : undefined,
-      Ulimits: s.pids ? [{ Name: "nproc", Soft: s.pids, Hard: s.pids }] : undefined,
+      // The pids cgroup limit the program sets on each container (components/pidsLimits.ts), here at creation.
+      PidsLimit: s.pids,
       SecurityOpt: ["no-new-privileges:true"],
       ShmSize: s.shmMb ? s.shmMb * 1024 * 1024 : undefined,
       ReadonlyRootfs: s.readOnly ?? false,
