@@ -11,10 +11,11 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GARAGE_REGION } from "../../src/endpoints";
+import { garageS3Client } from "../../src/garage/s3";
 import { Client } from "pg";
-import { diagnostics, must, RunResult } from "../../scripts/lab/engine";
+import { diagnostics, must, RunResult, throwawaySecret } from "../../scripts/lab/engine";
 import { E2E_DOMAIN, E2E_STACK, E2E_TENANTS_DIR, e2eUnavailable, startTestBed, TenantSpec, tenantYaml, TestBed } from "../../scripts/lab/e2e";
-import { throwawaySecret } from "../../scripts/lab/engine";
 import { OPERATOR_SECRET_KEYS, OperatorSecret } from "../../src/settings";
 
 const skip = e2eUnavailable() ?? false;
@@ -92,12 +93,9 @@ async function eventually<T>(what: string, f: () => Promise<T>, ok: (v: T) => bo
   throw new Error(`${what}: last ${JSON.stringify(last)} ${error ? String(error) : ""}`);
 }
 
+/** The tenant's own S3 client, made the way the factory makes its own (path-style, checksums when required). */
 function s3(accessKeyId: string, secretAccessKey: string): S3Client {
-  return new S3Client({
-    endpoint: `http://${host("a").address}:3900`, region: "garage", forcePathStyle: true,
-    credentials: { accessKeyId, secretAccessKey },
-    requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  return garageS3Client({ url: `http://${host("a").address}:3900`, region: GARAGE_REGION, accessKeyId, secretAccessKey });
 }
 
 async function garageAdmin(pathname: string): Promise<{ status: number; json: unknown }> {
