@@ -1,6 +1,7 @@
 // The Nextcloud factory: pure renderers, and the whole program under Pulumi's mocks on a fixture of
 // several tenants over two compute hosts (test/fixtures/nextcloud), run at two Nextcloud versions.
 import { strict as assert } from "node:assert";
+import fc from "fast-check";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -17,7 +18,9 @@ import { renderTenantEnv, splitMailFrom } from "../src/nextcloud/env";
 import { caddyInstallRoot, fpmUpstream, imageVersionProblem, installVolumeName, quotaPolicy } from "../src/nextcloud/layout";
 import { planRollout } from "../src/nextcloud/rollout";
 import { renderPidsLimitScript } from "../src/platform/pids";
-import { renderConfigureScript, renderMaintenanceScript, SCRIPT_SECRETS_DIR, withSecretFiles } from "../src/nextcloud/scripts";
+import {
+  renderConfigureScript, renderFactoryConfigSnippet, renderInitScript, renderMaintenanceScript, renderUpgradeScript, SCRIPT_SECRETS_DIR, withSecretFiles,
+} from "../src/nextcloud/scripts";
 import { ServiceName } from "../src/types";
 import { readSecrets } from "../src/program";
 import { PROJECT } from "../src/settings";
@@ -162,6 +165,18 @@ describe("nextcloud: pure pieces", () => {
     assert.match(out, /trap 'rm -rf \/tmp\/factory-secrets' EXIT/);
   });
 
+  it("keeps the app store off in a config snippet that init writes before the install and upgrade rewrites", () => {
+    const snippet = renderFactoryConfigSnippet();
+    assert.match(snippet, /^<\?php\n/);
+    assert.match(snippet, /'appstoreenabled' => false,/);
+    assert.match(snippet, /'updatechecker' => false,/);
+    const init = renderInitScript({ slug: "alpha", env: [], db: { host: "10.0.0.20", port: 5432, name: "nextcloud_alpha", user: "nextcloud_alpha" }, adminUser: "a", adminEmail: "a@x.org" });
+    assert.ok(init.indexOf(snippet.trimEnd()) > 0 && init.indexOf(snippet.trimEnd()) < init.indexOf("maintenance:install"), "written before the install");
+    const up = renderUpgradeScript("alpha", "31.0.9");
+    assert.ok(up.includes(snippet.trimEnd()));
+    assert.ok(up.indexOf('"needsDbUpgrade":true') < up.indexOf("occ upgrade"), "occ upgrade only when one is due");
+  });
+
   it("configures user_oidc with the secret by environment variable name and the tenant's role only", () => {
     const s = renderConfigureScript({
       slug: "alpha", hostname: "cloud.alpha.org", trustedProxies: ["10.0.0.10"], apps: APPS, defaultUserQuota: "50 GB",
@@ -172,8 +187,7 @@ describe("nextcloud: pure pieces", () => {
     assert.match(s, /--clientsecret-env=FACTORY_OIDC_CLIENT_SECRET/);
     assert.match(s, /--group-whitelist-regex='\^nextcloud:alpha\$' --group-restrict-login-to-whitelist=1 >\/dev\/null/);
     assert.match(s, /config:app:set --type=string --value=0 user_oidc allow_multiple_user_backends/);
-    assert.match(s, /config:system:set updatechecker --type=boolean --value='false'/);
-    assert.match(s, /config:system:set appstoreenabled --type=boolean --value='false'/);
+    assert.ok(!s.includes("appstoreenabled"), "the app store setting lives in the factory's config snippet, set before any occ call");
     assert.match(s, /config:system:set trusted_domains 0 --value='cloud.alpha.org'/);
     assert.match(s, /config:system:set overwrite.cli.url --value='https:\/\/cloud.alpha.org'/);
     assert.match(s, /config:app:set files default_quota --value='50 GB'/);
@@ -191,7 +205,7 @@ describe("nextcloud: pure pieces", () => {
     assert.match(off, /maintenance:mode --off/);
   });
 
-  it("plans the rollout host after host, tenant after tenant", () => {
+  it("plans the rollout host after host, tenant after tenant, settings after maintenance is off", () => {
     const plan = planRollout([{ slug: "b", host: "h2" }, { slug: "a", host: "h1" }, { slug: "c", host: "h2" }]);
     assert.deepEqual(plan.map((s) => `${s.id} <- ${s.after.join(",")}`), [
       "maint-on:h1 <- ",
@@ -199,23 +213,50 @@ describe("nextcloud: pure pieces", () => {
       "init:h1:a <- populate:h1",
       "fpm:h1:a <- maint-on:h1,populate:h1,init:h1:a",
       "upgrade:h1:a <- fpm:h1:a",
-      "configure:h1:a <- upgrade:h1:a",
-      "cron:h1 <- populate:h1,configure:h1:a",
-      "maint-off:h1 <- cron:h1,configure:h1:a",
-      "maint-on:h2 <- maint-off:h1",
+      "cron:h1 <- populate:h1,upgrade:h1:a",
+      "maint-off:h1 <- cron:h1,upgrade:h1:a",
+      "configure:h1:a <- maint-off:h1",
+      "maint-on:h2 <- configure:h1:a",
       "populate:h2 <- maint-on:h2",
       "init:h2:b <- populate:h2",
       "fpm:h2:b <- maint-on:h2,populate:h2,init:h2:b",
       "upgrade:h2:b <- fpm:h2:b",
-      "configure:h2:b <- upgrade:h2:b",
       "init:h2:c <- populate:h2",
-      "fpm:h2:c <- maint-on:h2,populate:h2,init:h2:c,configure:h2:b",
+      "fpm:h2:c <- maint-on:h2,populate:h2,init:h2:c,upgrade:h2:b",
       "upgrade:h2:c <- fpm:h2:c",
-      "configure:h2:c <- upgrade:h2:c",
-      "cron:h2 <- populate:h2,configure:h2:c",
-      "maint-off:h2 <- cron:h2,configure:h2:c",
+      "cron:h2 <- populate:h2,upgrade:h2:c",
+      "maint-off:h2 <- cron:h2,upgrade:h2:c",
+      "configure:h2:b <- maint-off:h2",
+      "configure:h2:c <- maint-off:h2,configure:h2:b",
     ]);
     assert.deepEqual(planRollout([]), []);
+  });
+
+  it("in every order the engine may run the plan, no configure runs while its host is in maintenance", () => {
+    // occ has no app commands in maintenance mode (user_oidc:provider would be "not defined"), so
+    // configure must see its host out of maintenance, whatever the engine runs in parallel.
+    fc.assert(fc.property(
+      fc.array(fc.record({ slug: fc.constantFrom("a", "b", "c", "d"), host: fc.constantFrom("h1", "h2", "h3") }), { minLength: 1, maxLength: 6 }),
+      fc.infiniteStream(fc.nat()),
+      (tenants, picks) => {
+        const unique = [...new Map(tenants.map((t) => [t.slug, t])).values()];
+        const steps = planRollout(unique);
+        const done = new Set<string>();
+        const inMaintenance = new Set<string>();
+        const pick = picks[Symbol.iterator]();
+        while (done.size < steps.length) {
+          const ready = steps.filter((s) => !done.has(s.id) && s.after.every((a) => done.has(a)));
+          assert.ok(ready.length > 0, "the plan has no cycle");
+          const step = ready[pick.next().value % ready.length];
+          if (step.kind === "maint-on") inMaintenance.add(step.host);
+          if (step.kind === "maint-off") inMaintenance.delete(step.host);
+          if (step.kind === "configure") assert.ok(!inMaintenance.has(step.host), `${step.id} ran with ${step.host} in maintenance`);
+          if (step.kind === "maint-on") assert.equal(inMaintenance.size, 1, "one host in maintenance at a time");
+          done.add(step.id);
+        }
+        assert.equal(inMaintenance.size, 0);
+      },
+    ), { numRuns: 300 });
   });
 
   it("renders a Caddy site that sends PHP to FPM's own path and static files from the volume", () => {

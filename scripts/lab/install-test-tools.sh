@@ -34,6 +34,9 @@ for pair in "pg_ctlcluster:postgresql" "named:bind9" "nsupdate:bind9-dnsutils" "
   cmd="${pair%%:*}"; pkg="${pair##*:}"
   if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then want_apt+=("$pkg"); fi
 done
+# The fake Nextcloud of the lab tests and the init script's table helper talk to PostgreSQL through PDO.
+if command -v php >/dev/null 2>&1 && ! php -m 2>/dev/null | grep -qx pdo_pgsql; then want_apt+=("php-pgsql"); fi
+if ! command -v php >/dev/null 2>&1; then want_apt+=("php-pgsql"); fi
 if [ "${#want_apt[@]}" -gt 0 ]; then
   log "apt-get install ${want_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -4,9 +4,12 @@
 // install volume name and the steps' triggers change, while a run with no change finds nothing to do.
 //
 // Per host (hosts by name, tenants by slug), each host starting only after the previous one finished:
-//   maint-on:H -> populate:H -> [init:H:t1] -> fpm:H:t1 -> upgrade:H:t1 -> configure:H:t1 -> fpm:H:t2 -> ...
-//              -> cron:H -> maint-off:H
+//   maint-on:H -> populate:H -> [init:H:t1] -> fpm:H:t1 -> upgrade:H:t1 -> fpm:H:t2 -> upgrade:H:t2 -> ...
+//              -> cron:H -> maint-off:H -> configure:H:t1 -> configure:H:t2 -> ... -> (next host's maint-on)
 // (init only does something for a new tenant: it is created once and never re-run.)
+// configure comes after maint-off because occ loads no app commands in maintenance mode (nor while an
+// upgrade is pending): `occ user_oidc:provider` would be "not defined" (nextcloud/server
+// lib/private/Console/Application.php, loadCommands). Every step before maint-off uses core commands only.
 // Pulumi starts no new step after a failure: a failing tenant stops the rollout there, the remaining
 // tenants and hosts keep running the old version (their containers still mount the old volume).
 
@@ -58,15 +61,19 @@ export function planRollout(tenants: readonly RolloutTenant[]): RolloutStep[] {
       steps.push({ id: fpm, kind: "fpm", host, tenant: slug, after: [on, populate, init, ...(previousTenant ? [previousTenant] : [])] });
       const upgrade = stepId.upgrade(host, slug);
       steps.push({ id: upgrade, kind: "upgrade", host, tenant: slug, after: [fpm] });
-      const configure = stepId.configure(host, slug);
-      steps.push({ id: configure, kind: "configure", host, tenant: slug, after: [upgrade] });
-      previousTenant = configure;
+      previousTenant = upgrade;
     }
     const cron = stepId.cron(host);
     steps.push({ id: cron, kind: "cron", host, after: [populate, previousTenant!] });
     const off = stepId.maintOff(host);
     steps.push({ id: off, kind: "maint-off", host, after: [cron, previousTenant!] });
-    previousHostDone = off;
+    let previousConfigure = off;
+    for (const slug of slugs) {
+      const configure = stepId.configure(host, slug);
+      steps.push({ id: configure, kind: "configure", host, tenant: slug, after: [off, ...(previousConfigure !== off ? [previousConfigure] : [])] });
+      previousConfigure = configure;
+    }
+    previousHostDone = previousConfigure;
   }
   return steps;
 }

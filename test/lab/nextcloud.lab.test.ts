@@ -129,66 +129,9 @@ exit 1
 }
 
 describe("nextcloud lab: the install, settings and maintenance scripts with fake tools", { skip }, () => {
-  it("init installs once through the occ runner, secrets never on a command line, and then does nothing", () => {
-    const w = scriptWorld("init");
-    const config = path.join(w.dir, "config");
-    const data = path.join(w.dir, "data");
-    const secrets = path.join(w.dir, "secrets");
-    fs.mkdirSync(config);
-    fs.mkdirSync(data);
-    const seen = path.join(w.dir, "occ-argv.jsonl");
-    const consoleRoot = path.join(w.dir, "nc");
-    // Nextcloud's console.php stand-in: records the argv occ parses and the process command line.
-    write(path.join(consoleRoot, "console.php"), `<?php
-file_put_contents('${seen}', json_encode(['argv' => $_SERVER['argv'], 'cmdline' => str_replace("\\0", " ", file_get_contents('/proc/self/cmdline')), 'env' => getenv('OBJECTSTORE_S3_SECRET_FILE')]) . "\\n", FILE_APPEND);
-`);
-    // php: the runner is run by the real php (with the stand-in console.php); occ status answers from config.php.
-    write(path.join(w.bin, "php"), `#!/bin/sh
-echo "php $*" >> "${w.log}"
-case "$1" in
-  */factory-occ.php) FACTORY_NEXTCLOUD_ROOT="${consoleRoot}" exec /usr/bin/php "$@" ;;
-esac
-if [ "$2" = "status" ]; then
-  if grep -q installed "$NEXTCLOUD_CONFIG_DIR/config.php" 2>/dev/null; then echo '{"installed":true}'; else echo '{"installed":false}'; fi
-fi
-`, 0o755);
-    const env = renderTenantEnv({
-      slug: "alpha", s3: { host: "garage", port: 3900, region: "garage", bucket: "alpha-nextcloud", ssl: false },
-      redis: { host: "redis", port: 6379, hasPassword: false }, mail: { host: "smtp.x", port: 587, from: "n@x.org" },
-      secretsDir: secrets, configDir: config, dataDir: data,
-    });
-    const pw = { db: "db-S3CRET-'\"$(x)", admin: "admin-S3CRET-pw" };
-    const script = withSecretFiles(renderInitScript({
-      slug: "alpha", env, db: { host: "10.0.0.20", port: 5432, name: "nextcloud_alpha", user: "nextcloud_alpha" },
-      adminUser: "factory-admin", adminEmail: "admin@alpha.example.net", secretsDir: secrets,
-    }), { "db-password": pw.db, "admin-password": pw.admin, "s3-access-key-id": "GK1", "s3-secret-access-key": "s3-S3CRET", "smtp-password": "smtp-S3CRET" }, secrets);
-    const run = () => spawnSync("dash", ["-s"], { input: script, env: { PATH: `${w.bin}:/usr/bin:/bin` }, encoding: "utf8" });
-    const first = run();
-    assert.equal(first.status, 0, first.stderr);
-    assert.match(first.stdout, /tenant alpha: installed/);
-    const occ = fs.readFileSync(seen, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { argv: string[]; cmdline: string; env: string });
-    assert.equal(occ.length, 1);
-    assert.deepEqual(occ[0].argv, [
-      "occ", "maintenance:install", "--no-interaction", "--database=pgsql", "--database-host=10.0.0.20:5432", "--database-name=nextcloud_alpha",
-      "--database-user=nextcloud_alpha", `--database-pass=${pw.db}`, "--admin-user=factory-admin", `--admin-pass=${pw.admin}`,
-      "--admin-email=admin@alpha.example.net", `--data-dir=${data}`,
-    ]);
-    assert.equal(occ[0].env, `${secrets}/s3-secret-access-key`, "S3 settings come from the environment at install time");
-    const everything = occ[0].cmdline + fs.readFileSync(w.log, "utf8");
-    for (const secret of [pw.db, pw.admin, "s3-S3CRET", "smtp-S3CRET"]) assert.ok(!everything.includes(secret), "no secret on any command line");
-    assert.ok(!fs.existsSync(secrets), "the secrets directory is removed at exit");
-    assert.ok(fs.existsSync(path.join(data, ".ocdata")));
-    assert.ok(w.calls().some((c) => c.startsWith("cp /usr/src/nextcloud/config/") || c.includes("cp /usr/src/nextcloud/config/")), "snippets copied before the install");
-
-    // Second run (the command re-created, an instance already there): nothing is installed again.
-    write(path.join(config, "config.php"), "<?php $CONFIG = ['installed' => true];\n");
-    fs.writeFileSync(w.log, "");
-    const second = run();
-    assert.equal(second.status, 0, second.stderr);
-    assert.match(second.stdout, /already installed, nothing to do/);
-    assert.equal(fs.readFileSync(seen, "utf8").trim().split("\n").length, 1, "no second maintenance:install");
-    assert.ok(!w.calls().some((c) => c.includes("factory-occ.php")));
-  });
+  // init, upgrade, maintenance and configure against a fake occ that behaves as Nextcloud's (maintenance
+  // mode, pending upgrades, read-only apps folder, owner of config.php) and a real PostgreSQL:
+  // test/lab/nextcloud-occ.lab.test.ts.
 
   it("the updater checks the version, adds the missing apps through a throw-away instance and writes its marker", () => {
     const run = (name: string, version: string) => {
