@@ -282,7 +282,10 @@ export class NextcloudFactory extends pulumi.ComponentResource {
         }
         case "cron": {
           const hs = hostState.get(host.name)!;
-          const slugs = this.plan.filter((x) => x.kind === "fpm" && x.host === host.name).map((x) => x.tenant!);
+          // Suspended tenants keep their FPM container (resuming takes seconds) but run no background jobs:
+          // no notification mail, no federated sync while the edge shows their maintenance page.
+          const suspended = new Set(running.filter((t) => t.status === "suspended").map((t) => t.slug));
+          const slugs = this.plan.filter((x) => x.kind === "fpm" && x.host === host.name && !suspended.has(x.tenant!)).map((x) => x.tenant!);
           const cron = this.cronScheduler(`${base}-cron`, {
             stack: s.stack, host, nameSuffix: args.hostNameSuffix ?? "", provider, network: args.networks[host.name], image, imageResource: hs.image,
             installVolume: hs.volume, intervalMinutes: nc.cronIntervalMinutes,

@@ -37,7 +37,7 @@ export interface PahekoFactoryArgs {
   image: string;
   /** FACTORY_DOMAIN: parent of the default hostnames, e.g. paheko.<factory domain>. */
   factoryDomain: string;
-  /** Organisations to serve (active and suspended tenants): slug and hostnames. Archived ones are left out. */
+  /** Organisations to serve (active and suspended tenants): slug, hostnames, suspended. Archived ones are left out. */
   orgs: PahekoOrg[];
   /** Mail relay settings of the stack; Paheko sends through bulkHost when set (its mailings are mass mail). */
   mail: MailSettings;
@@ -96,7 +96,7 @@ export class PahekoFactory extends pulumi.ComponentResource {
         sender: args.mail.from,
       },
     });
-    const cronLoop = renderCronLoop({ orgs: args.orgs.map((o) => o.org), intervalSeconds: args.cronIntervalSeconds });
+    const cronLoop = renderCronLoop({ orgs: args.orgs.filter((o) => !o.suspended).map((o) => o.org), intervalSeconds: args.cronIntervalSeconds });
 
     const uploads: docker.types.input.ContainerUpload[] = [
       { file: `${PAHEKO_PATHS.root}/config.local.php`, content: this.config, permissions: "0444" },

@@ -146,7 +146,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     factoryDomain: `${SERVICE_HOST_LABEL.paheko}.${inputs.settings.domain}`,
     orgs: inputs.tenants
       .filter((t) => t.services.paheko && t.status !== "archived")
-      .map((t) => ({ org: t.slug, hostnames: [t.services.paheko!.hostname] })),
+      .map((t) => ({ org: t.slug, hostnames: [t.services.paheko!.hostname], suspended: t.status === "suspended" })),
     mail: inputs.settings.mail,
     smtpPassword: platform.secrets.smtpPassword,
   }) : undefined;

@@ -187,7 +187,7 @@ describe("nextcloud: pure pieces", () => {
     assert.match(s, /--clientsecret-env=FACTORY_OIDC_CLIENT_SECRET/);
     assert.match(s, /--group-whitelist-regex='\^nextcloud:alpha\$' --group-restrict-login-to-whitelist=1 >\/dev\/null/);
     assert.match(s, /config:app:set --type=string --value=0 user_oidc allow_multiple_user_backends/);
-    assert.ok(!s.includes("appstoreenabled"), "the app store setting lives in the factory's config snippet, set before any occ call");
+    assert.ok(!s.includes("config:system:set appstoreenabled"), "the app store setting lives in the factory's config snippet, set before any occ call");
     assert.match(s, /config:system:set trusted_domains 0 --value='cloud.alpha.org'/);
     assert.match(s, /config:system:set overwrite.cli.url --value='https:\/\/cloud.alpha.org'/);
     assert.match(s, /config:app:set files default_quota --value='50 GB'/);
@@ -404,26 +404,28 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
     assert.equal(byName(r1, "nextcloud-nc1-cron").inputs.ulimits, undefined);
   });
 
-  it("runs one cron scheduler per host with each tenant at its own offset", () => {
+  it("runs one cron scheduler per host with each tenant at its own offset, none for the suspended tenant", () => {
     const cron = byName(r1, "nextcloud-nc1-cron");
     assert.ok(SECRET_MARK in (cron.inputs.uploads as object), "uploads are a secret");
     const uploads = revealSecrets(cron.inputs.uploads) as Upload[];
     assert.equal(uploads[0].file, "/usr/local/bin/factory-cron.sh");
-    assert.equal(uploads[0].content, renderCronScheduler(cronSchedule(["alpha", "bravo"], 5), 5));
+    // bravo is suspended: its FPM stays (resuming is a route change at the edge) but no background job
+    // runs for it (no notification mail, no federated sync behind the maintenance page).
+    assert.equal(uploads[0].content, renderCronScheduler(cronSchedule(["alpha"], 5), 5));
     assert.deepEqual(uploads.map((u) => u.file).slice(1), [
       "/etc/factory/nextcloud/alpha.env",
       "/run/secrets/nextcloud/alpha/s3-access-key-id", "/run/secrets/nextcloud/alpha/s3-secret-access-key", "/run/secrets/nextcloud/alpha/smtp-password",
-      "/etc/factory/nextcloud/bravo.env",
-      "/run/secrets/nextcloud/bravo/s3-access-key-id", "/run/secrets/nextcloud/bravo/s3-secret-access-key", "/run/secrets/nextcloud/bravo/smtp-password",
     ]);
     assert.match(String(uploads[1].content), /^export NEXTCLOUD_CONFIG_DIR='\/tenants\/alpha\/config'$/m);
     assert.match(String(uploads[1].content), /^export OBJECTSTORE_S3_SECRET_FILE='\/run\/secrets\/nextcloud\/alpha\/s3-secret-access-key'$/m);
     assert.deepEqual((cron.inputs.mounts as Mount[]).map((m) => `${m.source}:${m.target}:${m.readOnly ? "ro" : "rw"}`), [
       `${vol1}:/var/www/html:ro`,
       "ncfix-nc-alpha-config:/tenants/alpha/config:rw", "ncfix-nc-alpha-data:/tenants/alpha/data:rw",
-      "ncfix-nc-bravo-config:/tenants/bravo/config:rw", "ncfix-nc-bravo-data:/tenants/bravo/data:rw",
     ]);
     assert.equal(cron.inputs.user, "www-data");
+    assert.equal(byName(r1, "bravo-nextcloud-fpm").type, "docker:index/container:Container");
+    const nc2 = revealSecrets(byName(r1, "nextcloud-nc2-cron").inputs.uploads) as Upload[];
+    assert.equal(nc2[0].content, renderCronScheduler(cronSchedule(["charlie", "delta"], 5), 5));
   });
 
   it("registers the rollout chain's dependency edges exactly as planned", () => {
@@ -434,18 +436,20 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
       ["alpha-nextcloud-init", ["nextcloud-nc1-updater-31.0.9"]],
       ["alpha-nextcloud-fpm", ["nextcloud-nc1-maint-on", "nextcloud-nc1-updater-31.0.9", "alpha-nextcloud-init"]],
       ["alpha-nextcloud-upgrade", ["alpha-nextcloud-fpm"]],
-      ["alpha-nextcloud-configure", ["alpha-nextcloud-upgrade"]],
       ["bravo-nextcloud-init", ["nextcloud-nc1-updater-31.0.9"]],
-      ["bravo-nextcloud-fpm", ["nextcloud-nc1-maint-on", "nextcloud-nc1-updater-31.0.9", "bravo-nextcloud-init", "alpha-nextcloud-configure"]],
+      ["bravo-nextcloud-fpm", ["nextcloud-nc1-maint-on", "nextcloud-nc1-updater-31.0.9", "bravo-nextcloud-init", "alpha-nextcloud-upgrade"]],
       ["bravo-nextcloud-upgrade", ["bravo-nextcloud-fpm"]],
-      ["bravo-nextcloud-configure", ["bravo-nextcloud-upgrade"]],
-      ["nextcloud-nc1-cron", ["nextcloud-nc1-updater-31.0.9", "bravo-nextcloud-configure"]],
-      ["nextcloud-nc1-maint-off", ["nextcloud-nc1-cron", "bravo-nextcloud-configure"]],
-      ["nextcloud-nc2-maint-on", ["nextcloud-nc1-maint-off"]],
+      ["nextcloud-nc1-cron", ["nextcloud-nc1-updater-31.0.9", "bravo-nextcloud-upgrade"]],
+      ["nextcloud-nc1-maint-off", ["nextcloud-nc1-cron", "bravo-nextcloud-upgrade"]],
+      // Settings (app commands) only once maintenance is off, tenant after tenant.
+      ["alpha-nextcloud-configure", ["nextcloud-nc1-maint-off"]],
+      ["bravo-nextcloud-configure", ["nextcloud-nc1-maint-off", "alpha-nextcloud-configure"]],
+      ["nextcloud-nc2-maint-on", ["bravo-nextcloud-configure"]],
       ["nextcloud-nc2-updater-31.0.9", ["nextcloud-nc2-maint-on"]],
       ["charlie-nextcloud-fpm", ["nextcloud-nc2-maint-on", "nextcloud-nc2-updater-31.0.9", "charlie-nextcloud-init"]],
-      ["delta-nextcloud-fpm", ["nextcloud-nc2-maint-on", "nextcloud-nc2-updater-31.0.9", "delta-nextcloud-init", "charlie-nextcloud-configure"]],
-      ["nextcloud-nc2-maint-off", ["nextcloud-nc2-cron", "delta-nextcloud-configure"]],
+      ["delta-nextcloud-fpm", ["nextcloud-nc2-maint-on", "nextcloud-nc2-updater-31.0.9", "delta-nextcloud-init", "charlie-nextcloud-upgrade"]],
+      ["nextcloud-nc2-maint-off", ["nextcloud-nc2-cron", "delta-nextcloud-upgrade"]],
+      ["charlie-nextcloud-configure", ["nextcloud-nc2-maint-off"]],
     ];
     for (const [name, deps] of edges) {
       const got = new Set(byName(r1, name).dependsOn);

@@ -249,7 +249,13 @@ for (const [label, tenants] of [["1 tenant", ONE], ["5 tenants", FIVE]] as const
       assert.equal(byFile["/var/www/paheko/config.local.php"], expected);
       const cronUploads = revealSecrets(byName(rs, "paheko-cron").inputs.uploads) as { file: string; content: unknown }[];
       const loop = cronUploads.find((u) => u.file === "/usr/local/share/paheko-factory/cron-loop.sh")!.content;
-      assert.equal(loop, renderCronLoop({ orgs: served.map((t) => t.slug) }));
+      // Suspended tenants stay in the map (their URL answers the maintenance page) but out of the cron loop.
+      const running = served.filter((t) => t.status === "active").map((t) => t.slug);
+      assert.equal(loop, renderCronLoop({ orgs: running }));
+      if (tenants === FIVE) {
+        assert.deepEqual(running, ["alpha", "delta"]);
+        assert.ok(String(byFile["/var/www/paheko/config.local.php"]).includes("bravo"), "bravo (suspended) is still in the map");
+      }
     });
 
     it("registers per tenant exactly the folder command (none for archived tenants), with no delete command", async () => {

@@ -35,6 +35,11 @@ export interface PahekoOrg {
   org: string;
   /** Hostnames answering for this organisation; the first is its canonical URL. */
   hostnames: string[];
+  /**
+   * A suspended tenant: it stays in the map (its data and URL are kept, the edge answers the maintenance
+   * page) but out of the cron loop: no reminders, no queued mail. Default false.
+   */
+  suspended?: boolean;
 }
 
 export interface PahekoMail {

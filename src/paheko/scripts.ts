@@ -39,7 +39,7 @@ export function renderFolderScript(o: { org: string; usersDir?: string }): strin
 }
 
 export interface CronLoopOptions {
-  /** Organisations to run (active and suspended tenants; archived ones are left alone). */
+  /** Organisations to run: active tenants (suspended and archived ones are left alone). */
   orgs: string[];
   /** Paheko code root (bin/paheko below it); default PAHEKO_PATHS.root. */
   pahekoRoot?: string;
