@@ -25,7 +25,8 @@ import {
   dockerCommands, renderConfigureScript, renderInitScript, renderMaintenanceScript, renderPopulateScript,
   renderUpgradeScript, SCRIPT_SECRETS_DIR, withSecretFiles,
 } from "../src/nextcloud/scripts";
-import { serviceAddressFrom } from "../src/platform/layout";
+import { containerName, serviceAddressFrom } from "../src/platform/layout";
+import { redisTenantUser, redisUserCommands, renderRedisUserScript, sha256Hex } from "../src/platform/redis";
 import { tenantDatabaseName } from "../src/postgres/names";
 import { Host, StackSettings, Tenant } from "../src/types";
 import { GarageBucket, GarageS3 } from "./garageBucket";
@@ -92,6 +93,10 @@ export interface NextcloudFactoryArgs {
   identities: ReadonlyMap<string, TenantRoles>;
   /** Redis per compute host (Platform.endpoints.redis). */
   redis: Record<string, { host: string; port: number }>;
+  /** Password of each Redis's admin user (operator secret redisAdminPassword): tenants' users are made with it. */
+  redisAdminPassword: pulumi.Input<string>;
+  /** The Redis containers this stack deploys, by host (Platform.shared); absent in a tenant shard. */
+  redisContainers?: Record<string, pulumi.Resource>;
   /** Collabora's public URL (Platform.endpoints.collaboraUrl). */
   collaboraUrl: string;
   /** SMTP relay password (operator secret). */
@@ -155,7 +160,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
       const env = (secretsDir: string, paths?: { config: string; data: string }) => renderTenantEnv({
         slug: t.slug,
         s3: { ...serviceAddressFrom(s, "garage", host.name, PORTS.garageS3), region: GARAGE_REGION, bucket: serviceBucketName(t.slug, "nextcloud"), ssl: false },
-        redis: { ...(args.redis[host.name] ?? { host: "redis", port: PORTS.redis }), hasPassword: false },
+        redis: { ...(args.redis[host.name] ?? { host: "redis", port: PORTS.redis }), user: redisTenantUser(t.slug) },
         mail: s.mail,
         secretsDir,
         configDir: paths?.config,
@@ -182,6 +187,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
         apps: nc.apps,
         collaboraUrl: args.collaboraUrl,
         smtpPassword: args.smtpPassword,
+        redis: { container: containerName(s.stack, "redis"), adminPassword: args.redisAdminPassword, ready: args.redisContainers?.[host.name] },
         entrypoint,
         env: env(NC_PATHS.secrets),
         initEnv: env(SCRIPT_SECRETS_DIR),
@@ -378,6 +384,11 @@ export interface NextcloudInstanceArgs {
   collaboraUrl: string;
   /** SMTP relay password (secret), uploaded as a file. */
   smtpPassword: pulumi.Input<string>;
+  /**
+   * The host's Redis: its Docker container name, the admin password (operator secret redisAdminPassword)
+   * the tenant's Redis user is created with, and the container resource when this stack deploys it.
+   */
+  redis: { container: string; adminPassword: pulumi.Input<string>; ready?: pulumi.Resource };
   /** Content of scripts/nextcloud/entrypoint.sh. */
   entrypoint: string;
   /** Environment of the FPM container, of the init run and of the tenant's cron run (renderTenantEnv). */
@@ -416,6 +427,9 @@ export class NextcloudInstance extends pulumi.ComponentResource {
 
   private readonly args: NextcloudInstanceArgs;
   private readonly adminPassword: random.RandomPassword;
+  private readonly redisPassword: random.RandomPassword;
+  /** The tenant's own Redis user on its host's Redis (active tenants). */
+  private redisUser?: command.local.Command;
   private readonly names: ReturnType<typeof tenantNames>;
   /** Docker name of the FPM container (its pids limit is set by the host's command). */
   get fpmContainerName(): string { return this.names.fpm; }
@@ -447,6 +461,8 @@ export class NextcloudInstance extends pulumi.ComponentResource {
       s3: args.garageS3,
     }, { parent: this });
     this.adminPassword = new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, keep);
+    // Kept like every generated secret (an archived tenant keeps it: reactivating reuses it).
+    this.redisPassword = new random.RandomPassword(`${name}-redis-password`, { length: 32, special: false }, keep);
     const labels = [{ label: NC_LABELS.stack, value: args.stack }, { label: NC_LABELS.tenant, value: args.tenant }];
     const onHostKept = pulumi.mergeOptions(keep, { provider: args.provider });
     this.configVolume = new docker.Volume(`${name}-config`, { name: this.names.config, labels }, onHostKept);
@@ -457,6 +473,7 @@ export class NextcloudInstance extends pulumi.ComponentResource {
       smtpPassword: pulumi.secret(args.smtpPassword),
       dbPassword: this.database.password,
       adminPassword: this.adminPassword.result,
+      redisPassword: this.redisPassword.result,
     };
 
     if (args.active) {
@@ -472,6 +489,24 @@ export class NextcloudInstance extends pulumi.ComponentResource {
         provider: args.keycloak,
       }, { parent: this });
       this.runtimeSecrets.oidcClientSecret = this.oidcClient.clientSecret;
+
+      // Its own Redis user: cache, locks and sessions authenticate as nc-<slug>, not as Redis's admin.
+      // Made at run time on the host's Redis (no restart for the other tenants); a move to another host
+      // deletes it on the old one first.
+      const redisPassword = this.redisPassword;
+      const user = redisTenantUser(args.tenant);
+      const secretsDir = "/tmp/factory-redis-secrets";
+      const stdin = pulumi.secret(pulumi.all([redisPassword.result, args.redis.adminPassword]).apply(([pw, admin]) =>
+        withSecretFiles(renderRedisUserScript({ user, passwordSha256: sha256Hex(pw), adminPasswordFile: `${secretsDir}/admin-password` }), { "admin-password": admin }, secretsDir)));
+      this.redisUser = new command.local.Command(`${name}-redis-user`, {
+        create: redisUserCommands.create(args.redis.container),
+        delete: redisUserCommands.delete(args.redis.container),
+        stdin,
+        environment: this.dockerEnv(),
+        triggers: [args.host.name],
+        // Its stdin holds the admin password: nothing of the run is logged.
+        logging: "none",
+      }, { parent: this, deleteBeforeReplace: true, dependsOn: args.redis.ready ? [args.redis.ready] : [] });
     }
     this.registerOutputs({ fpmUpstream: this.fpmUpstream, hostname: this.hostname });
   }
@@ -491,10 +526,10 @@ export class NextcloudInstance extends pulumi.ComponentResource {
       adminEmail: a.adminEmail,
     });
     const s = this.runtimeSecrets;
-    const stdin = pulumi.secret(pulumi.all([s.s3Key!, s.s3Secret!, s.smtpPassword!, s.dbPassword!, s.adminPassword!]).apply(([k, sec, smtp, db, admin]) =>
+    const stdin = pulumi.secret(pulumi.all([s.s3Key!, s.s3Secret!, s.smtpPassword!, s.dbPassword!, s.adminPassword!, s.redisPassword!]).apply(([k, sec, smtp, db, admin, redis]) =>
       withSecretFiles(script, {
         [SECRET_FILES.s3Key]: k, [SECRET_FILES.s3Secret]: sec, [SECRET_FILES.smtpPassword]: smtp,
-        [SECRET_FILES.dbPassword]: db, [SECRET_FILES.adminPassword]: admin,
+        [SECRET_FILES.dbPassword]: db, [SECRET_FILES.adminPassword]: admin, [SECRET_FILES.redisPassword]: redis,
       })));
     this.init = new command.local.Command(`${this.name}-init`, {
       create: pulumi.all([o.installVolume.name, this.configVolume.name, this.dataVolume.name, o.network.name]).apply(([install, config, data, network]) =>
@@ -506,7 +541,7 @@ export class NextcloudInstance extends pulumi.ComponentResource {
       logging: "none",
     }, {
       parent: this,
-      dependsOn: [...o.after, this.database, this.bucket, this.configVolume, this.dataVolume, o.network, o.imageResource],
+      dependsOn: [...o.after, this.database, this.bucket, this.configVolume, this.dataVolume, o.network, o.imageResource, ...(this.redisUser ? [this.redisUser] : [])],
       // Keep plans quiet on upgrades: what this one-time command would run later does not matter.
       ignoreChanges: ["create", "stdin", "environment"],
     });
@@ -556,7 +591,7 @@ export class NextcloudInstance extends pulumi.ComponentResource {
       provider: a.provider,
       // Fixed container name: the old one must go before its replacement starts.
       deleteBeforeReplace: true,
-      dependsOn: [...o.after, this.configVolume, this.dataVolume, o.installVolume, o.network, o.imageResource, ...(this.init ? [this.init] : [])],
+      dependsOn: [...o.after, this.configVolume, this.dataVolume, o.installVolume, o.network, o.imageResource, ...(this.init ? [this.init] : []), ...(this.redisUser ? [this.redisUser] : [])],
     });
     return this.fpm;
   }

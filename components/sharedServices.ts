@@ -11,13 +11,14 @@ import {
 } from "../src/platform/layout";
 import {
   collaboraEnv, collaboraHealthTest, garageHealthTest, KEYCLOAK_CONF, keycloakHealthTest, keycloakJdbcUrl,
-  POSTGRES_PATHS, postgresHealthTest, redisCommand, redisHealthTest, renderGarageKeyImportScript,
+  POSTGRES_PATHS, postgresHealthTest, redisCommand, renderGarageKeyImportScript,
   renderGarageLayoutScript, renderKeycloakConf, renderPostgresStart,
 } from "../src/platform/render";
 import { garageTomlOptions, GARAGE_PATHS, KEYCLOAK_ADMIN_USER, KEYCLOAK_DATABASE, PLATFORM_GARAGE_KEY_NAME } from "../src/platform/services";
 import { Host, platformHostnames, StackSettings } from "../src/types";
 import { hostPidsLimits, LimitedContainer } from "./pidsLimits";
 import type { PlatformSecrets } from "./platform";
+import { REDIS_PATHS, REDIS_START_SCRIPT, redisHealthTest, renderRedisBootstrapAcl, sha256Hex } from "../src/platform/redis";
 
 export interface SharedServicesArgs {
   /** Validated stack settings: which services are deployed (and on which host) or external. */
@@ -95,12 +96,20 @@ export class SharedServices extends pulumi.ComponentResource {
     }
     this.postgresProvider = args.postgresProvider([...this.postgresReady]);
 
-    // Redis on every compute host: reached by its alias on that host's network, no published port.
+    // Redis on every compute host: reached by its alias on that host's network, no published port. Its
+    // admin is `default` with the operator's redisAdminPassword (a hash in the uploaded bootstrap ACL);
+    // tenants get their own users at run time (NextcloudInstance), so a new tenant restarts nothing.
+    const redisBootstrap = pulumi.secret(pulumi.output(args.secrets.redisAdminPassword).apply((pw) => renderRedisBootstrapAcl(sha256Hex(pw))));
     for (const h of redisHosts(s.hosts)) {
       this.container("redis", h, {
         key: `redis-${h.name}`,
         volumeTarget: "/data",
+        entrypoints: [REDIS_PATHS.start],
         command: redisCommand(redisMaxMemoryMb()),
+        uploads: [
+          { file: REDIS_PATHS.start, content: REDIS_START_SCRIPT, permissions: "0555" },
+          { file: REDIS_PATHS.bootstrap, content: redisBootstrap, permissions: "0400" },
+        ],
         healthcheck: { tests: redisHealthTest(), interval: "5s", timeout: "3s", retries: 5, startPeriod: "10s" },
       });
     }

@@ -20,6 +20,8 @@ export interface RecordedResource {
   parent: string | null;
   protect: boolean;
   retainOnDelete: boolean;
+  /** The resource must be deleted before its replacement is created (fixed names, one-per-host users). */
+  deleteBeforeReplace: boolean;
   custom: boolean;
   provider: string | null;
   dependsOn: string[];
@@ -182,6 +184,7 @@ export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult
           parent,
           protect: req.getProtect?.() ?? false,
           retainOnDelete: req.getRetainondelete?.() ?? false,
+          deleteBeforeReplace: req.getDeletebeforereplace?.() ?? false,
           custom: req.getCustom(),
           provider: req.getProvider() || null,
           dependsOn: req.getDependenciesList(),
@@ -241,6 +244,7 @@ interface RegisterRequest {
   getCustom(): boolean;
   getProtect?(): boolean;
   getRetainondelete?(): boolean;
+  getDeletebeforereplace?(): boolean;
   getProvider(): string;
   getDependenciesList(): string[];
   getAliasesList?(): unknown[];

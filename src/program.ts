@@ -127,6 +127,8 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     realmId,
     identities: roles,
     redis: platform.endpoints.redis,
+    redisAdminPassword: platform.secrets.redisAdminPassword,
+    redisContainers: redisContainers(platform),
     collaboraUrl: platform.endpoints.collaboraUrl,
     smtpPassword: platform.secrets.smtpPassword,
   });
@@ -247,6 +249,13 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
       platformSecrets: pulumi.secret(pulumi.all(secrets as Record<string, pulumi.Output<string>>)),
     } : {}),
   };
+}
+
+/** The Redis containers the platform deploys, by host ("redis-<host>" in SharedServices.containers). */
+function redisContainers(platform: Platform): Record<string, pulumi.Resource> {
+  const out: Record<string, pulumi.Resource> = {};
+  for (const [key, c] of Object.entries(platform.shared?.containers ?? {})) if (key.startsWith("redis-")) out[key.slice("redis-".length)] = c;
+  return out;
 }
 
 /** The operator secrets as a tenant shard reads them: the platform stack's secret output, key by key. */

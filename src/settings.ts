@@ -25,6 +25,7 @@ export const OPERATOR_SECRETS = {
   garageS3SecretAccessKey: "secret of the platform's own Garage key",
   dnsTsigSecret: "base64 TSIG secret for RFC 2136 updates (tsig-keygen output)",
   smtpPassword: "password of the SMTP relay account the services send mail with",
+  redisAdminPassword: "password of the `default` (admin) user of every compute host's Redis; the tenants have their own users",
 } as const;
 export type OperatorSecret = keyof typeof OPERATOR_SECRETS;
 export const OPERATOR_SECRET_KEYS = Object.keys(OPERATOR_SECRETS) as OperatorSecret[];

@@ -24,6 +24,7 @@ import {
 import { ServiceName } from "../src/types";
 import { readSecrets } from "../src/program";
 import { PROJECT } from "../src/settings";
+import { sha256Hex } from "../src/platform/redis";
 
 const ROOT = path.join(__dirname, "..");
 const FIXTURE = path.join(ROOT, "test", "fixtures", "nextcloud");
@@ -43,6 +44,7 @@ const SECRETS = {
   garageS3SecretAccessKey: "platform-s3-S3CRET-0005",
   dnsTsigSecret: Buffer.from("tsig-S3CRET-value-0006-32-bytes!").toString("base64"),
   smtpPassword: "smtp-S3CRET-value-0007",
+  redisAdminPassword: "redis-admin-S3CRET-0008",
 };
 
 /** The fixture's stack file with another Nextcloud version (and matching image). */
@@ -122,7 +124,7 @@ describe("nextcloud: pure pieces", () => {
   it("renders the tenant environment with secrets only as *_FILE paths", () => {
     const env = renderTenantEnv({
       slug: "alpha", s3: { host: "10.0.0.20", port: 3900, region: "garage", bucket: "alpha-nextcloud", ssl: false },
-      redis: { host: "redis", port: 6379, hasPassword: false }, mail: { host: "smtp.x.org", port: 587, from: "noreply@x.org" },
+      redis: { host: "redis", port: 6379, user: "nc-alpha" }, mail: { host: "smtp.x.org", port: 587, from: "noreply@x.org" },
       secretsDir: "/run/secrets/nextcloud",
     });
     assert.deepEqual(env, [
@@ -144,7 +146,9 @@ describe("nextcloud: pure pieces", () => {
       "PHP_MEMORY_LIMIT=512M",
       "PHP_UPLOAD_LIMIT=2048M",
       "REDIS_HOST=redis",
+      "REDIS_HOST_PASSWORD_FILE=/run/secrets/nextcloud/redis-password",
       "REDIS_HOST_PORT=6379",
+      "REDIS_HOST_USER=nc-alpha",
       "SMTP_HOST=smtp.x.org",
       "SMTP_NAME=noreply@x.org",
       "SMTP_PASSWORD_FILE=/run/secrets/nextcloud/smtp-password",
@@ -296,9 +300,9 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
     assert.equal(r1.resources.filter((x) => x.tenant === "foxtrot" && x.urn.includes("nextcloud")).length, 0);
   });
 
-  it("keeps only data for the archived tenant: database, bucket, volumes, admin password, all protected", () => {
+  it("keeps only data for the archived tenant: database, bucket, volumes, admin and Redis passwords, all protected", () => {
     const mine = r1.resources.filter((x) => x.tenant === "echo-org" && x.custom && x.urn.includes("NextcloudInstance"));
-    assert.deepEqual(mine.map((x) => x.name).sort(), ["echo-org-nextcloud-admin-password", "echo-org-nextcloud-config", "echo-org-nextcloud-data"]);
+    assert.deepEqual(mine.map((x) => x.name).sort(), ["echo-org-nextcloud-admin-password", "echo-org-nextcloud-config", "echo-org-nextcloud-data", "echo-org-nextcloud-redis-password"]);
     for (const x of mine) assert.ok(x.protect && x.retainOnDelete, `${x.name} protected and retained`);
     const all = r1.resources.filter((x) => x.tenant === "echo-org");
     assert.equal(all.filter((x) => x.type === "command:local:Command" || x.type === "docker:index/container:Container").length, 0);
@@ -356,7 +360,7 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
     assert.equal(i.ulimits, undefined);
     assert.deepEqual(i.envs, renderTenantEnv({
       slug: "alpha", s3: { host: "10.9.0.20", port: 3900, region: "garage", bucket: "alpha-nextcloud", ssl: false },
-      redis: { host: "redis", port: 6379, hasPassword: false }, mail: { host: "smtp.ncfix.example.org", port: 587, from: "noreply@ncfix.example.org" },
+      redis: { host: "redis", port: 6379, user: "nc-alpha" }, mail: { host: "smtp.ncfix.example.org", port: 587, from: "noreply@ncfix.example.org" },
       secretsDir: "/run/secrets/nextcloud",
     }));
     assert.ok((i.envs as string[]).includes("NEXTCLOUD_UPDATE=0"));
@@ -372,12 +376,36 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
       "/run/secrets/nextcloud/s3-access-key-id",
       "/run/secrets/nextcloud/s3-secret-access-key",
       "/run/secrets/nextcloud/smtp-password",
+      "/run/secrets/nextcloud/redis-password",
     ]);
     assert.equal(uploads[0].content, fs.readFileSync(ENTRYPOINT_SOURCE, "utf8"));
     for (const u of uploads.slice(1)) assert.deepEqual([u.owner, u.group, u.permissions], ["0", "33", "0440"]);
     assert.equal(uploads[3].content, SECRETS.smtpPassword);
+    assert.equal(uploads[4].content, `mock-alpha-nextcloud-redis-password-${"x".repeat(32)}`, "the tenant's own Redis password");
     assert.deepEqual(i.networksAdvanced, [{ name: "factory-ncfix", aliases: ["ncfix-nc-alpha"] }]);
     assert.equal(fpmUpstream("ncfix", "alpha"), "ncfix-nc-alpha:9000");
+  });
+
+  it("gives each running tenant its own Redis user on its host's Redis, made at run time with the admin password on stdin only", () => {
+    const users = r1.resources.filter((x) => x.type === "command:local:Command" && x.name.endsWith("-nextcloud-redis-user"));
+    // echo-org is archived: no user (its password is kept, protected, for a reactivation).
+    assert.deepEqual(users.map((u) => u.name).sort(), ["alpha", "bravo", "charlie", "delta"].map((t) => `${t}-nextcloud-redis-user`));
+    assert.ok(byName(r1, "echo-org-nextcloud-redis-password").protect);
+    for (const u of users) {
+      const tenant = u.name.replace("-nextcloud-redis-user", "");
+      assert.equal(u.inputs.create, "docker exec -i ncfix-redis sh -s");
+      assert.equal(u.inputs.delete, "docker exec -i -e FACTORY_REDIS_MODE=delete ncfix-redis sh -s");
+      assert.equal(u.inputs.logging, "none");
+      assert.ok(SECRET_MARK in (u.inputs.stdin as object), "stdin is a secret");
+      const stdin = String(revealSecrets(u.inputs.stdin));
+      assert.ok(stdin.includes(Buffer.from(SECRETS.redisAdminPassword).toString("base64")), "the admin password, in the secrets preamble");
+      assert.ok(stdin.includes(`cli ACL SETUSER nc-${tenant} reset on '#${sha256Hex(`mock-${tenant}-nextcloud-redis-password-${"x".repeat(32)}`)}'`));
+      assert.ok(!stdin.includes(`mock-${tenant}-nextcloud-redis-password`), "the tenant's password as a hash only");
+      assert.equal(u.deleteBeforeReplace, true, "a move deletes the user on the old host before making it on the new one");
+      // init and FPM wait for the user (the install already talks to Redis).
+      assert.ok(byName(r1, `${tenant}-nextcloud-fpm`).dependsOn.includes(u.urn));
+      assert.ok(byName(r1, `${tenant}-nextcloud-init`).dependsOn.includes(u.urn));
+    }
   });
 
   it("limits each FPM (256) and cron (128) container's pids cgroup with one command per host", () => {
@@ -415,6 +443,7 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
     assert.deepEqual(uploads.map((u) => u.file).slice(1), [
       "/etc/factory/nextcloud/alpha.env",
       "/run/secrets/nextcloud/alpha/s3-access-key-id", "/run/secrets/nextcloud/alpha/s3-secret-access-key", "/run/secrets/nextcloud/alpha/smtp-password",
+      "/run/secrets/nextcloud/alpha/redis-password",
     ]);
     assert.match(String(uploads[1].content), /^export NEXTCLOUD_CONFIG_DIR='\/tenants\/alpha\/config'$/m);
     assert.match(String(uploads[1].content), /^export OBJECTSTORE_S3_SECRET_FILE='\/run\/secrets\/nextcloud\/alpha\/s3-secret-access-key'$/m);
@@ -557,7 +586,7 @@ describe("nextcloud: what the edge consumes", () => {
         factory = new NextcloudFactory("nextcloud", {
           settings: inputs.settings, tenants: inputs.tenants, placement: inputs.placement, docker: platform.docker, networks: platform.networks,
           postgres: platform.postgres, garageS3: platform.s3, garageAdmin: { url: platform.endpoints.garage.adminUrl, token: platform.secrets.garageAdminToken },
-          keycloak: platform.keycloak, realmId, identities, redis: platform.endpoints.redis,
+          keycloak: platform.keycloak, realmId, identities, redis: platform.endpoints.redis, redisAdminPassword: platform.secrets.redisAdminPassword,
           collaboraUrl: platform.endpoints.collaboraUrl, smtpPassword: platform.secrets.smtpPassword,
         });
         return {

@@ -220,7 +220,7 @@ describe("configuration renderers", () => {
     assert.equal(redisMaxMemoryMb({ memoryMb: 512, pids: 2048 }), 384);
     assert.deepEqual(redisCommand(384), [
       "redis-server", "--appendonly", "yes", "--dir", "/data", "--maxmemory", "384mb", "--maxmemory-policy", "volatile-lru",
-      "--save", "--protected-mode", "no",
+      "--save", "--protected-mode", "no", "--aclfile", "/data/users.acl",
     ]);
   });
 

@@ -29,6 +29,7 @@ const SECRETS: Record<OperatorSecret, string> = {
   garageS3SecretAccessKey: "s3secretValue0123456789abcdef0123456789abcdef0123456789abcdef0123",
   dnsTsigSecret: Buffer.from("tsig-Secret-value-for-tests-only!").toString("base64"),
   smtpPassword: "smtp-Secret-55aa",
+  redisAdminPassword: "redis-admin-Secret-c0ffee",
 };
 
 function settingsOf(stack: string, file: string): StackSettings {

@@ -213,7 +213,7 @@ for (const [label, tenants] of [["1 tenant", ONE], ["5 tenants", FIVE]] as const
 describe("the leak check itself", () => {
   it("finds a known secret outside a secret wrapper", () => {
     const fake: RecordedResource = {
-      urn: "u", type: "command:local:Command", name: "oops", tenant: null, parent: null, protect: false, retainOnDelete: false,
+      urn: "u", type: "command:local:Command", name: "oops", tenant: null, parent: null, protect: false, retainOnDelete: false, deleteBeforeReplace: false,
       custom: true, provider: null, dependsOn: [], aliases: 0, inputs: { create: `echo ${OPERATOR_SECRET_VALUES.garageAdminToken}` },
     };
     assert.equal(leaks([fake]).length, 1);

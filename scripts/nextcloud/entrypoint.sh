@@ -54,23 +54,21 @@ if [ -n "${REDIS_HOST:-}" ]; then
 	if [ -n "${FACTORY_REDIS_SESSION_PREFIX:-}" ]; then
 		prefix="prefix=${FACTORY_REDIS_SESSION_PREFIX}"
 	fi
+	# phpredis (>= 5.3) takes an ACL user and its password as auth[]=user&auth[]=password.
+	auth=""
+	if [ -n "${REDIS_HOST_PASSWORD:-}" ]; then
+		if [ -n "${REDIS_HOST_USER:-}" ]; then
+			auth="auth[]=${REDIS_HOST_USER}&auth[]=${REDIS_HOST_PASSWORD}"
+		else
+			auth="auth=${REDIS_HOST_PASSWORD}"
+		fi
+	fi
+	query="${auth}${auth:+${prefix:+&}}${prefix}"
 	{
 		echo 'session.save_handler = redis'
 		case "$REDIS_HOST" in
-			/*)
-				if [ -n "${REDIS_HOST_PASSWORD:-}" ]; then
-					echo "session.save_path = \"unix://${REDIS_HOST}?auth=${REDIS_HOST_PASSWORD}${prefix:+&$prefix}\""
-				else
-					echo "session.save_path = \"unix://${REDIS_HOST}${prefix:+?$prefix}\""
-				fi
-				;;
-			*)
-				if [ -n "${REDIS_HOST_PASSWORD:-}" ]; then
-					echo "session.save_path = \"tcp://${REDIS_HOST}:${REDIS_HOST_PORT:=6379}?auth=${REDIS_HOST_PASSWORD}${prefix:+&$prefix}\""
-				else
-					echo "session.save_path = \"tcp://${REDIS_HOST}:${REDIS_HOST_PORT:=6379}${prefix:+?$prefix}\""
-				fi
-				;;
+			/*) echo "session.save_path = \"unix://${REDIS_HOST}${query:+?$query}\"" ;;
+			*) echo "session.save_path = \"tcp://${REDIS_HOST}:${REDIS_HOST_PORT:=6379}${query:+?$query}\"" ;;
 		esac
 		echo "redis.session.locking_enabled = 1"
 		echo "redis.session.lock_retries = -1"

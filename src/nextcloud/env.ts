@@ -18,13 +18,14 @@ export const SECRET_FILES = {
 export type SecretFile = keyof typeof SECRET_FILES;
 
 /** The secret files the FPM container (and the tenant's cron run) need at runtime. */
-export const RUNTIME_SECRETS: readonly SecretFile[] = ["s3Key", "s3Secret", "smtpPassword"];
+export const RUNTIME_SECRETS: readonly SecretFile[] = ["s3Key", "s3Secret", "smtpPassword", "redisPassword"];
 
 export interface TenantEnvInput {
   slug: string;
   /** S3 API of Garage as reached from the host's containers. */
   s3: { host: string; port: number; region: string; bucket: string; ssl: boolean };
-  redis: { host: string; port: number; hasPassword: boolean };
+  /** The host's Redis and the tenant's own user on it (its password is the redisPassword secret file). */
+  redis: { host: string; port: number; user: string };
   mail: { host: string; port: number; from: string };
   /** Directory holding the secret files (e.g. /run/secrets/nextcloud). */
   secretsDir: string;
@@ -69,6 +70,9 @@ export function renderTenantEnv(o: TenantEnvInput): string[] {
     REDIS_HOST: o.redis.host,
     REDIS_HOST_PORT: String(o.redis.port),
     FACTORY_REDIS_SESSION_PREFIX: `nc-${o.slug}:`,
+    // The tenant's own Redis user (redis.config.php reads REDIS_HOST_USER and REDIS_HOST_PASSWORD_FILE).
+    REDIS_HOST_USER: o.redis.user,
+    REDIS_HOST_PASSWORD_FILE: secret("redisPassword"),
     // Mail through the relay (STARTTLS on 587, implicit TLS on 465); the login is the sender address.
     SMTP_HOST: o.mail.host,
     SMTP_PORT: String(o.mail.port),
@@ -78,7 +82,6 @@ export function renderTenantEnv(o: TenantEnvInput): string[] {
     MAIL_FROM_ADDRESS: mail.address,
     MAIL_DOMAIN: mail.domain,
   };
-  if (o.redis.hasPassword) env.REDIS_HOST_PASSWORD_FILE = secret("redisPassword");
   for (const [k, v] of Object.entries(env)) {
     if (/[\n\r\0]/.test(v)) throw new Error(`environment value of ${k} contains a line break or NUL`);
   }

@@ -2,6 +2,7 @@
 // start scripts, health probes, Keycloak's configuration file, Redis arguments, Collabora's environment,
 // the Garage layout and platform-key scripts. Pure (no Pulumi): tested directly, shell checked by shellcheck.
 import { PORTS } from "../endpoints";
+import { REDIS_PATHS } from "./redis";
 
 /** Where the PostgreSQL container keeps its cluster and its self-signed TLS pair (one volume at DATA_ROOT). */
 export const POSTGRES_PATHS = {
@@ -82,11 +83,6 @@ export function collaboraHealthTest(): string[] {
   return httpHealthTest(PORTS.collabora, "/hosting/discovery");
 }
 
-/** Redis is ready when it answers PING. */
-export function redisHealthTest(): string[] {
-  return ["CMD-SHELL", "redis-cli ping | grep -q PONG"];
-}
-
 /** Garage is up when its CLI (authenticated by rpc_secret from /etc/garage.toml) gets the node status. */
 export function garageHealthTest(): string[] {
   return ["CMD", "/garage", "status"];
@@ -149,7 +145,8 @@ export function keycloakJdbcUrl(host: string, port: number, database: string): s
 /**
  * Redis arguments: append-only persistence in /data, memory ceiling under the container limit, and an
  * eviction policy that only drops keys with a TTL (Nextcloud's file locks and sessions carry one; the
- * distributed cache too), so Redis never silently drops a key without an expiry.
+ * distributed cache too), so Redis never silently drops a key without an expiry. Access control comes
+ * from the ACL file (src/platform/redis.ts).
  */
 export function redisCommand(maxMemoryMb: number): string[] {
   return [
@@ -162,6 +159,8 @@ export function redisCommand(maxMemoryMb: number): string[] {
     // argument would say the same, but the Docker provider refuses empty values in `command`.
     "--save",
     "--protected-mode", "no",
+    // Users (admin, healthcheck, one per tenant) live in this file on the data volume (src/platform/redis.ts).
+    "--aclfile", REDIS_PATHS.acl,
   ];
 }
 

@@ -28,13 +28,15 @@ import { renderGarageToml } from "../../src/garage/config";
 import { redisMaxMemoryMb, SERVICE_LIMITS } from "../../src/platform/layout";
 import {
   garageHealthTest, KEYCLOAK_CONF, keycloakHealthTest, keycloakJdbcUrl, POSTGRES_PATHS, postgresHealthTest, redisCommand,
-  redisHealthTest, renderGarageLayoutScript, renderKeycloakConf, renderPostgresStart,
+  renderGarageLayoutScript, renderKeycloakConf, renderPostgresStart,
 } from "../../src/platform/render";
 import { GARAGE_PATHS, KEYCLOAK_ADMIN_USER, KEYCLOAK_DATABASE } from "../../src/platform/services";
 import { LAB_IMAGES, loadLabImages } from "../../scripts/lab/lab-images";
 import { freePort } from "../../scripts/lab/net";
 import { Dockerd, dockerdUnavailable, startDockerd } from "../../scripts/lab/dockerd";
 import { EngineApi, engineApi, ns, Upload } from "./support/engine-api";
+import { REDIS_PATHS, REDIS_START_SCRIPT, redisHealthTest, renderRedisBootstrapAcl, renderRedisUserScript, sha256Hex } from "../../src/platform/redis";
+import { withSecretFiles } from "../../src/nextcloud/scripts";
 
 const NET = "factory-lab";
 
@@ -287,22 +289,68 @@ describe("lab images behave as the program expects of the published ones", () =>
     assert.match(id.out, /^999:999 700\n999:999 600\nUid:\s+999\s/, id.out);
   });
 
-  it("redis: the program's arguments, healthy, PING answers, runs as uid 999", async (t) => {
+  it("redis: the program's entrypoint, ACL and arguments: healthy, the admin and tenant users as the program makes them, kept across a restart", async (t) => {
     if (!ready(t)) return;
+    const adminPw = "lab-redis-admin-pw";
     const redis = await run("lab-redis", {
       image: LAB_IMAGES.redis,
       volume: "/data",
+      entrypoint: [REDIS_PATHS.start],
       cmd: redisCommand(redisMaxMemoryMb()),
+      uploads: [
+        { file: REDIS_PATHS.start, content: REDIS_START_SCRIPT, permissions: "0555" },
+        { file: REDIS_PATHS.bootstrap, content: renderRedisBootstrapAcl(sha256Hex(adminPw)), permissions: "0400" },
+      ],
       healthcheck: { tests: redisHealthTest(), interval: "2s", timeout: "3s", retries: 5, startPeriod: "10s" },
       memoryMb: SERVICE_LIMITS.redis.memoryMb,
       pids: SERVICE_LIMITS.redis.pids,
       alias: "redis",
     });
     await healthy(redis, 60_000);
-    assert.equal((await exec(redis, ["redis-cli", "PING"])).out.trim(), "PONG");
-    assert.equal((await exec(redis, ["redis-cli", "CONFIG", "GET", "maxmemory-policy"])).out.trim(), "maxmemory-policy\nvolatile-lru");
-    assert.equal((await exec(redis, ["redis-cli", "CONFIG", "GET", "appendonly"])).out.trim(), "appendonly\nyes");
+    const redisCli = async (args: string[], env: string[] = []) => (await exec(redis, ["env", ...env, "redis-cli", "--no-auth-warning", ...args])).out.trim();
+    const admin = [`REDISCLI_AUTH=${adminPw}`];
+    assert.match(await redisCli(["PING"]), /NOAUTH/, "nothing without a password");
+    assert.match(await redisCli(["--user", "healthcheck", "--pass", "x", "GET", "k"]), /NOPERM/, "healthcheck may only PING");
+    assert.equal(await redisCli(["PING"], admin), "PONG");
+    assert.equal(await redisCli(["CONFIG", "GET", "maxmemory-policy"], admin), "maxmemory-policy\nvolatile-lru");
+    assert.equal(await redisCli(["CONFIG", "GET", "appendonly"], admin), "appendonly\nyes");
     assert.match((await exec(redis, ["grep", "^Uid", "/proc/1/status"])).out, /Uid:\s+999\s/);
+
+    // The tenant users, made the way NextcloudInstance makes them (script on stdin, admin password in a file).
+    const userScript = (user: string, pw: string) => withSecretFiles(
+      renderRedisUserScript({ user, passwordSha256: sha256Hex(pw), adminPasswordFile: "/tmp/factory-redis-secrets/admin-password" }),
+      { "admin-password": adminPw }, "/tmp/factory-redis-secrets");
+    for (const [user, pw] of [["nc-alpha", "alpha-pw"], ["nc-beta", "beta-pw"]]) {
+      const made = cli(["exec", "-i", redis.id, "sh", "-s"], userScript(user, pw));
+      assert.equal(made.code, 0, made.stderr);
+      assert.match(made.stdout, new RegExp(`redis user ${user} ready`));
+    }
+    const alpha = ["--user", "nc-alpha", "--pass", "alpha-pw"];
+    assert.equal(await redisCli([...alpha, "SET", "nc-alpha:s1", "v", "EX", "60"]), "OK");
+    assert.equal(await redisCli([...alpha, "GET", "nc-alpha:s1"]), "v");
+    assert.equal(await redisCli([...alpha, "EVAL", "return redis.call('get', KEYS[1])", "1", "nc-alpha:s1"]), "v", "locks use EVAL");
+    assert.equal(await redisCli([...alpha, "KEYS", "nc-alpha:*"]), "nc-alpha:s1", "cache clears use KEYS");
+    for (const forbidden of [["FLUSHALL"], ["CONFIG", "GET", "*"], ["ACL", "LIST"], ["SHUTDOWN"]]) {
+      assert.match(await redisCli([...alpha, ...forbidden]), /NOPERM/, `a tenant may not ${forbidden.join(" ")}`);
+    }
+    assert.match(await redisCli(["--user", "nc-alpha", "--pass", "beta-pw", "PING"]), /WRONGPASS/, "one tenant's password is not another's");
+    // Re-running with a new password (a rotation) updates the user in place.
+    assert.equal(cli(["exec", "-i", redis.id, "sh", "-s"], userScript("nc-beta", "beta-pw-2")).code, 0);
+    assert.match(await redisCli(["--user", "nc-beta", "--pass", "beta-pw", "PING"]), /WRONGPASS/);
+    // A restart (host reboot, container replaced on the same volume) keeps the users and the data.
+    const restart = cli(["restart", "-t", "10", redis.id]);
+    assert.equal(restart.code, 0, restart.stderr);
+    await healthy(redis, 60_000);
+    assert.equal(await redisCli([...alpha, "GET", "nc-alpha:s1"]), "v");
+    assert.equal(await redisCli(["--user", "nc-beta", "--pass", "beta-pw-2", "PING"]), "PONG");
+    assert.match(await redisCli(["PING"]), /NOAUTH/);
+    // delete mode: the user goes, the others stay.
+    const gone = cli(["exec", "-i", "-e", "FACTORY_REDIS_MODE=delete", redis.id, "sh", "-s"], userScript("nc-beta", "beta-pw-2"));
+    assert.equal(gone.code, 0, gone.stderr);
+    assert.match(await redisCli(["--user", "nc-beta", "--pass", "beta-pw-2", "PING"]), /WRONGPASS/);
+    assert.equal(await redisCli([...alpha, "PING"]), "PONG");
+    const acl = (await exec(redis, ["cat", REDIS_PATHS.acl])).out;
+    assert.ok(!acl.includes(adminPw) && !acl.includes("alpha-pw"), "the ACL file holds hashes only");
   });
 
   it("garage: /garage status answers (health check), the layout script applies once, the admin API reports healthy", async (t) => {

@@ -94,7 +94,7 @@ describe("nextcloud lab: the scripts against a fake occ that behaves as Nextclou
     const secrets = path.join(world.dir, `secrets-${t.slug}`);
     const env = renderTenantEnv({
       slug: t.slug, s3: { host: "garage", port: 3900, region: "garage", bucket: `${t.slug}-nextcloud`, ssl: false },
-      redis: { host: "redis", port: 6379, hasPassword: false }, mail: { host: "smtp.x", port: 587, from: "n@x.org" },
+      redis: { host: "redis", port: 6379, user: "nc-alpha" }, mail: { host: "smtp.x", port: 587, from: "n@x.org" },
       secretsDir: secrets, configDir: t.configDir, dataDir: t.dataDir,
     });
     return withSecretFiles(renderInitScript({

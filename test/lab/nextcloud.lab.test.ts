@@ -59,7 +59,7 @@ function shellcheck(name: string, script: string): void {
 
 const ENV = renderTenantEnv({
   slug: "alpha", s3: { host: "10.0.0.20", port: 3900, region: "garage", bucket: "alpha-nextcloud", ssl: false },
-  redis: { host: "redis", port: 6379, hasPassword: false }, mail: { host: "smtp.example.org", port: 587, from: "noreply@example.org" },
+  redis: { host: "redis", port: 6379, user: "nc-alpha" }, mail: { host: "smtp.example.org", port: 587, from: "noreply@example.org" },
   secretsDir: SCRIPT_SECRETS_DIR,
 });
 
@@ -265,6 +265,7 @@ describe("nextcloud lab: the patched entrypoint over a read-only install", { ski
       NEXTCLOUD_CONFIG_DIR: path.join(w.dir, "config"),
       REDIS_HOST: "redis",
       REDIS_HOST_PORT: "6379",
+      REDIS_HOST_USER: "nc-alpha",
       REDIS_HOST_PASSWORD_FILE: path.join(w.dir, "redis-pw"),
       FACTORY_REDIS_SESSION_PREFIX: "nc-alpha:",
       PHP_CONF_DIR: conf,
@@ -279,7 +280,7 @@ describe("nextcloud lab: the patched entrypoint over a read-only install", { ski
     const ini = fs.readFileSync(path.join(tmp, "php-conf.d", "redis-session.ini"), "utf8");
     assert.equal(ini, [
       "session.save_handler = redis",
-      'session.save_path = "tcp://redis:6379?auth=redis-S3CRET&prefix=nc-alpha:"',
+      'session.save_path = "tcp://redis:6379?auth[]=nc-alpha&auth[]=redis-S3CRET&prefix=nc-alpha:"',
       "redis.session.locking_enabled = 1",
       "redis.session.lock_retries = -1",
       "redis.session.lock_wait_time = 10000",
@@ -331,7 +332,7 @@ exit 0
     for (const slug of ["alpha", "bravo", "charlie"]) {
       write(path.join(envDir, `${slug}.env`), renderEnvFile(renderTenantEnv({
         slug, s3: { host: "garage", port: 3900, region: "garage", bucket: `${slug}-nextcloud`, ssl: false },
-        redis: { host: "redis", port: 6379, hasPassword: false }, mail: { host: "smtp.x", port: 587, from: "n@x.org" },
+        redis: { host: "redis", port: 6379, user: "nc-alpha" }, mail: { host: "smtp.x", port: 587, from: "n@x.org" },
         secretsDir: `/run/secrets/nextcloud/${slug}`, configDir: `/tenants/${slug}/config`, dataDir: `/tenants/${slug}/data`,
       })));
     }
