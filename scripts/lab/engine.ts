@@ -36,7 +36,10 @@ export function findEngine(): Engine | string {
   if (cached !== undefined) return cached;
   const kit = kitCandidates().find((d) => fs.existsSync(path.join(d, "install.sh")));
   if (kit) {
-    const r = spawnSync("bash", [path.join(kit, "install.sh"), path.join(CACHE, "pulumi-engine")], { encoding: "utf8" });
+    // Test files run in parallel processes: without the lock two of them unpack the kit into the same
+    // folder at once on a fresh machine, and a provider plugin ends up truncated ("exited prematurely").
+    fs.mkdirSync(CACHE, { recursive: true });
+    const r = spawnSync("flock", [path.join(CACHE, "pulumi-engine.lock"), "bash", path.join(kit, "install.sh"), path.join(CACHE, "pulumi-engine")], { encoding: "utf8" });
     if (r.status !== 0) return (cached = `the engine kit in ${kit} did not install: ${r.stderr.trim()}`);
     const env: NodeJS.ProcessEnv = {};
     for (const m of r.stdout.matchAll(/^export ([A-Z_]+)="?(.*?)"?$/gm)) {

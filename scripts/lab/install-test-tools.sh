@@ -81,6 +81,16 @@ if [ ! -x "$SF_CACHE/keycloak/bin/kc.sh" ]; then
   rm -rf "$SF_CACHE/keycloak" && mv "$SF_CACHE/keycloak.tmp" "$SF_CACHE/keycloak"
 fi
 
+# The Pulumi engine kit (CLI, language host, provider plugins) of this workplace, unpacked once here so
+# that the test files, which run in parallel, find it ready (scripts/lab/engine.ts takes the same lock).
+for kit in "${PULUMI_ENGINE_KIT:-}" "$(dirname "$0")/../../../shared/pulumi-engine" /work/shared/pulumi-engine; do
+  if [ -n "$kit" ] && [ -f "$kit/install.sh" ]; then
+    log "pulumi engine kit from $kit"
+    flock "$SF_CACHE/pulumi-engine.lock" bash "$kit/install.sh" "$SF_CACHE/pulumi-engine" >/dev/null
+    break
+  fi
+done
+
 log "tools ready in $BIN"
 
 # The lab images the end-to-end test deploys (Debian packages and the builds above), cached under

@@ -122,6 +122,14 @@ if ($tables !== []) {
 echo count($tables), "\\n";
 `;
 
+/**
+ * Runs its arguments as www-data, each one a separate word: su hands them to `sh -c 'exec "$0" "$@"'`
+ * as positional parameters, so no value is ever parsed as shell text a second time (util-linux su, as in
+ * the official Debian-based image, passes the words after the user to the shell).
+ */
+const AS_WWW = `# shellcheck disable=SC2016 # expanded by the www-data shell, from its own arguments
+as_www() { su -p www-data -s /bin/sh -c 'exec "$0" "$@"' "$@"; }`;
+
 export interface PopulateInput {
   /** The version the install volume must end up holding (checked against version.php). */
   version: string;
@@ -153,16 +161,16 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/config" "$tmp/data"
 cp "$root/config/apps.config.php" "$tmp/config/"
 chown -R www-data:www-data "$tmp"
-as_www() { su -p www-data -s /bin/sh -c "$1"; }
+${AS_WWW}
 export NEXTCLOUD_CONFIG_DIR="$tmp/config"
 # A throw-away instance only to run app:install; its random admin password protects nothing and dies with it.
 pass=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')
-as_www "php $root/occ maintenance:install --database=sqlite --database-name=populate --data-dir=$tmp/data --admin-user=populate --admin-pass=$pass" >/dev/null
+as_www php "$root/occ" maintenance:install --database=sqlite --database-name=populate --data-dir="$tmp/data" --admin-user=populate --admin-pass="$pass" >/dev/null
 ${apps.length === 0 ? "# no apps to add\n" : `for app in ${apps.join(" ")}; do
   if [ -d "$root/apps/$app" ] || [ -d "$root/custom_apps/$app" ]; then
     echo "app $app already present"
   else
-    as_www "php $root/occ app:install --keep-disabled $app"
+    as_www php "$root/occ" app:install --keep-disabled "$app"
   fi
   [ -d "$root/apps/$app" ] || [ -d "$root/custom_apps/$app" ] || { echo "app $app missing after install" >&2; exit 1; }
 done
@@ -209,13 +217,13 @@ export function renderInitScript(o: InitInput): string {
 set -eu
 ${envExports.join("\n")}
 ${dbEnv.join("\n")}
-as_www() { su -p www-data -s /bin/sh -c "$1"; }
+${AS_WWW}
 chown www-data:www-data "$NEXTCLOUD_CONFIG_DIR" "$NEXTCLOUD_DATA_DIR"
 chmod 0750 "$NEXTCLOUD_CONFIG_DIR"
 chmod 0770 "$NEXTCLOUD_DATA_DIR"
 chown -R www-data:www-data ${s}
 started="$NEXTCLOUD_CONFIG_DIR/${INSTALL_STARTED_MARKER}"
-if [ -s "$NEXTCLOUD_CONFIG_DIR/config.php" ] && as_www "php ${OCC} status --output=json" | grep -q '"installed":true'; then
+if [ -s "$NEXTCLOUD_CONFIG_DIR/config.php" ] && as_www php ${OCC} status --output=json | grep -q '"installed":true'; then
   rm -f "$started"
   echo "tenant ${o.slug}: already installed, nothing to do"
   exit 0
@@ -224,7 +232,7 @@ cat > ${s}/factory-db.php <<'PHP'
 ${DB_TABLES_PHP.trimEnd()}
 PHP
 chmod 0644 ${s}/factory-db.php
-tables=$(as_www "php ${s}/factory-db.php count")
+tables=$(as_www php ${s}/factory-db.php count)
 case "$tables" in ''|*[!0-9]*) echo "tenant ${o.slug}: cannot count the tables of database ${o.db.name}: $tables" >&2; exit 1 ;; esac
 if [ "$tables" -gt 0 ]; then
   if [ ! -e "$started" ]; then
@@ -232,23 +240,26 @@ if [ "$tables" -gt 0 ]; then
     exit 1
   fi
   echo "tenant ${o.slug}: an earlier install stopped half-way: dropping its $tables tables and its config.php, installing again"
-  as_www "php ${s}/factory-db.php drop" >/dev/null
+  as_www php ${s}/factory-db.php drop >/dev/null
 fi
 if [ -e "$started" ]; then rm -f "$NEXTCLOUD_CONFIG_DIR/config.php"; fi
-as_www "touch \\"$started\\""
+as_www touch "$started"
 # The image's config snippets read S3, Redis and SMTP settings from the environment (*_FILE for secrets):
 # primary storage must be configured before the install, so they come first; then the factory's own
 # (no app store: occ refuses to run at all over a read-only apps folder while the app store is on).
-as_www "cp ${NC_PATHS.imageSource}/config/*.config.php \\"\\$NEXTCLOUD_CONFIG_DIR\\"/"
-as_www "cat > \\"\\$NEXTCLOUD_CONFIG_DIR/${FACTORY_CONFIG_SNIPPET}\\"" <<'PHP'
+as_www cp ${NC_PATHS.imageSource}/config/*.config.php "$NEXTCLOUD_CONFIG_DIR/"
+as_www tee "$NEXTCLOUD_CONFIG_DIR/${FACTORY_CONFIG_SNIPPET}" >/dev/null <<'PHP'
 ${renderFactoryConfigSnippet().trimEnd()}
 PHP
 cat > ${s}/factory-occ.php <<'PHP'
 ${OCC_SECRET_ARGS_PHP.trimEnd()}
 PHP
 chmod 0644 ${s}/factory-occ.php
-as_www "php ${s}/factory-occ.php maintenance:install --no-interaction --database=pgsql --database-host=${o.db.host}:${o.db.port} --database-name=${o.db.name} --database-user=${o.db.user} --database-pass=@file:${s}/db-password --admin-user=${o.adminUser} --admin-pass=@file:${s}/admin-password --admin-email=${o.adminEmail} --data-dir=\\"\\$NEXTCLOUD_DATA_DIR\\""
-as_www "touch \\"\\$NEXTCLOUD_DATA_DIR/.ocdata\\""
+as_www php ${s}/factory-occ.php maintenance:install --no-interaction --database=pgsql \\
+  --database-host=${shq(`${o.db.host}:${o.db.port}`)} --database-name=${shq(o.db.name)} --database-user=${shq(o.db.user)} \\
+  --database-pass=@file:${s}/db-password --admin-user=${shq(o.adminUser)} --admin-pass=@file:${s}/admin-password \\
+  --admin-email=${shq(o.adminEmail)} --data-dir="$NEXTCLOUD_DATA_DIR"
+as_www touch "$NEXTCLOUD_DATA_DIR/.ocdata"
 rm -f "$started"
 echo "tenant ${o.slug}: installed"
 `;

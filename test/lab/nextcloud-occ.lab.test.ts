@@ -18,6 +18,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import fc from "fast-check";
 import { Client } from "pg";
 import { renderTenantEnv } from "../../src/nextcloud/env";
 import { planRollout, RolloutStep } from "../../src/nextcloud/rollout";
@@ -90,7 +91,7 @@ describe("nextcloud lab: the scripts against a fake occ that behaves as Nextclou
     }
   };
 
-  const initScript = (t: Tenant) => {
+  const initScript = (t: Tenant, adminEmail = `admin@${t.slug}.example.net`) => {
     const secrets = path.join(world.dir, `secrets-${t.slug}`);
     const env = renderTenantEnv({
       slug: t.slug, s3: { host: "garage", port: 3900, region: "garage", bucket: `${t.slug}-nextcloud`, ssl: false },
@@ -98,11 +99,11 @@ describe("nextcloud lab: the scripts against a fake occ that behaves as Nextclou
       secretsDir: secrets, configDir: t.configDir, dataDir: t.dataDir,
     });
     return withSecretFiles(renderInitScript({
-      slug: t.slug, env, db: { host: "127.0.0.1", port: pg.port, name: t.db, user: t.db }, adminUser: "factory-admin", adminEmail: `admin@${t.slug}.example.net`, secretsDir: secrets,
+      slug: t.slug, env, db: { host: "127.0.0.1", port: pg.port, name: t.db, user: t.db }, adminUser: "factory-admin", adminEmail, secretsDir: secrets,
     }), { "db-password": t.password, "admin-password": `admin-S3CRET-${t.slug}`, "s3-access-key-id": "GK1", "s3-secret-access-key": "s3-S3CRET", "smtp-password": "smtp-S3CRET" }, secrets);
   };
-  const runInit = (t: Tenant, tree: string, env: Record<string, string> = {}) =>
-    spawnSync("dash", ["-s"], { input: initScript(t), env: world.ephemeralEnv(tree, env), encoding: "utf8" });
+  const runInit = (t: Tenant, tree: string, env: Record<string, string> = {}, adminEmail?: string) =>
+    spawnSync("dash", ["-s"], { input: initScript(t, adminEmail), env: world.ephemeralEnv(tree, env), encoding: "utf8" });
   const configureScript = (t: Tenant, apps: string[]) => {
     const secrets = `/tmp/factory-secrets-${t.slug}`;
     return withSecretFiles(renderConfigureScript({
@@ -194,6 +195,25 @@ describe("nextcloud lab: the scripts against a fake occ that behaves as Nextclou
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stdout, /already installed, nothing to do/);
     assert.equal(fs.readFileSync(log, "utf8").trim().split("\n").filter((l) => l.includes("maintenance:install")).length, 1);
+  });
+
+  it("a hostile contact address reaches occ as one argument, intact, and runs nothing (root and www-data alike)", async () => {
+    const canary = path.join(world.dir, "pwned");
+    const hostile = fc.string({ unit: fc.constantFrom("'", '"', "`", "$", "(", ")", ";", "\\", " ", "&", "|", "<", ">", "*", "{", "}", "a", "\n"), minLength: 1, maxLength: 12 });
+    const samples = fc.sample(fc.tuple(hostile, hostile), { numRuns: 6, seed: 42 }).map(([a, b]) => `${a}$(touch ${canary})\`touch ${canary}\`${b}@x.org`);
+    let n = 0;
+    for (const email of samples) {
+      const t = await tenant(`hostile${n++}`);
+      const log = path.join(world.dir, `occ-${t.slug}.jsonl`);
+      fs.writeFileSync(log, "");
+      fs.chmodSync(log, 0o666);
+      const r = runInit(t, treeV1, { FAKE_NEXTCLOUD_LOG: log }, email);
+      assert.equal(r.status, 0, `${JSON.stringify(email)}: ${r.stdout}${r.stderr}`);
+      assert.ok(!fs.existsSync(canary), `${JSON.stringify(email)} ran a command`);
+      const install = fs.readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { argv: string[] }).find((c) => c.argv[1] === "maintenance:install")!;
+      assert.equal(install.argv.filter((a) => a.startsWith("--admin-email=")).length, 1);
+      assert.equal(install.argv.find((a) => a.startsWith("--admin-email=")), `--admin-email=${email}`, "the address arrives intact");
+    }
   });
 
   it("an init killed half-way is retried by running it again; another instance's tables are never dropped", async () => {

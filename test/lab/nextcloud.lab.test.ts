@@ -26,6 +26,7 @@ import {
   OCC_SECRET_ARGS_PHP, renderConfigureScript, renderInitScript, renderMaintenanceScript, renderPopulateScript,
   renderUpgradeScript, SCRIPT_SECRETS_DIR, withSecretFiles,
 } from "../../src/nextcloud/scripts";
+import { fakeSu } from "../support/fakeNextcloud";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const ENTRYPOINT = path.join(ROOT, "scripts", "nextcloud", "entrypoint.sh");
@@ -117,14 +118,7 @@ function scriptWorld(name: string): { dir: string; bin: string; log: string; cal
   const bin = path.join(dir, "bin");
   const log = write(path.join(dir, "calls.log"), "");
   for (const tool of ["chown", "cp"]) write(path.join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> "${log}"\n`, 0o755);
-  write(path.join(bin, "su"), `#!/bin/sh
-echo "su $*" >> "${log}"
-while [ $# -gt 0 ]; do
-  if [ "$1" = "-c" ]; then exec /bin/sh -c "$2"; fi
-  shift
-done
-exit 1
-`, 0o755);
+  write(path.join(bin, "su"), fakeSu({ log }), 0o755);
   return { dir, bin, log, calls: () => fs.readFileSync(log, "utf8").trim().split("\n").filter(Boolean) };
 }
 

@@ -48,6 +48,31 @@ export function openPath(dir: string): void {
   }
 }
 
+/**
+ * A fake `su -p www-data -s /bin/sh -c CMD [ARG0 ARGS...]` behaving as util-linux su: CMD runs with the
+ * environment kept and the words after the user become the shell's $0, $1... (never parsed again); as
+ * uid/gid `asUid` when given (setpriv), else as the caller. Logs "su ARGS" to `log` when given.
+ */
+export function fakeSu(o: { asUid?: number; log?: string } = {}): string {
+  const run = o.asUid !== undefined ? `setpriv --reuid=${o.asUid} --regid=${o.asUid} --clear-groups /bin/sh` : "/bin/sh";
+  return `#!/bin/sh
+${o.log ? `echo "su $*" >> ${JSON.stringify(o.log)}
+` : ""}cmd=
+user=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -p) shift ;;
+    -s) shift 2 ;;
+    -c) cmd=$2; shift 2 ;;
+    *) if [ -z "$user" ]; then user=$1; shift; else break; fi ;;
+  esac
+done
+[ "$user" = www-data ] || { echo "fake su: unexpected user $user" >&2; exit 1; }
+[ -n "$cmd" ] || { echo "fake su: no -c" >&2; exit 1; }
+exec ${run} -c "$cmd" "$@"
+`;
+}
+
 export interface FakeContainer {
   tree: string;
   configDir: string;
@@ -87,15 +112,7 @@ done
 shift "$n"
 exec /bin/cp "$@"
 `, 0o755);
-    write(path.join(this.containerBin, "su"), `#!/bin/sh
-# su -p www-data -s /bin/sh -c CMD: CMD as uid/gid 33, environment kept.
-while [ $# -gt 0 ]; do
-  if [ "$1" = "-c" ]; then exec setpriv --reuid=${WWW_DATA} --regid=${WWW_DATA} --clear-groups /bin/sh -c "$2"; fi
-  shift
-done
-echo "fake su: no -c" >&2
-exit 1
-`, 0o755);
+    write(path.join(this.containerBin, "su"), fakeSu({ asUid: WWW_DATA }), 0o755);
     write(path.join(this.hostBin, "docker"), `#!/bin/sh
 # docker on a host with fake Nextcloud FPM containers (test/support/fakeNextcloud.ts).
 containers=${JSON.stringify(this.containers)}
