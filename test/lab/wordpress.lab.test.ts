@@ -2,6 +2,7 @@
 // the wp-config extra, and each script run by sh against a recording fake `wp` (argv and stdin logged) to
 // prove idempotence and that the Staatic key reaches wp-cli on stdin, never in any argv.
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -38,7 +39,8 @@ describe("WordPress scripts with shellcheck, php -l and a recording wp", { skip 
     // `eval` logs the site id and host it was handed in the environment.
     fs.writeFileSync(path.join(bin, "wp"), [
       "#!/bin/sh",
-      `echo "ARGV $*" >> '${log}'`,
+      // printf, not echo: dash's echo would rewrite backslashes in the arguments it logs.
+      `printf 'ARGV %s\\n' "$*" >> '${log}'`,
       'case "$1 $2" in',
       '  "option update") printf "STDIN %s\\n" "$(cat)" >> \'' + log + "' ;;",
       '  "site list")',
@@ -143,6 +145,19 @@ describe("WordPress scripts with shellcheck, php -l and a recording wp", { skip 
     assert.equal(again.status, 0, again.stderr);
     assert.doesNotMatch(again.log, /site create|EVAL/);
     assert.match(again.stdout, /already exists/);
+  });
+
+  it("hostile titles and contact addresses reach wp-cli as one argument each, intact, and run nothing", () => {
+    const canary = path.join(dir, "pwned");
+    const chars = fc.constantFrom("'", '"', "`", "$", "(", ")", ";", "\\", " ", "&", "|", "<", ">", "*", "{", "}", "!", "#", "a", "é");
+    fc.assert(fc.property(fc.string({ unit: chars, minLength: 1, maxLength: 16 }), fc.string({ unit: chars, minLength: 1, maxLength: 8 }), (t, e) => {
+      const title = `${t}$(touch ${canary})\`touch ${canary}\``;
+      const email = `${e}$(touch ${canary})@x.org`;
+      const r = run(renderSiteScript({ slug: "alpha", title, email, editHostname: "alpha.wp.example.org" }), { WP_SITES: "wp.example.org" });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(!fs.existsSync(canary), `${JSON.stringify(title)} / ${JSON.stringify(email)} ran a command`);
+      assert.ok(r.log.includes(`ARGV site create --slug=alpha --title=${title} --email=${email} --porcelain\n`), r.log);
+    }), { numRuns: 40, seed: 7 });
   });
 
   it("a custom editing hostname: created by slug, then moved; a half-done run is resumed, not re-created", () => {
