@@ -197,14 +197,52 @@ export function loadTenantSources(sources: { file: string; source: string }[], c
   return { tenants, problems };
 }
 
-/** Reads every *.yaml / *.yml file of a directory (not recursive) and validates them together. */
+/** Largest tenant file read (a real one is well under 2 KiB); anything bigger is refused unread. */
+export const MAX_TENANT_FILE_BYTES = 64 * 1024;
+
+/**
+ * What a directory entry named like a tenant file is, or why it is not one: only regular files with a
+ * lower-case .yaml/.yml extension, no symbolic link (it could point anywhere: /dev/zero, outside the
+ * folder), at most MAX_TENANT_FILE_BYTES, read with that cap (no unbounded read).
+ */
+function readTenantFile(full: string, name: string): { source: string } | { problem: string } {
+  if (!/\.ya?ml$/.test(name)) return { problem: `tenant files end in lower-case .yaml or .yml; rename it to ${name.replace(/\.ya?ml$/i, ".yaml")}` };
+  const st = fs.lstatSync(full);
+  if (st.isSymbolicLink()) return { problem: "is a symbolic link; a tenant file must be a regular file in the tenants folder" };
+  if (st.isDirectory()) return { problem: "is a directory, not a tenant file" };
+  if (!st.isFile()) return { problem: "is not a regular file" };
+  if (st.size > MAX_TENANT_FILE_BYTES) return { problem: `is ${st.size} bytes; a tenant file is at most ${MAX_TENANT_FILE_BYTES} bytes` };
+  const fd = fs.openSync(full, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const buf = Buffer.alloc(MAX_TENANT_FILE_BYTES + 1);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    if (n > MAX_TENANT_FILE_BYTES) return { problem: `is more than ${MAX_TENANT_FILE_BYTES} bytes` };
+    const source = buf.subarray(0, n).toString("utf8");
+    if (source.includes("\uFFFD")) return { problem: "is not valid UTF-8" };
+    return { source };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Reads every *.yaml / *.yml file of a directory (not recursive) and validates them together. Entries
+ * named like tenant files that cannot be one (directory, symbolic link, device, huge, upper-case
+ * extension) each get one problem: none is silently skipped, none is read without a bound.
+ */
 export function loadTenantDir(dir: string, ctx: TenantContext, relativeTo = process.cwd()): LoadResult {
   if (!fs.existsSync(dir)) {
     return { tenants: [], problems: [{ file: path.relative(relativeTo, dir) || dir, line: 1, col: 1, message: "tenant directory does not exist" }] };
   }
-  const files = fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
-  return loadTenantSources(
-    files.map((f) => ({ file: path.relative(relativeTo, path.join(dir, f)) || f, source: fs.readFileSync(path.join(dir, f), "utf8") })),
-    ctx,
-  );
+  const sources: { file: string; source: string }[] = [];
+  const problems: Problem[] = [];
+  for (const name of fs.readdirSync(dir).filter((f) => /\.ya?ml$/i.test(f)).sort()) {
+    const full = path.join(dir, name);
+    const file = path.relative(relativeTo, full) || name;
+    const r = readTenantFile(full, name);
+    if ("problem" in r) problems.push({ file, line: 1, col: 1, message: r.problem });
+    else sources.push({ file, source: r.source });
+  }
+  const loaded = loadTenantSources(sources, ctx);
+  return { tenants: problems.length > 0 ? [] : loaded.tenants, problems: [...problems, ...loaded.problems].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line)) };
 }

@@ -3,6 +3,9 @@
 import { Document, isMap, isScalar, isSeq, LineCounter, Node, parseDocument, Scalar, YAMLMap, YAMLSeq } from "yaml";
 import { Problem } from "./types";
 
+/** Longest string value accepted in a tenant or stack file. */
+export const MAX_STRING_LENGTH = 512;
+
 export class YamlChecker {
   readonly problems: Problem[] = [];
   readonly lineCounter = new LineCounter();
@@ -72,6 +75,17 @@ export class YamlChecker {
       return undefined;
     }
     const value = node.value;
+    // Every string ends up in a script, a config file or a label somewhere: no control character (a NUL,
+    // a line break or an escape would change what those mean), and a bound on the length.
+    const control = /[\u0000-\u001f\u007f]/.exec(value);
+    if (control) {
+      this.at(node, `${what} contains a control character (U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")})`);
+      return undefined;
+    }
+    if (value.length > MAX_STRING_LENGTH) {
+      this.at(node, `${what} is ${value.length} characters long; at most ${MAX_STRING_LENGTH}`);
+      return undefined;
+    }
     if ((opts.nonEmpty ?? true) && value.trim() === "") {
       this.at(node, `${what} must not be empty`);
       return undefined;

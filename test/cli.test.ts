@@ -41,6 +41,44 @@ describe("npm run validate", () => {
     ]);
   });
 
+  it("names every file that cannot be a tenant file, reads none without a bound, and never crashes or hangs", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sf-hostile-"));
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), "sf-outside-"));
+    fs.writeFileSync(path.join(outside, "elsewhere.yaml"), "slug: elsewhere\nname: E\ncontact: a@e.org\n");
+    fs.writeFileSync(path.join(dir, "good-org.yml"), "slug: good-org\nname: Good\ncontact: a@good.org\n");
+    fs.mkdirSync(path.join(dir, "folder.yaml"));
+    fs.symlinkSync("/dev/zero", path.join(dir, "zero.yaml"));
+    fs.symlinkSync(path.join(outside, "elsewhere.yaml"), path.join(dir, "elsewhere.yaml"));
+    fs.writeFileSync(path.join(dir, "huge.yaml"), `slug: huge\nname: ${"x".repeat(2 * 1024 * 1024)}\ncontact: a@h.org\n`);
+    fs.writeFileSync(path.join(dir, "Upper.YAML"), "slug: upper\nname: U\ncontact: a@u.org\n");
+    fs.writeFileSync(path.join(dir, "mixed.Yml"), "slug: mixed\nname: M\ncontact: a@m.org\n");
+    fs.writeFileSync(path.join(dir, "nul.yaml"), "slug: nul\nname: \"a\u0000b\"\ncontact: a@n.org\n");
+    fs.writeFileSync(path.join(dir, "binary.yaml"), Buffer.from([0xff, 0xfe, 0x00, 0x41]));
+    fs.writeFileSync(path.join(dir, "README.md"), "not a tenant file: ignored\n");
+    const t0 = Date.now();
+    const r = spawnSync(tsx, [path.join(root, "scripts", "validate.ts"), "--stack", "staging", "--tenants", dir], { cwd: root, encoding: "utf8", timeout: 60_000 });
+    assert.ok(Date.now() - t0 < 60_000, "finished");
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, /\n\s+at /, "no stack trace");
+    const rel = path.relative(root, dir);
+    const byFile = new Map<string, string[]>();
+    for (const line of r.stdout.trim().split("\n")) {
+      const m = /^(.+?):(\d+):(\d+): (.*)$/.exec(line);
+      assert.ok(m, `every line is file:line:col: message (${line})`);
+      byFile.set(path.basename(m[1]), [...(byFile.get(path.basename(m[1])) ?? []), m[4]]);
+    }
+    assert.ok(r.stdout.split("\n").every((l) => l === "" || l.startsWith(`${rel}/`)), "paths relative to the project");
+    assert.deepEqual([...byFile.keys()].sort(), ["Upper.YAML", "binary.yaml", "elsewhere.yaml", "folder.yaml", "huge.yaml", "mixed.Yml", "nul.yaml", "zero.yaml"]);
+    assert.match(byFile.get("folder.yaml")![0], /is a directory/);
+    assert.match(byFile.get("zero.yaml")![0], /symbolic link/);
+    assert.match(byFile.get("elsewhere.yaml")![0], /symbolic link/);
+    assert.match(byFile.get("huge.yaml")![0], /at most 65536 bytes/);
+    assert.match(byFile.get("Upper.YAML")![0], /lower-case \.yaml or \.yml; rename it to Upper\.yaml/);
+    assert.match(byFile.get("mixed.Yml")![0], /rename it to mixed\.yaml/);
+    assert.match(byFile.get("binary.yaml")![0], /not valid UTF-8/);
+    assert.match(byFile.get("nul.yaml")!.join(" "), /control character|NUL/i);
+  });
+
   it("exits 2 on a usage error", () => {
     assert.equal(run("validate.ts", []).status, 2);
   });
