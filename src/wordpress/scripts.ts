@@ -118,6 +118,18 @@ export function renderPluginsScript(o: { plugins: string[]; themes: string[] }):
     lines.push(`ensure plugin ${shQuote(p.slug)} ${shQuote(p.version ?? "")}`);
     lines.push(`wp plugin is-active ${shQuote(p.slug)} --network || wp plugin activate ${shQuote(p.slug)} --network`);
   }
+  // A plugin taken off the list is deactivated network-wide (left installed: re-adding it is instant, and
+  // its data stays). Must-use plugins and drop-ins are not "active-network" and are left alone.
+  const keep = [...o.plugins].map((spec) => parsePinned(spec).slug).sort();
+  lines.push(
+    `keep=${shQuote(` ${keep.join(" ")} `)}`,
+    "for p in $(wp plugin list --status=active-network --field=name); do",
+    '  case "$keep" in',
+    '    *" $p "*) ;;',
+    '    *) wp plugin deactivate "$p" --network; echo "wordpress: plugin $p deactivated network-wide (not in wordpress.plugins)" ;;',
+    "  esac",
+    "done",
+  );
   for (const spec of [...o.themes].sort()) {
     const t = parsePinned(spec);
     lines.push(`ensure theme ${shQuote(t.slug)} ${shQuote(t.version ?? "")}`);

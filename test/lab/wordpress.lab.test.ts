@@ -63,6 +63,7 @@ describe("WordPress scripts with shellcheck, php -l and a recording wp", { skip 
       '  "core is-installed") [ "${WP_INSTALLED:-0}" = 1 ] || exit 1 ;;',
       '  "plugin get"|"theme get") [ -n "${WP_PLUGIN_VERSION:-}" ] && echo "$WP_PLUGIN_VERSION" || exit 1 ;;',
       '  "plugin is-active") exit 1 ;;',
+      '  "plugin list") for p in ${WP_ACTIVE_PLUGINS:-}; do echo "$p"; done ;;',
       '  "core multisite-install") cat > /dev/null ;;',
       "esac",
       "",
@@ -199,5 +200,16 @@ describe("WordPress scripts with shellcheck, php -l and a recording wp", { skip 
     assert.match(fresh.log, /ARGV theme install twentytwentyfive --version=1\.3 --force/);
     const pinned = run(plugins, { WP_PLUGIN_VERSION: "1.11.4" });
     assert.doesNotMatch(pinned.log, /plugin install/);
+  });
+
+  it("a plugin taken off the list is deactivated network-wide; the listed ones are not", () => {
+    const r = run(plugins, { WP_PLUGIN_VERSION: "1.11.4", WP_ACTIVE_PLUGINS: "akismet staatic hello-dolly" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.log, /ARGV plugin list --status=active-network --field=name/);
+    const deactivated = r.log.split("\n").filter((l) => l.startsWith("ARGV plugin deactivate"));
+    assert.deepEqual(deactivated, ["ARGV plugin deactivate akismet --network", "ARGV plugin deactivate hello-dolly --network"]);
+    assert.match(r.stdout, /plugin hello-dolly deactivated network-wide/);
+    const none = run(plugins, { WP_PLUGIN_VERSION: "1.11.4", WP_ACTIVE_PLUGINS: "staatic" });
+    assert.ok(!none.log.includes("plugin deactivate"));
   });
 });
