@@ -292,6 +292,12 @@ export class NextcloudFactory extends pulumi.ComponentResource {
           // no notification mail, no federated sync while the edge shows their maintenance page.
           const suspended = new Set(running.filter((t) => t.status === "suspended").map((t) => t.slug));
           const slugs = this.plan.filter((x) => x.kind === "fpm" && x.host === host.name && !suspended.has(x.tenant!)).map((x) => x.tenant!);
+          if (slugs.length === 0) {
+            // Every Nextcloud tenant of this host is suspended: no scheduler; the step is its predecessors.
+            const before = deps(step);
+            this.steps.set(step.id, before[before.length - 1]);
+            break;
+          }
           const cron = this.cronScheduler(`${base}-cron`, {
             stack: s.stack, host, nameSuffix: args.hostNameSuffix ?? "", provider, network: args.networks[host.name], image, imageResource: hs.image,
             installVolume: hs.volume, intervalMinutes: nc.cronIntervalMinutes,

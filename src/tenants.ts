@@ -8,6 +8,7 @@ import {
   DnsMode, platformHostnames, Problem, SERVICE_HOST_LABEL, SERVICE_NAMES, ServiceName, Tenant, TenantStatus,
   wordpressEditRoot,
 } from "./types";
+import { bucketNameProblem } from "./garage/naming";
 import { YamlChecker } from "./yamlcheck";
 
 export const SLUG_PATTERN = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
@@ -102,17 +103,28 @@ export function parseTenant(file: string, source: string, ctx: TenantContext): {
     const slugForDefaults = slug ?? expected;
     const hostname = (service: ServiceName, block: Map<string, { value: Node | null }>, key = "hostname", fallback?: string): string | undefined => {
       const fallbackName = fallback ?? `${slugForDefaults}.${SERVICE_HOST_LABEL[service]}.${ctx.domain}`;
-      if (!block.has(key)) return fallbackName;
-      const node = block.get(key)!.value;
-      const raw = c.string(node, `services.${service}.${key}`);
-      if (raw === undefined) return undefined;
-      const check = checkHostname(raw);
-      if (!check.ok) {
-        c.at(node, `services.${service}.${key} "${raw}" ${check.reason}`);
+      const node = block.has(key) ? block.get(key)!.value : svc!.get(service)!.key;
+      let value = fallbackName;
+      if (block.has(key)) {
+        const raw = c.string(node, `services.${service}.${key}`);
+        if (raw === undefined) return undefined;
+        const check = checkHostname(raw);
+        if (!check.ok) {
+          c.at(node, `services.${service}.${key} "${raw}" ${check.reason}`);
+          return undefined;
+        }
+        remember(`services.${service}.${key}`, node);
+        value = check.hostname;
+      }
+      // A website's public hostname is also the name of the Garage bucket its web endpoint serves it from
+      // (websiteBucketName), so it must be a valid bucket name: at most 63 characters, no punycode.
+      const website = key === "hostname" && (service === "wordpress" || service === "staticSite");
+      const problem = website ? bucketNameProblem(value) : undefined;
+      if (problem) {
+        c.at(node, `services.${service}.${key} "${value}"${block.has(key) ? "" : " (the default)"} is served from a Garage bucket of that name, which ${problem}`);
         return undefined;
       }
-      remember(`services.${service}.${key}`, node);
-      return check.hostname;
+      return value;
     };
     for (const service of SERVICE_NAMES) {
       if (!svc?.has(service)) continue;
