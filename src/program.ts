@@ -186,17 +186,23 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   }
   // [/section: paheko-wordpress-static]
   // [section: dns] DNS records for managed tenants
+  // Every tenant's releases (names it dropped) run before any tenant claims: a hostname moved from one
+  // tenant to another in one change is free when it is claimed (src/dns/nsupdate.ts, ownership records).
+  const dnsRecords: DnsRecords[] = [];
   for (const t of owned) {
     const records = tenantDnsRecords(t, inputs.settings);
     if (records.length === 0) continue; // dns: external, archived, or no service
     const dns = inputs.settings.dns;
-    new DnsRecords(`${t.slug}-dns`, {
+    dnsRecords.push(new DnsRecords(`${t.slug}-dns`, {
       tenant: t.slug,
+      stack: inputs.settings.stack,
       records,
       server: { server: dns.server, port: dns.port },
       tsig: { keyName: dns.tsigKeyName, algorithm: dns.tsigAlgorithm, secret: platform.secrets.dnsTsigSecret },
-    });
+    }));
   }
+  const dnsReleases = dnsRecords.flatMap((d) => (d.release ? [d.release] : []));
+  for (const d of dnsRecords) d.claim(dnsReleases);
   // [/section: dns]
   // [section: edge] Caddy edge and compute configs
   // One Keycloak client per wall (tenant and walled service, suspended included, archived not), then the

@@ -3,8 +3,8 @@ import { describe, it } from "node:test";
 import * as path from "node:path";
 import { maskSecrets, revealSecrets, runUnderMocks, SECRET_MARK } from "../src/harness";
 import {
-  NAME_LINE_PREFIX, renderDnsApplyShell, renderDnsDeleteShell, renderNameLines, renderNsupdateDelete, renderNsupdateDeletes, renderNsupdateShell,
-  renderNsupdateUpsert, renderNsupdateUpserts, renderTsigKeyFile,
+  NAME_LINE_PREFIX, ownerTxt, renderDnsClaimShell, renderDnsReleaseDroppedShell, renderDnsReleaseShell, renderNameLines, renderNsupdateClaim,
+  renderNsupdateRefresh, renderNsupdateRelease, renderTsigKeyFile,
 } from "../src/dns/nsupdate";
 import { edgeAddresses, tenantDnsRecords } from "../src/dns/records";
 import { Host, StackSettings, Tenant } from "../src/types";
@@ -58,11 +58,14 @@ describe("DNS records (pure)", () => {
   });
 });
 
-describe("nsupdate rendering (pure)", () => {
+describe("nsupdate rendering with ownership records (pure)", () => {
   const rec = { hostname: "cloud.asso.org", ttl: 300, a: ["198.51.100.1"], aaaa: ["2001:db8::1"], target: "edge" as const, key: "k" };
-  it("replaces A and AAAA in one message, guarded against a CNAME", () => {
-    assert.equal(renderNsupdateUpsert({ server: "192.0.2.53", port: 5353 }, rec), [
+  const owner = { stack: "staging", tenant: "asso" };
+  const t = { server: "192.0.2.53", port: 5353 };
+  it("refreshes a name only while its ownership record is exactly ours, guarded against a CNAME", () => {
+    assert.equal(renderNsupdateRefresh(t, rec, owner), [
       "server 192.0.2.53 5353",
+      'prereq yxrrset _sf-owner.cloud.asso.org. TXT "service-factory stack=staging tenant=asso"',
       "prereq nxrrset cloud.asso.org. CNAME",
       "update delete cloud.asso.org. A",
       "update delete cloud.asso.org. AAAA",
@@ -71,61 +74,76 @@ describe("nsupdate rendering (pure)", () => {
       "send",
       "",
     ].join("\n"));
-    assert.match(renderNsupdateUpsert({ server: "ns.asso.org", port: 53, zone: "asso.org" }, rec), /^server ns\.asso\.org 53\nzone asso\.org\.\n/);
+    assert.match(renderNsupdateRefresh({ server: "ns.asso.org", port: 53, zone: "asso.org" }, rec, owner), /^server ns\.asso\.org 53\nzone asso\.org\.\n/);
   });
 
-  it("deletes only that name's A and AAAA records", () => {
-    assert.equal(renderNsupdateDelete({ server: "192.0.2.53", port: 53 }, "cloud.asso.org."),
-      "server 192.0.2.53 53\nupdate delete cloud.asso.org. A\nupdate delete cloud.asso.org. AAAA\nsend\n");
+  it("claims a name only when it has no address record and no owner, writing the owner with the addresses", () => {
+    assert.equal(renderNsupdateClaim(t, rec, owner), [
+      "server 192.0.2.53 5353",
+      "prereq nxrrset cloud.asso.org. A",
+      "prereq nxrrset cloud.asso.org. AAAA",
+      "prereq nxrrset cloud.asso.org. CNAME",
+      "prereq nxdomain _sf-owner.cloud.asso.org.",
+      "update add cloud.asso.org. 300 A 198.51.100.1",
+      "update add cloud.asso.org. 300 AAAA 2001:db8::1",
+      'update add _sf-owner.cloud.asso.org. 300 TXT "service-factory stack=staging tenant=asso"',
+      "send",
+      "",
+    ].join("\n"));
+  });
+
+  it("releases only its own name: addresses and owner record, under the same prerequisite", () => {
+    assert.equal(renderNsupdateRelease(t, "cloud.asso.org.", owner), [
+      "server 192.0.2.53 5353",
+      'prereq yxrrset _sf-owner.cloud.asso.org. TXT "service-factory stack=staging tenant=asso"',
+      "update delete cloud.asso.org. A",
+      "update delete cloud.asso.org. AAAA",
+      "update delete _sf-owner.cloud.asso.org. TXT",
+      "send",
+      "",
+    ].join("\n"));
   });
 
   it("refuses input that could inject nsupdate commands", () => {
-    assert.throws(() => renderNsupdateDelete({ server: "192.0.2.53", port: 53 }, "a.org A\nupdate delete x.org"), /not a valid DNS name/);
-    assert.throws(() => renderNsupdateUpsert({ server: "192.0.2.53\nsend", port: 53 }, rec), /not an address or hostname/);
-    assert.throws(() => renderNsupdateUpsert({ server: "192.0.2.53", port: 53 }, { ...rec, a: ["1.2.3.4 ; x"] }), /not an IPv4/);
-    assert.throws(() => renderNsupdateUpsert({ server: "192.0.2.53", port: 53 }, { ...rec, a: [] }), /at least one A/);
+    assert.throws(() => renderNsupdateRelease(t, "a.org A\nupdate delete x.org", owner), /not a valid DNS name/);
+    assert.throws(() => renderNsupdateRefresh({ server: "192.0.2.53\nsend", port: 53 }, rec, owner), /not an address or hostname/);
+    assert.throws(() => renderNsupdateClaim(t, { ...rec, a: ["1.2.3.4 ; x"] }, owner), /not an IPv4/);
+    assert.throws(() => renderNsupdateClaim(t, { ...rec, a: [] }, owner), /at least one A/);
+    assert.throws(() => ownerTxt({ stack: "staging", tenant: 'x" TXT "y' }), /must be \[a-z0-9-\]/);
     assert.throws(() => renderTsigKeyFile("k", "hmac-sha256", 'abc";};'), /not base64/);
     assert.throws(() => renderTsigKeyFile('k" {', "hmac-sha256", "YWJj"), /not a valid DNS name/);
-  });
-
-  it("renders the key file tsig-keygen prints, and a shell that reads it from stdin only", () => {
     assert.equal(renderTsigKeyFile("factory-staging", "hmac-sha256", "c2VjcmV0\n"), 'key "factory-staging" {\n\talgorithm hmac-sha256;\n\tsecret "c2VjcmV0";\n};\n');
-    const sh = renderNsupdateShell("server 192.0.2.53 53\nsend\n");
-    assert.equal(sh, [
-      "set -eu", "umask 077", 'tmp="$(mktemp -d)"', "trap 'rm -rf \"$tmp\"' EXIT", "trap 'exit 1' HUP INT TERM",
-      'cat >"$tmp/tsig.key"', `cat >"$tmp/update.txt" <<'NSUPDATE_SCRIPT'`, "server 192.0.2.53 53", "send", "NSUPDATE_SCRIPT",
-      'nsupdate -v -t 30 -k "$tmp/tsig.key" "$tmp/update.txt"', "",
-    ].join("\n"));
-    assert.throws(() => renderNsupdateShell("send\nNSUPDATE_SCRIPT\nrm -rf /\n"), /heredoc marker/);
   });
 });
 
-describe("one command per tenant (pure)", () => {
+describe("the two commands of a tenant (pure)", () => {
   const t = { server: "192.0.2.53", port: 53 };
+  const owner = { stack: "staging", tenant: "asso" };
   const r = (hostname: string, a = ["198.51.100.1"]) => ({ hostname, ttl: 300, a, aaaa: [], target: "edge" as const, key: "k" });
-  it("holds one message per name, each with its own server line (zone found per name)", () => {
-    assert.equal(renderNsupdateUpserts(t, [r("a.asso.org"), r("b.other.org")]), renderNsupdateUpsert(t, r("a.asso.org")) + renderNsupdateUpsert(t, r("b.other.org")));
-    assert.equal(renderNsupdateDeletes(t, ["a.asso.org", "b.other.org"]), renderNsupdateDelete(t, "a.asso.org") + renderNsupdateDelete(t, "b.other.org"));
-    assert.throws(() => renderNsupdateUpserts(t, [r("a.asso.org"), r("a.asso.org.")]), /a\.asso\.org\. appears twice/);
-    assert.throws(() => renderNsupdateUpserts(t, []), /at least one record set/);
-    assert.throws(() => renderNsupdateDeletes(t, []), /nothing to delete/);
+  const recs = [r("a.asso.org"), r("b.other.org")];
+  it("records: one refresh and one claim message per name, tried in that order, then the names", () => {
+    const sh = renderDnsClaimShell(t, recs, owner);
+    assert.ok(sh.startsWith(['set -eu', 'umask 077', 'tmp="$(mktemp -d)"', "trap 'rm -rf \"$tmp\"' EXIT", "trap 'exit 1' HUP INT TERM", 'cat >"$tmp/tsig.key"', ""].join("\n")));
+    for (const [i, rec] of recs.entries()) {
+      assert.ok(sh.includes(`cat >"$tmp/${i}-refresh.txt" <<'NSUPDATE_SCRIPT'\n${renderNsupdateRefresh(t, rec, owner)}NSUPDATE_SCRIPT\n`));
+      assert.ok(sh.includes(`cat >"$tmp/${i}-claim.txt" <<'NSUPDATE_SCRIPT'\n${renderNsupdateClaim(t, rec, owner)}NSUPDATE_SCRIPT\n`));
+    }
+    assert.ok(sh.endsWith(`claim 'a.asso.org.' "$tmp/0-refresh.txt" "$tmp/0-claim.txt"\nclaim 'b.other.org.' "$tmp/1-refresh.txt" "$tmp/1-claim.txt"\nprintf '%s\\n' 'dns-name a.asso.org.' 'dns-name b.other.org.'\n`));
+    assert.equal(renderNameLines(recs), `${NAME_LINE_PREFIX}a.asso.org.\n${NAME_LINE_PREFIX}b.other.org.\n`);
+    assert.throws(() => renderDnsClaimShell(t, [r("a.asso.org"), r("a.asso.org.")], owner), /a\.asso\.org\. appears twice/);
+    assert.throws(() => renderDnsClaimShell(t, [], owner), /at least one record set/);
+    assert.throws(() => renderDnsReleaseShell(t, [], owner), /nothing to release/);
   });
-  it("create runs nsupdate once then prints the names; update also removes names the previous run printed", () => {
-    const recs = [r("a.asso.org"), r("b.asso.org")];
-    const create = renderDnsApplyShell(t, recs, { removePrevious: false });
-    assert.equal(create, [
-      "set -eu", "umask 077", 'tmp="$(mktemp -d)"', "trap 'rm -rf \"$tmp\"' EXIT", "trap 'exit 1' HUP INT TERM",
-      'cat >"$tmp/tsig.key"', `cat >"$tmp/update.txt" <<'NSUPDATE_SCRIPT'`, renderNsupdateUpserts(t, recs).replace(/\n$/, ""), "NSUPDATE_SCRIPT",
-      'nsupdate -v -t 30 -k "$tmp/tsig.key" "$tmp/update.txt" >&2',
-      "printf '%s\\n' 'dns-name a.asso.org.' 'dns-name b.asso.org.'", "",
-    ].join("\n"));
-    assert.equal(renderNameLines(recs), `${NAME_LINE_PREFIX}a.asso.org.\n${NAME_LINE_PREFIX}b.asso.org.\n`);
-    const update = renderDnsApplyShell(t, recs, { removePrevious: true });
-    assert.ok(update.includes("keep=' a.asso.org. b.asso.org. '\n"));
-    assert.ok(update.includes(`printf '%s\\nupdate delete %s A\\nupdate delete %s AAAA\\nsend\\n' 'server 192.0.2.53 53' "$name" "$name"`));
-    assert.ok(update.indexOf("PULUMI_COMMAND_STDOUT") < update.indexOf("nsupdate -v"), "removals are appended before nsupdate runs");
-    assert.ok(renderDnsApplyShell({ ...t, zone: "asso.org" }, recs, { removePrevious: true }).includes("'server 192.0.2.53 53\nzone asso.org.'"));
-    assert.equal(renderDnsDeleteShell(t, ["a.asso.org"]), renderNsupdateShell(renderNsupdateDelete(t, "a.asso.org")).replace('"$tmp/update.txt"\n', '"$tmp/update.txt" >&2\n'));
+  it("release: create only prints the names; update releases, under the ownership prerequisite, the names the previous run printed and this one does not", () => {
+    const create = renderDnsReleaseDroppedShell(t, recs, owner, { releaseDropped: false });
+    assert.doesNotMatch(create, /PULUMI_COMMAND_STDOUT|^release /m);
+    const update = renderDnsReleaseDroppedShell(t, recs, owner, { releaseDropped: true });
+    assert.ok(update.includes("keep=' a.asso.org. b.other.org. '\n"));
+    assert.ok(update.includes(`printf '%s\\nprereq yxrrset _sf-owner.%s TXT %s\\nupdate delete %s A\\nupdate delete %s AAAA\\nupdate delete _sf-owner.%s TXT\\nsend\\n' 'server 192.0.2.53 53' "$name" '"service-factory stack=staging tenant=asso"' "$name" "$name" "$name" >"$tmp/dropped.txt"`));
+    assert.ok(update.indexOf("PULUMI_COMMAND_STDOUT") < update.indexOf('release "$name"'));
+    assert.ok(renderDnsReleaseDroppedShell({ ...t, zone: "asso.org" }, recs, owner, { releaseDropped: true }).includes("'server 192.0.2.53 53\nzone asso.org.'"));
+    const del = renderDnsReleaseShell(t, ["a.asso.org"], owner);
+    assert.ok(del.includes(renderNsupdateRelease(t, "a.asso.org", owner)) && del.includes(`release 'a.asso.org.' "$tmp/0-release.txt"`));
   });
 });
 
@@ -133,32 +151,31 @@ describe("DnsRecords in the program (staging fixture, under mocks)", () => {
   const TSIG = Buffer.from("known-tsig-secret-for-the-leak-test").toString("base64");
   const load = () => runUnderMocks({ stack: "staging", projectDir: ROOT, secrets: { dnsTsigSecret: TSIG } });
 
-  it("registers one DnsRecords per managed, non-archived tenant holding ONE command for all its names", async () => {
+  it("registers one DnsRecords per managed, non-archived tenant: a release and a records command, the second after every release", async () => {
     const { resources } = await load();
     const comps = resources.filter((r) => r.type === "factory:dns:DnsRecords");
     // Only asso-exemple is dns: managed in tenants/staging (club-velo and collectif-jardins are external, ancienne-asso archived).
     assert.deepEqual(comps.map((c) => [c.name, c.tenant, c.inputs]), [["asso-exemple-dns", "asso-exemple", { tenant: "asso-exemple" }]]);
     const cmds = resources.filter((r) => r.parent === comps[0].urn);
-    assert.deepEqual(cmds.map((c) => `${c.type} ${c.name}`), ["command:local:Command asso-exemple-dns-records"]);
-    assert.equal(resources.filter((r) => r.type === "command:local:Command" && r.tenant === "asso-exemple" && r.parent?.includes("DnsRecords")).length, 1);
-    const [cmd] = cmds;
+    assert.deepEqual(cmds.map((c) => `${c.type} ${c.name}`), ["command:local:Command asso-exemple-dns-release", "command:local:Command asso-exemple-dns-records"]);
+    const [release, records] = cmds;
     const target = { server: "10.20.0.53", port: 53 };
-    assert.deepEqual(Object.keys(cmd.inputs).sort(), ["addPreviousOutputInEnv", "create", "delete", "interpreter", "logging", "stdin", "update"]);
+    const owner = { stack: "staging", tenant: "asso-exemple" };
+    assert.deepEqual(Object.keys(release.inputs).sort(), ["addPreviousOutputInEnv", "create", "interpreter", "logging", "stdin", "update"]);
+    assert.deepEqual(Object.keys(records.inputs).sort(), ["create", "delete", "interpreter", "logging", "stdin"]);
+    assert.deepEqual(records.dependsOn, [release.urn], "records wait for the stack's releases");
     const hostnames = ["asso-exemple.wp.staging.factory.example.org", "cloud.exemple.org", "compta.exemple.org", "static.exemple.org", "www.exemple.org"];
-    assert.equal(cmd.inputs.delete, renderDnsDeleteShell(target, hostnames));
-    assert.equal(cmd.inputs.stdin && (cmd.inputs.stdin as Record<string, unknown>)[SECRET_MARK] !== undefined, true);
-    assert.deepEqual([cmd.inputs.interpreter, cmd.inputs.logging, cmd.inputs.addPreviousOutputInEnv], [["/bin/sh", "-c"], "none", true]);
-    assert.equal((revealSecrets(cmd.inputs) as { stdin: string }).stdin, renderTsigKeyFile("factory-staging", "hmac-sha256", TSIG));
-    // One nsupdate invocation, one message per name, in hostname order.
-    const create = cmd.inputs.create as string;
-    assert.equal(create.match(/^nsupdate /gm)?.length, 1);
-    assert.equal(create.match(/^send$/gm)?.length, 5);
-    assert.deepEqual([...create.matchAll(/^prereq nxrrset (\S+) CNAME$/gm)].map((m) => m[1]), hostnames.map((h) => `${h}.`));
-    assert.match(create, /update add cloud\.exemple\.org\. 300 A 203\.0\.113\.20\nupdate add cloud\.exemple\.org\. 300 AAAA 2001:db8:20::10\nsend\n/);
-    assert.match(create, /update add www\.exemple\.org\. 300 A 203\.0\.113\.20\n/);
-    assert.doesNotMatch(create, /PULUMI_COMMAND_STDOUT/);
-    assert.match(cmd.inputs.update as string, /PULUMI_COMMAND_STDOUT/);
-    assert.equal((cmd.inputs.update as string).replace(/^keep=[\s\S]*?done >>"\$tmp\/update\.txt"\n/m, ""), create);
+    assert.equal(records.inputs.delete, renderDnsReleaseShell(target, hostnames, owner));
+    for (const c of cmds) {
+      assert.ok((c.inputs.stdin as Record<string, unknown>)[SECRET_MARK] !== undefined);
+      assert.deepEqual([c.inputs.interpreter, c.inputs.logging], [["/bin/sh", "-c"], "none"]);
+      assert.equal((revealSecrets(c.inputs) as { stdin: string }).stdin, renderTsigKeyFile("factory-staging", "hmac-sha256", TSIG));
+    }
+    const create = records.inputs.create as string;
+    assert.deepEqual([...create.matchAll(/^claim '(\S+)' /gm)].map((m) => m[1]), hostnames.map((h) => `${h}.`));
+    assert.match(create, /update add cloud\.exemple\.org\. 300 A 203\.0\.113\.20\nupdate add cloud\.exemple\.org\. 300 AAAA 2001:db8:20::10\n/);
+    assert.match(create, /update add _sf-owner\.www\.exemple\.org\. 300 TXT "service-factory stack=staging tenant=asso-exemple"/);
+    assert.match(release.inputs.update as string, /PULUMI_COMMAND_STDOUT/);
   });
 
   it("never puts the TSIG secret anywhere but the secret stdin", async () => {
