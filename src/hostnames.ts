@@ -62,3 +62,70 @@ export function platformConflict(hostname: string, domain: string, platform: Pla
   }
   return undefined;
 }
+
+/** A hostname the platform itself uses (mail relays, image registries, DNS server, Docker hosts). */
+export interface PlatformOwnedName {
+  hostname: string;
+  /** What uses it, for the error message. */
+  what: string;
+}
+
+/** The host part of a Docker endpoint (`ssh://user@host:22`, `tcp://host:2376`), or undefined (unix socket). */
+function endpointHost(endpoint: string): string | undefined {
+  const m = /^(?:ssh|tcp|https?):\/\/(?:[^@/]*@)?(\[[^\]]+\]|[^:/]+)/.exec(endpoint);
+  return m ? m[1] : undefined;
+}
+
+/** The registry of an image reference (`registry.example.org/x:1` → registry.example.org), or undefined (Docker Hub). */
+function imageRegistry(image: string): string | undefined {
+  const first = image.split("/")[0];
+  return image.includes("/") && (first.includes(".") || first.includes(":")) ? first.replace(/:\d+$/, "") : undefined;
+}
+
+/**
+ * Every hostname the stack's settings name for the platform: no tenant may use one of them, nor a name
+ * under one (its records would be the platform's, and with `dns: managed` a tenant's update would write
+ * them).
+ */
+export function platformOwnedNames(s: {
+  mail: { host: string; bulkHost?: string };
+  /** The pinned images (ImageSet), by service. */
+  images: object;
+  dns: { server: string };
+  hosts: readonly { name: string; docker: string }[];
+}): PlatformOwnedName[] {
+  const out: PlatformOwnedName[] = [];
+  const add = (hostname: string | undefined, what: string) => {
+    const h = hostname?.toLowerCase().replace(/\.$/, "");
+    if (h && /[a-z]/.test(h) && h.includes(".") && !out.some((o) => o.hostname === h)) out.push({ hostname: h, what });
+  };
+  add(s.mail.host, "the mail relay (mail.host)");
+  add(s.mail.bulkHost, "the bulk mail relay (mail.bulkHost)");
+  for (const [name, image] of (Object.entries(s.images) as [string, string][]).sort()) add(imageRegistry(image), `the image registry of images.${name}`);
+  add(s.dns.server, "the DNS server (dns.server)");
+  for (const h of s.hosts) add(endpointHost(h.docker), `the Docker endpoint of host ${h.name}`);
+  return out;
+}
+
+/**
+ * Why `hostname` may not be used by tenant `slug`: a platform-owned name (or one under it), or another
+ * tenant's default name — `<x>.<label>.<domain>` for a service label belongs to tenant x, and only as
+ * that service's hostname (`<x>.nextcloud.<domain>` is x's Nextcloud, nobody else's, nothing else).
+ */
+export function reservedNameConflict(hostname: string, o: {
+  slug: string; service: string; domain: string; platformNames: readonly PlatformOwnedName[]; serviceLabels: Record<string, string>;
+}): string | undefined {
+  for (const p of o.platformNames) {
+    if (hostname === p.hostname || hostname.endsWith(`.${p.hostname}`)) return `is ${hostname === p.hostname ? "" : "under "}${p.hostname}, ${p.what}`;
+  }
+  for (const [service, label] of Object.entries(o.serviceLabels)) {
+    const root = `${label}.${o.domain}`;
+    if (!hostname.endsWith(`.${root}`)) continue;
+    const owner = hostname.slice(0, -(root.length + 1));
+    if (owner !== o.slug || service !== o.service) {
+      const whose = owner.includes(".") ? "" : owner === o.slug ? ` (this one is this tenant's default ${service} hostname, not its ${o.service} one)` : ` (this one is reserved for tenant ${owner})`;
+      return `is under ${root}, where only <slug>.${root} names live, each the default ${service} hostname of tenant <slug>${whose}`;
+    }
+  }
+  return undefined;
+}

@@ -5,6 +5,7 @@ import { placeAll } from "./placement";
 import { loadStackFile } from "./settings";
 import { loadTenantDir } from "./tenants";
 import { Problem, StackSettings, Tenant, ValidationError } from "./types";
+import { platformOwnedNames } from "./hostnames";
 
 export interface FactoryInputs {
   settings: StackSettings;
@@ -31,7 +32,7 @@ export function readFactoryInputs(opts: ReadOptions): { inputs?: FactoryInputs; 
   const { settings, problems } = loadStackFile(opts.stack, stackFile, path.relative(root, stackFile) || stackFile);
   if (!settings) return { problems };
   const tenantsDir = path.resolve(root, opts.tenantsDir || settings.tenantsDir || path.join("tenants", opts.stack));
-  const loaded = loadTenantDir(tenantsDir, { domain: settings.domain, hosts: settings.hosts }, root);
+  const loaded = loadTenantDir(tenantsDir, { domain: settings.domain, hosts: settings.hosts, platformNames: platformOwnedNames(settings) }, root);
   if (loaded.problems.length > 0) return { problems: loaded.problems };
   return { inputs: { settings, tenants: loaded.tenants, placement: placeAll(loaded.tenants, settings.hosts) }, problems: [] };
 }

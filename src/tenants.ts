@@ -3,7 +3,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Node } from "yaml";
-import { checkHostname, platformConflict, RESERVED_LABELS } from "./hostnames";
+import { checkHostname, platformConflict, PlatformOwnedName, RESERVED_LABELS, reservedNameConflict } from "./hostnames";
 import {
   DnsMode, platformHostnames, Problem, SERVICE_HOST_LABEL, SERVICE_NAMES, ServiceName, Tenant, TenantStatus,
   wordpressEditRoot,
@@ -29,6 +29,8 @@ export interface TenantContext {
   domain: string;
   /** Inventory host names with their drain flag. */
   hosts: { name: string; drain: boolean }[];
+  /** Hostnames the stack's settings name for the platform (platformOwnedNames); none by default. */
+  platformNames?: readonly PlatformOwnedName[];
 }
 
 export interface LoadResult {
@@ -190,13 +192,18 @@ export function loadTenantSources(sources: { file: string; source: string }[], c
     } else seenSlug.set(t.slug, file);
     for (const { key, hostname } of tenantHostnames(t)) {
       const lower = hostname.toLowerCase();
-      const conflict = platformConflict(lower, ctx.domain, platform);
+      const service = key.split(".")[1];
+      const conflict = platformConflict(lower, ctx.domain, platform)
+        ?? reservedNameConflict(lower, { slug: t.slug, service, domain: ctx.domain, platformNames: ctx.platformNames ?? [], serviceLabels: SERVICE_HOST_LABEL });
       const underEdit = lower.endsWith(`.${editRoot}`) || lower === editRoot;
       if (conflict) {
         at(key, `${key} "${hostname}" ${conflict}`);
         ok = false;
       } else if (underEdit && key !== "services.wordpress.editHostname") {
         at(key, `${key} "${hostname}" is under ${editRoot}, which is reserved for WordPress editing hostnames`);
+        ok = false;
+      } else if (underEdit && lower !== `${t.slug}.${editRoot}`) {
+        at(key, `${key} "${hostname}" is under ${editRoot}, where each tenant has only its own <slug>.${editRoot}`);
         ok = false;
       } else if (seenHost.has(lower)) {
         at(key, `${key} "${hostname}" is already used by ${seenHost.get(lower)}`);
