@@ -12,7 +12,7 @@ import { roleName } from "./keycloak/naming";
 import { settingsStackFor, shardOf, StackRole, stackRole } from "./shards";
 import { ServiceName } from "./types";
 import { FactoryInputs, requireFactoryInputs } from "./inputs";
-import { OPERATOR_SECRET_KEYS, PROJECT } from "./settings";
+import { OPERATOR_SECRET_KEYS, PROJECT, SHARD_SECRET_KEYS } from "./settings";
 import { pahekoHost, pahekoUpstream, PahekoFactory, PahekoInstanceRef, PahekoOrganisation, pahekoRef } from "../components/paheko";
 import { WordPressInstanceRef, WordPressMultisite, WordPressSite, wordpressRef } from "../components/wordpress";
 import { StaticSite } from "../components/staticSite";
@@ -252,7 +252,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
       realmId,
       identities: Object.fromEntries([...identities].map(([slug, id]) => [slug, id.scopeRoles()])),
       // Only what tenant shards need; a Pulumi secret, readable only by those with the stack's secrets provider.
-      platformSecrets: pulumi.secret(pulumi.all(secrets as Record<string, pulumi.Output<string>>)),
+      platformSecrets: pulumi.secret(pulumi.all(Object.fromEntries(SHARD_SECRET_KEYS.map((k) => [k, secrets[k]])) as Record<string, pulumi.Output<string>>)),
     } : {}),
   };
 }
@@ -264,11 +264,20 @@ function redisContainers(platform: Platform): Record<string, pulumi.Resource> {
   return out;
 }
 
+/** The value a tenant shard holds for an operator secret the platform keeps to itself. */
+export function notForShards(key: string): string {
+  return `(${key} is not given to tenant shards)`;
+}
+
 /** The operator secrets as a tenant shard reads them: the platform stack's secret output, key by key. */
 function secretsFrom(ref: pulumi.StackReference): PlatformSecrets {
   const all = ref.requireOutput("platformSecrets") as pulumi.Output<Record<string, string>>;
   const out = {} as PlatformSecrets;
-  for (const key of OPERATOR_SECRET_KEYS) out[key] = pulumi.secret(all.apply((x) => x[key]));
+  for (const key of OPERATOR_SECRET_KEYS) {
+    // A key the platform does not export gets a marker instead of a value (test/sharding.test.ts proves
+    // that no shard resource receives one).
+    out[key] = (SHARD_SECRET_KEYS as readonly string[]).includes(key) ? pulumi.secret(all.apply((x) => x[key])) : pulumi.secret(notForShards(key));
+  }
   return out;
 }
 

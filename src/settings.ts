@@ -30,6 +30,13 @@ export const OPERATOR_SECRETS = {
 export type OperatorSecret = keyof typeof OPERATOR_SECRETS;
 export const OPERATOR_SECRET_KEYS = Object.keys(OPERATOR_SECRETS) as OperatorSecret[];
 
+/**
+ * The operator secrets a tenant shard's resources use (providers and tenant commands: databases, Keycloak
+ * clients, bucket keys and CORS, DNS, Nextcloud's mail and Redis users). The platform stack exports only
+ * these; garageRpcSecret (the Garage nodes' own) never leaves it.
+ */
+export const SHARD_SECRET_KEYS: readonly OperatorSecret[] = OPERATOR_SECRET_KEYS.filter((k) => k !== "garageRpcSecret");
+
 const SETTING_KEYS = [
   "domain", "acmeEmail", "tenantsDir", "shards", "realm", "edgeTls", "hosts", "images", "services", "dns",
   "nextcloud", "wordpress", "mail",

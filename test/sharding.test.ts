@@ -7,7 +7,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import { generateRoster, writeRoster } from "../bench/roster";
-import { HarnessResult, maskSecrets, RecordedResource, runUnderMocks } from "../src/harness";
+import { HarnessResult, maskSecrets, RecordedResource, revealSecrets, runUnderMocks } from "../src/harness";
+import { notForShards } from "../src/program";
+import { OPERATOR_SECRET_KEYS, SHARD_SECRET_KEYS } from "../src/settings";
 import { shardOf } from "../src/shards";
 
 const root = path.join(__dirname, "..");
@@ -45,6 +47,19 @@ describe("sharded stacks", () => {
     platform = await runUnderMocks({ stack: STACK, projectDir: shardedDir });
     for (let k = 0; k < SHARDS; k++) {
       shards.push(await runUnderMocks({ stack: `${STACK}-${k}`, projectDir: shardedDir, stackOutputs: { [STACK]: platform.outputs as Record<string, unknown> } }));
+    }
+  });
+
+  it("the platform hands the shards only the secrets their resources use (no garageRpcSecret)", () => {
+    const exported = (platform.outputs as { platformSecrets: unknown }).platformSecrets;
+    const keys = Object.keys(revealSecrets(exported) as Record<string, string>).sort();
+    assert.deepEqual(keys, [...SHARD_SECRET_KEYS].sort());
+    assert.ok(!keys.includes("garageRpcSecret"));
+    // No shard resource received a secret the platform keeps (its marker would be in the inputs).
+    const markers = OPERATOR_SECRET_KEYS.filter((k) => !SHARD_SECRET_KEYS.includes(k)).map(notForShards);
+    for (const r of shards.flatMap((s) => s.resources)) {
+      const text = JSON.stringify(revealSecrets(r.inputs));
+      for (const m of markers) assert.ok(!text.includes(m), `${r.urn} received ${m}`);
     }
   });
 
