@@ -8,7 +8,7 @@ import { pahekoHost, PAHEKO_HTTP_PORT, PAHEKO_PUBLISHED_PORT } from "../componen
 import { revealSecrets, SECRET_MARK } from "../src/harness";
 import { checkOrgs, PAHEKO_PATHS, renderPahekoConfig } from "../src/paheko/config";
 import { renderCronLoop, renderFolderScript, renderImageCronLoop } from "../src/paheko/scripts";
-import { phpQuote, shQuote } from "../src/paheko/shell";
+import { phpQuote, shQuote } from "../src/quote";
 import { Host } from "../src/types";
 import { byName, defaults, DOMAIN, FIVE, FixtureTenant, leaks, ONE, OPERATOR_SECRET_VALUES, POOLED_HOST, runWith } from "./pahekoWordpressFixtures";
 import { FAKE_PAHEKO_VERSION, fakePahekoPhp } from "./support/fakePaheko";

@@ -3,7 +3,8 @@ import { describe, it } from "node:test";
 import * as postgresql from "@pulumi/postgresql";
 import { TenantDatabase } from "../components/tenantDatabase";
 import { RecordedResource, runUnderMocks, SECRET_MARK } from "../src/harness";
-import { checkTenantDatabaseName, quoteIdent, quoteLiteral, tenantDatabaseName } from "../src/postgres/names";
+import { checkTenantDatabaseName, tenantDatabaseName } from "../src/postgres/names";
+import { quoteIdent, quoteLiteral } from "../src/quote";
 import { renderTenantDatabaseSql, tenantDatabaseSpec } from "../src/postgres/tenantDatabase";
 
 async function run(connectionLimit?: number): Promise<RecordedResource[]> {

@@ -4,6 +4,7 @@
 // which Caddy (and caddy-security) resolve when the config is adapted inside the container.
 import { platformHostnames, Tenant } from "../types";
 import { tenantWalls, Wall, WALL_AUTH_PATH, WALL_TOKEN_KEY_FILE, WallOrigin } from "./wall";
+import { caddyString } from "../quote";
 
 /** Where the edge container keeps its live config and secret files (a volume). */
 export const EDGE_STATE_DIR = "/etc/caddy/factory";
@@ -71,10 +72,6 @@ export function keycloakPublicUrl(domain: string): string {
   return `https://${platformHostnames(domain).sso}`;
 }
 
-/** A Caddyfile string token: quoted, with backslashes and quotes escaped. */
-export function q(s: string): string {
-  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
-}
 
 const MAINTENANCE_HTML =
   "<!doctype html><html lang='fr'><head><meta charset='utf-8'><title>Maintenance</title></head>" +
@@ -226,7 +223,7 @@ export function renderEdgeCaddyfile(input: EdgeConfigInput): string {
     "\theader Retry-After 3600",
     "\theader Cache-Control no-store",
     "\trespond 503 {",
-    `\t\tbody ${q(MAINTENANCE_HTML)}`,
+    `\t\tbody ${caddyString(MAINTENANCE_HTML)}`,
     "\t}",
     "}",
   ];

@@ -3,6 +3,7 @@
 // variants (s3.config.php: OBJECTSTORE_S3_KEY_FILE/SECRET_FILE, smtp.config.php: SMTP_PASSWORD_FILE,
 // redis.config.php: REDIS_HOST_PASSWORD_FILE).
 import { MAX_UPLOAD_MB, NC_PATHS, PHP_MEMORY_LIMIT } from "./layout";
+import { shQuote } from "../quote";
 
 /** The secret files of a tenant, by role; values are file names under a secrets directory. */
 export const SECRET_FILES = {
@@ -94,11 +95,7 @@ export function renderEnvFile(lines: readonly string[]): string {
     const eq = l.indexOf("=");
     const key = l.slice(0, eq);
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`bad environment key ${key}`);
-    return `export ${key}=${shq(l.slice(eq + 1))}`;
+    return `export ${key}=${shQuote(l.slice(eq + 1))}`;
   }).join("\n") + "\n";
 }
 
-/** POSIX single-quoting. */
-export function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}

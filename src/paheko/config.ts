@@ -1,7 +1,7 @@
 // Paheko multi-site ("factory") configuration: one shared installation, one folder per organisation under
 // FACTORY_USER_DIRECTORY, and a domain -> organisation map so each tenant keeps its own domain (the stock
 // factory config only maps `<org>.<FACTORY_DOMAIN>` sub-domains). Pure: no Pulumi import.
-import { phpQuote } from "./shell";
+import { phpQuote } from "../quote";
 
 /** Paheko organisation names (the folder under users/): what Paheko's factory accepts. */
 export const PAHEKO_ORG_PATTERN = /^[a-z0-9_-]{1,63}$/;

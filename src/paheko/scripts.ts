@@ -2,7 +2,7 @@
 // cron loop run by the cron sidecar. POSIX sh (busybox/ash and dash), checked by shellcheck in the lab
 // test. Pure: no Pulumi import.
 import { PAHEKO_ORG_PATTERN, PAHEKO_PATHS } from "./config";
-import { shQuote } from "./shell";
+import { shQuote } from "../quote";
 
 function checkOrg(org: string): void {
   if (!PAHEKO_ORG_PATTERN.test(org)) throw new Error(`Paheko organisation "${org}" must match ${PAHEKO_ORG_PATTERN}`);

@@ -28,14 +28,3 @@ export function checkTenantDatabaseName(name: string): string | undefined {
   return undefined;
 }
 
-/** Double-quoted identifier (quotes doubled), safe for any name. */
-export function quoteIdent(name: string): string {
-  if (name.includes("\u0000")) throw new Error("identifier contains a NUL byte");
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-/** Single-quoted string literal (standard_conforming_strings: quotes doubled, backslashes literal). */
-export function quoteLiteral(value: string): string {
-  if (value.includes("\u0000")) throw new Error("literal contains a NUL byte");
-  return `'${value.replace(/'/g, "''")}'`;
-}

@@ -2,7 +2,8 @@
 // (components/tenantDatabase.ts) turns it into @pulumi/postgresql resources, and renderTenantDatabaseSql
 // turns the very same spec into the SQL those resources execute, so the lab test can apply it to a real
 // server and audit the result. Pure: no Pulumi, no driver.
-import { checkTenantDatabaseName, quoteIdent, quoteLiteral } from "./names";
+import { quoteIdent, quoteLiteral } from "../quote";
+import { checkTenantDatabaseName } from "./names";
 
 export const DEFAULT_CONNECTION_LIMIT = 20;
 

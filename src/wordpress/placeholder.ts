@@ -1,9 +1,7 @@
 // The first index.html of a new website bucket (WordPress or static site): the public hostname answers
 // with a short page instead of a 404 until the first publication replaces it. Pure.
+import { escapeHtml } from "../quote";
 
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
-}
 
 /** A minimal, self-contained HTML page for a site not published yet. */
 export function placeholderPage(hostname: string, title?: string): string {

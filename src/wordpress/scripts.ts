@@ -3,7 +3,7 @@
 // `docker exec -i -u www-data <container> sh -s`, so nothing of it appears on a command line; secrets
 // come from files in the container or from environment variables passed by name (`docker exec -e NAME`).
 // Pure: no Pulumi import.
-import { phpQuote, shQuote } from "../paheko/shell";
+import { phpQuote, shQuote } from "../quote";
 
 /** Paths inside the WordPress container (official image layout). */
 export const WORDPRESS_PATHS = {
