@@ -43,7 +43,18 @@ function run(name: string): void {
   ok(["run", "-d", "--name", name, "--user", "33:33", "--network", "none", "--restart", "unless-stopped",
     "--security-opt", "no-new-privileges:true", "--entrypoint", "sleep", IMAGE, "infinity"]);
 }
-const cgroup = (name: string, file: string) => ok(["exec", name, "cat", `/sys/fs/cgroup/pids/${file}`]);
+/**
+ * A pids cgroup file of a container, read inside it. A container at its limit has no free slot for the
+ * exec'd `cat` (docker exec then exits 126) until one of its processes ends: retry a few times.
+ */
+function cgroup(name: string, file: string): string {
+  for (let attempt = 0; ; attempt++) {
+    const r = d(["exec", name, "cat", `/sys/fs/cgroup/pids/${file}`]);
+    if (r.code === 0) return r.out;
+    if (r.code !== 126 || attempt >= 20) assert.fail(`docker exec ${name} cat ${file}: exit ${r.code} ${r.stderr}`);
+    spawnSync("sleep", ["0.25"]);
+  }
+}
 /** Starts `n` background sleeps in the container; what sh said about failed forks. */
 const spawn = (name: string, n: number) => d(["exec", name, "sh", "-c", `i=0; while [ $i -lt ${n} ]; do sleep 120 & i=$((i+1)); done`]);
 const skip = (t: TestContext) => { if (skipWhy) { t.skip(skipWhy); return true; } return false; };
