@@ -2,8 +2,8 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { PAHEKO_PATHS, PahekoOrg, renderPahekoConfig } from "../src/paheko/config";
-import { renderCronLoop, renderFolderScript } from "../src/paheko/scripts";
+import { PAHEKO_PATHS, PahekoOrg, renderCronOrganisations, renderPahekoConfig, renderPahekoMap } from "../src/paheko/config";
+import { renderCronLoop, renderFolderScript, renderOrganisationsScript } from "../src/paheko/scripts";
 import { Host, MailSettings } from "../src/types";
 import { urlHost } from "../src/endpoints";
 
@@ -65,6 +65,8 @@ export class PahekoFactory extends pulumi.ComponentResource {
   readonly dockerHost: string;
   readonly container: docker.Container;
   readonly cron: docker.Container;
+  /** Writes the organisation map and the cron list into the data volume (re-run when they change). */
+  readonly organisations: command.local.Command;
   readonly volume: docker.Volume;
   /** The rendered config.local.php (no secret in it). */
   readonly config: string;
@@ -87,7 +89,6 @@ export class PahekoFactory extends pulumi.ComponentResource {
       factoryDomain: args.factoryDomain,
       fileStorageQuotaBytes: args.fileStorageQuotaBytes ?? PAHEKO_DEFAULT_QUOTA_BYTES,
       secretKeyFile,
-      orgs: args.orgs,
       mail: {
         host: args.mail.bulkHost ?? args.mail.host,
         port: args.mail.port,
@@ -96,7 +97,9 @@ export class PahekoFactory extends pulumi.ComponentResource {
         sender: args.mail.from,
       },
     });
-    const cronLoop = renderCronLoop({ orgs: args.orgs.filter((o) => !o.suspended).map((o) => o.org), intervalSeconds: args.cronIntervalSeconds });
+    // The organisations are data in the volume, not in the containers' uploads: a tenant added, changed or
+    // suspended re-runs this command and re-creates no container (the sessions of the others stay).
+    const cronLoop = renderCronLoop({ intervalSeconds: args.cronIntervalSeconds });
 
     const uploads: docker.types.input.ContainerUpload[] = [
       { file: `${PAHEKO_PATHS.root}/config.local.php`, content: this.config, permissions: "0444" },
@@ -131,6 +134,13 @@ export class PahekoFactory extends pulumi.ComponentResource {
       uploads: [...uploads, { file: PAHEKO_CRON_SCRIPT, content: cronLoop, permissions: "0555" }],
       entrypoints: ["/bin/sh", PAHEKO_CRON_SCRIPT],
     }, containerOpts);
+
+    this.organisations = new command.local.Command(`${name}-organisations`, {
+      create: `docker exec -i ${name} sh -s`,
+      stdin: renderOrganisationsScript({ map: renderPahekoMap(args.orgs), cronOrgs: renderCronOrganisations(args.orgs) }),
+      environment: { DOCKER_HOST: args.host.docker },
+      logging: "stdoutAndStderr",
+    }, { parent: this, dependsOn: [this.container] });
 
     this.registerOutputs({ host: this.host, upstream: this.upstream });
   }

@@ -459,7 +459,9 @@ describe("paheko-factory image: what components/paheko.ts and src/paheko use", (
       }
       fs.writeFileSync(path.join(users, "asso-a", "association.sqlite"), `${FAKE_PAHEKO_VERSION}\n`);
       fs.writeFileSync(path.join(users, "asso-b", "association.sqlite"), "1.3.14\n");
-      const loop = renderCronLoop({ orgs: ["asso-a", "asso-b", "asso-c"], usersDir: users, pahekoRoot: "/code" });
+      const orgsFile = path.join(tmp, "cron-organisations");
+      fs.writeFileSync(orgsFile, "asso-a\nasso-b\nasso-c\n");
+      const loop = renderCronLoop({ orgsFile, usersDir: users, pahekoRoot: "/code" });
       const r = spawnSync("sh", ["-s", "--", "--once"], { input: loop, env: { PATH: p }, encoding: "utf8" });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stderr, "");

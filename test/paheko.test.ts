@@ -6,8 +6,8 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { pahekoHost, PAHEKO_HTTP_PORT, PAHEKO_PUBLISHED_PORT } from "../components/paheko";
 import { revealSecrets, SECRET_MARK } from "../src/harness";
-import { checkOrgs, PAHEKO_PATHS, renderPahekoConfig } from "../src/paheko/config";
-import { renderCronLoop, renderFolderScript, renderImageCronLoop } from "../src/paheko/scripts";
+import { checkOrgs, PAHEKO_PATHS, renderCronOrganisations, renderPahekoConfig, renderPahekoMap } from "../src/paheko/config";
+import { renderCronLoop, renderFolderScript, renderImageCronLoop, renderOrganisationsScript } from "../src/paheko/scripts";
 import { phpQuote, shQuote } from "../src/quote";
 import { Host } from "../src/types";
 import { byName, defaults, DOMAIN, FIVE, FixtureTenant, leaks, ONE, OPERATOR_SECRET_VALUES, POOLED_HOST, runWith } from "./pahekoWordpressFixtures";
@@ -26,8 +26,8 @@ describe("Paheko config renderer", () => {
     { org: "alpha", hostnames: ["alpha.paheko.example.org", "gestion.alpha.example"] },
   ];
 
-  it("renders the factory constants, the domain map and no secret value", () => {
-    const php = renderPahekoConfig({ ...baseConfig, orgs });
+  it("renders the factory constants and no secret value; the organisations come from the map file", () => {
+    const php = renderPahekoConfig(baseConfig);
     for (const line of [
       "namespace Paheko;",
       "const FACTORY_DOMAIN = 'paheko.example.org';",
@@ -39,23 +39,33 @@ describe("Paheko config renderer", () => {
       "const USE_CRON = true;",
       "const SMTP_HOST = 'bulk.example.org';",
       "const SMTP_SECURITY = 'STARTTLS';",
-      "\t'alpha.paheko.example.org' => 'alpha',",
-      "\t'gestion.alpha.example' => 'alpha',",
-      "\t'compta.beta.example' => 'beta',",
-      "\t'alpha' => 'alpha.paheko.example.org',",
+      "$factory_map = @include '/data/factory/organisations.php';",
       "define('Paheko\\SECRET_KEY', $factory_secret('/run/secrets/paheko/secret_key'));",
     ]) assert.ok(php.split("\n").includes(line), `missing line: ${line}`);
     assert.doesNotMatch(php, /SQLITE_JOURNAL_MODE/);
-    assert.match(renderPahekoConfig({ ...baseConfig, orgs, walJournal: true }), /const SQLITE_JOURNAL_MODE = 'WAL';/);
+    assert.doesNotMatch(php, /alpha|beta/, "no organisation in config.local.php: adding one re-creates no container");
+    assert.match(renderPahekoConfig({ ...baseConfig, walJournal: true }), /const SQLITE_JOURNAL_MODE = 'WAL';/);
   });
 
-  it("is byte-identical whatever the order of the organisations", () => {
-    assert.equal(renderPahekoConfig({ ...baseConfig, orgs }), renderPahekoConfig({ ...baseConfig, orgs: [...orgs].reverse() }));
+  it("renders the organisation map and the cron list, byte-identical whatever the order", () => {
+    const map = renderPahekoMap(orgs);
+    for (const line of [
+      "\t\t'alpha.paheko.example.org' => 'alpha',",
+      "\t\t'gestion.alpha.example' => 'alpha',",
+      "\t\t'compta.beta.example' => 'beta',",
+      "\t\t'alpha' => 'alpha.paheko.example.org',",
+    ]) assert.ok(map.split("\n").includes(line), `missing line: ${line}`);
+    assert.equal(map, renderPahekoMap([...orgs].reverse()));
+    assert.equal(renderCronOrganisations([...orgs, { org: "gamma", hostnames: ["g.example"], suspended: true }]), "alpha\nbeta\n", "suspended ones are not run");
+    const script = renderOrganisationsScript({ map, cronOrgs: "alpha\nbeta\n" });
+    assert.ok(script.includes(`cat > "$map.new" <<'PAHEKO_MAP'\n${map}PAHEKO_MAP\n`));
+    assert.ok(script.indexOf('mv "$map.new" "$map"') > script.indexOf("PAHEKO_CRON_ORGS\n"), "renamed whole, after both are written");
+    assert.throws(() => renderOrganisationsScript({ map: "x\nPAHEKO_MAP\nrm -rf /\n", cronOrgs: "" }), /heredoc marker/);
   });
 
   it("picks TLS for 465 and no encryption for 25", () => {
-    assert.match(renderPahekoConfig({ ...baseConfig, orgs, mail: { ...baseConfig.mail, port: 465 } }), /SMTP_SECURITY = 'TLS'/);
-    assert.match(renderPahekoConfig({ ...baseConfig, orgs, mail: { ...baseConfig.mail, port: 25 } }), /SMTP_SECURITY = 'NONE'/);
+    assert.match(renderPahekoConfig({ ...baseConfig, mail: { ...baseConfig.mail, port: 465 } }), /SMTP_SECURITY = 'TLS'/);
+    assert.match(renderPahekoConfig({ ...baseConfig, mail: { ...baseConfig.mail, port: 25 } }), /SMTP_SECURITY = 'NONE'/);
   });
 
   it("refuses bad organisation names, duplicates and a hostname mapped twice", () => {
@@ -82,22 +92,22 @@ describe("Paheko scripts", () => {
     assert.throws(() => renderFolderScript({ org: "../etc" }), /must match/);
   });
 
-  it("the cron loop lists organisations sorted and unique, and checks its intervals", () => {
-    const s = renderCronLoop({ orgs: ["zeta", "alpha", "zeta"] });
-    assert.match(s, /^orgs='alpha zeta'$/m);
+  it("the cron loop reads its organisations from the list in the data volume, and checks its intervals", () => {
+    const s = renderCronLoop();
+    assert.match(s, /^orgs_file='\/data\/factory\/cron-organisations'$/m);
     assert.match(s, /^interval=300$/m);
     assert.match(s, /^paheko_root='\/var\/www\/paheko'$/m);
     assert.equal(PAHEKO_PATHS.plugins, `${PAHEKO_PATHS.root}/data/plugins`);
     // Paheko's CLI, not the deprecated wrappers (Paheko 1.3.15 src/scripts/cron.php:3-6).
     for (const cmd of ["upgrade", "cron", "queue run --quiet"]) assert.ok(s.includes(`"$paheko_root/bin/paheko" ${cmd} `), cmd);
     assert.doesNotMatch(s, /scripts\/(cron|emails)\.php"/);
-    assert.throws(() => renderCronLoop({ orgs: [], intervalSeconds: 0 }), /positive integer/);
-    assert.throws(() => renderCronLoop({ orgs: [], cronEverySeconds: 1.5 }), /positive integer/);
+    assert.throws(() => renderCronLoop({ intervalSeconds: 0 }), /positive integer/);
+    assert.throws(() => renderCronLoop({ cronEverySeconds: 1.5 }), /positive integer/);
   });
 
   it("the program's loop and the image's default loop share what they do per organisation", () => {
     const body = (s: string) => s.slice(s.indexOf("run_org() {"), s.indexOf("\n}\n", s.indexOf("run_org() {")));
-    const prog = renderCronLoop({ orgs: ["a"] });
+    const prog = renderCronLoop();
     assert.ok(body(prog).length > 200);
     assert.equal(body(prog), body(renderImageCronLoop()));
   });
@@ -149,7 +159,10 @@ describe("Paheko cron loop against a fake bin/paheko that behaves as Paheko 1.3.
       f.org("never-visited");
       f.org("broken", `${FAKE_PAHEKO_VERSION}\n`, { "fail-cron": "" });
       const orgs = ["current", "outdated", "empty-db", "never-visited", "broken", "no-folder"];
-      const script = renderCronLoop({ orgs, usersDir: f.users, pahekoRoot: "/code", php: f.php });
+      // The list as the program writes it (sorted), plus a line that is no organisation name.
+      const orgsFile = path.join(f.users, "..", "cron-organisations");
+      fs.writeFileSync(orgsFile, renderCronOrganisations(orgs.map((org) => ({ org, hostnames: [`${org}.example`] }))) + "../etc\n");
+      const script = renderCronLoop({ orgsFile, usersDir: f.users, pahekoRoot: "/code", php: f.php });
       const r = spawnSync("sh", ["-s", "--", "--once"], { input: script, encoding: "utf8" });
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(f.calls(), [
@@ -160,7 +173,9 @@ describe("Paheko cron loop against a fake bin/paheko that behaves as Paheko 1.3.
       assert.equal(fs.readFileSync(path.join(f.users, "outdated", "association.sqlite"), "utf8").trim(), FAKE_PAHEKO_VERSION);
       assert.match(r.stdout, /database of outdated upgraded/);
       // The only failure reported is the real one; nothing refused, nothing deprecated.
-      assert.deepEqual(r.stderr.trim().split("\n").filter((l) => l.startsWith("paheko-cron:")).sort(), ["paheko-cron: cron failed for broken (exit 255)", "paheko-cron: no-folder has no folder yet, skipped"]);
+      assert.deepEqual(r.stderr.trim().split("\n").filter((l) => l.startsWith("paheko-cron:")).sort(), [
+        "paheko-cron: ../etc is not an organisation name, skipped", "paheko-cron: cron failed for broken (exit 255)", "paheko-cron: no-folder has no folder yet, skipped",
+      ]);
       assert.doesNotMatch(r.stdout + r.stderr, /Database does not exist|requires an upgrade|deprecated/);
       assert.equal(fs.readFileSync(path.join(f.users, "current", "queue"), "utf8").trim(), "3");
     } finally {
@@ -173,7 +188,9 @@ describe("Paheko cron loop against a fake bin/paheko that behaves as Paheko 1.3.
     try {
       f.org("asso", `${FAKE_PAHEKO_VERSION}\n`);
       // Two passes 1 s apart, cron every hour: upgrade and cron run once (the first pass), the queue twice.
-      const script = renderCronLoop({ orgs: ["asso"], usersDir: f.users, pahekoRoot: "/code", php: f.php, intervalSeconds: 1 })
+      const orgsFile = path.join(f.users, "..", "cron-organisations");
+      fs.writeFileSync(orgsFile, "asso\n");
+      const script = renderCronLoop({ orgsFile, usersDir: f.users, pahekoRoot: "/code", php: f.php, intervalSeconds: 1 })
         .replace('  sleep "$interval"\n', '  sleep "$interval"\n  passes=$((${passes:-0} + 1)); [ "$passes" -lt 2 ] || exit 0\n');
       const r = spawnSync("sh", ["-s"], { input: script, encoding: "utf8", timeout: 20000 });
       assert.equal(r.status, 0, r.stderr);
@@ -201,12 +218,13 @@ function expectedHostname(t: FixtureTenant): string {
 
 for (const [label, tenants] of [["1 tenant", ONE], ["5 tenants", FIVE]] as const) {
   describe(`Paheko under mocks with ${label}`, () => {
-    it("registers exactly one instance: one web and one cron container, one protected volume, one protected secret key", async () => {
+    it("registers exactly one instance: one web and one cron container, one protected volume, one protected secret key, the organisations command", async () => {
       const { resources: rs } = await runWith(tenants);
       assert.equal(rs.filter((r) => r.type === "factory:paheko:PahekoFactory").length, 1);
       const factory = byName(rs, "paheko");
       const children = rs.filter((r) => r.parent === factory.urn).map((r) => `${r.type} ${r.name}`).sort();
       assert.deepEqual(children, [
+        "command:local:Command paheko-organisations",
         "docker:index/container:Container paheko-app",
         "docker:index/container:Container paheko-cron",
         "docker:index/remoteImage:RemoteImage paheko-image",
@@ -243,18 +261,40 @@ for (const [label, tenants] of [["1 tenant", ONE], ["5 tenants", FIVE]] as const
         factoryDomain: `paheko.${DOMAIN}`,
         fileStorageQuotaBytes: 1024 ** 3,
         secretKeyFile: "/run/secrets/paheko/secret_key",
-        orgs: served.map((t) => ({ org: t.slug, hostnames: [expectedHostname(t)] })),
         mail: { host: "bulk.factory.example.org", port: 587, user: "noreply@factory.example.org", passwordFile: "/run/secrets/paheko/smtp_password", sender: "noreply@factory.example.org" },
       });
       assert.equal(byFile["/var/www/paheko/config.local.php"], expected);
       const cronUploads = revealSecrets(byName(rs, "paheko-cron").inputs.uploads) as { file: string; content: unknown }[];
       const loop = cronUploads.find((u) => u.file === "/usr/local/share/paheko-factory/cron-loop.sh")!.content;
+      assert.equal(loop, renderCronLoop());
+      // The organisations: written into the data volume by one command, after the web container exists.
+      const orgs = byName(rs, "paheko-organisations");
+      const served2 = served.map((t) => ({ org: t.slug, hostnames: [expectedHostname(t)], suspended: t.status === "suspended" }));
+      assert.deepEqual(orgs.inputs, {
+        create: "docker exec -i paheko sh -s",
+        stdin: renderOrganisationsScript({ map: renderPahekoMap(served2), cronOrgs: renderCronOrganisations(served2) }),
+        environment: { DOCKER_HOST: POOLED_HOST.docker },
+        logging: "stdoutAndStderr",
+      });
+      assert.ok(orgs.dependsOn.includes(byName(rs, "paheko-app").urn));
       // Suspended tenants stay in the map (their URL answers the maintenance page) but out of the cron loop.
       const running = served.filter((t) => t.status === "active").map((t) => t.slug);
-      assert.equal(loop, renderCronLoop({ orgs: running }));
+      assert.equal(renderCronOrganisations(served2), running.map((r) => `${r}\n`).join(""));
       if (tenants === FIVE) {
         assert.deepEqual(running, ["alpha", "delta"]);
-        assert.ok(String(byFile["/var/www/paheko/config.local.php"]).includes("bravo"), "bravo (suspended) is still in the map");
+        assert.ok(renderPahekoMap(served2).includes("'bravo'"), "bravo (suspended) is still in the map");
+      }
+    });
+
+    it("adding or suspending a tenant re-creates no Paheko container: only the organisations command changes", async () => {
+      const more = [...tenants, { slug: "newcomer", status: "active" as const, paheko: {} }];
+      const suspended = tenants.map((t) => (t.status === "active" ? { ...t, status: "suspended" as const } : t));
+      const base = await runWith(tenants);
+      for (const other of [await runWith(more), await runWith(suspended)]) {
+        for (const name of ["paheko-app", "paheko-cron"]) {
+          assert.deepEqual(revealSecrets(byName(other.resources, name).inputs), revealSecrets(byName(base.resources, name).inputs), `${name} inputs unchanged`);
+        }
+        assert.notDeepEqual(byName(other.resources, "paheko-organisations").inputs.stdin, byName(base.resources, "paheko-organisations").inputs.stdin);
       }
     });
 

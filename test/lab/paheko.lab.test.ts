@@ -12,8 +12,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { PahekoOrg, renderPahekoConfig } from "../../src/paheko/config";
-import { renderCronLoop, renderFolderScript } from "../../src/paheko/scripts";
+import { PahekoOrg, renderCronOrganisations, renderPahekoConfig, renderPahekoMap } from "../../src/paheko/config";
+import { renderCronLoop, renderFolderScript, renderOrganisationsScript } from "../../src/paheko/scripts";
 import { requireFactoryInputs } from "../../src/inputs";
 import { freePort, getWithHost } from "../../scripts/lab/net";
 import { FAKE_PAHEKO_VERSION, fakePahekoPhp } from "../support/fakePaheko";
@@ -62,6 +62,10 @@ describe("Paheko factory files with php, php -S and shellcheck", { skip }, () =>
   let server: ChildProcess | undefined;
   let port = 0;
   let configFile = "";
+  const organisationsScript = (list: PahekoOrg[]) => renderOrganisationsScript({
+    map: renderPahekoMap(list), cronOrgs: renderCronOrganisations(list),
+    mapFile: path.join(dir, "factory", "organisations.php"), cronOrgsFile: path.join(dir, "factory", "cron-organisations"),
+  });
   const staging = requireFactoryInputs({ stack: "staging", projectDir: ROOT });
   const stagingOrgs: PahekoOrg[] = staging.tenants
     .filter((t) => t.services.paheko && t.status !== "archived")
@@ -84,9 +88,12 @@ describe("Paheko factory files with php, php -S and shellcheck", { skip }, () =>
       sharedCacheRoot: path.join(dir, "cache"),
       fileStorageQuotaBytes: 2 * 1024 ** 3,
       secretKeyFile: path.join(dir, "secret_key"),
-      orgs,
+      mapFile: path.join(dir, "factory", "organisations.php"),
       mail: { host: "bulk.example.org", port: 587, user: "noreply@example.org", passwordFile: path.join(dir, "smtp_password"), sender: "noreply@example.org" },
     }));
+    // The organisations, written by the program's own script (as the organisations command runs it).
+    const write = spawnSync("sh", ["-s"], { input: organisationsScript(orgs), encoding: "utf8" });
+    assert.equal(write.status, 0, write.stderr);
     // Folders for every org but "no-folder", created by the real folder script.
     for (const o of orgs.filter((x) => x.org !== "no-folder")) {
       const r = spawnSync("sh", ["-s"], { input: renderFolderScript({ org: o.org, usersDir: path.join(dir, "users") }), encoding: "utf8" });
@@ -163,6 +170,34 @@ describe("Paheko factory files with php, php -S and shellcheck", { skip }, () =>
     }
   });
 
+  it("a tenant added later is served at once: the organisations script rewrites the map, the server is not restarted", async () => {
+    shellcheck(organisationsScript(orgs), dir, "organisations.sh");
+    const later: PahekoOrg = { org: "late-comer", hostnames: ["late.example.net"] };
+    fs.mkdirSync(path.join(dir, "users", "late-comer"), { recursive: true });
+    const before = await get(port, "late.example.net");
+    assert.equal(before.status, 404);
+    const r = spawnSync("sh", ["-s"], { input: organisationsScript([...orgs, later]), encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /organisation map written; \d+ organisation\(s\) in the cron loop/);
+    const after = await get(port, "late.example.net");
+    assert.equal(after.status, 200, after.body);
+    assert.equal(JSON.parse(after.body).org, "late-comer");
+    assert.equal(fs.readFileSync(path.join(dir, "factory", "cron-organisations"), "utf8").split("\n").includes("late-comer"), true);
+    // Put the list back for the tests below.
+    assert.equal(spawnSync("sh", ["-s"], { input: organisationsScript(orgs), encoding: "utf8" }).status, 0);
+  });
+
+  it("without its map file the config refuses every request (503), it never serves a wrong organisation", async () => {
+    const map = path.join(dir, "factory", "organisations.php");
+    fs.renameSync(map, `${map}.away`);
+    try {
+      const r = await get(port, orgs[0].hostnames[0]);
+      assert.equal(r.status, 503);
+    } finally {
+      fs.renameSync(`${map}.away`, map);
+    }
+  });
+
   it("a mapped organisation without its folder answers 404, not a fresh install", async () => {
     const res = await get(port, "nofolder.example.net");
     assert.equal(res.status, 404);
@@ -225,7 +260,7 @@ describe("Paheko factory files with php, php -S and shellcheck", { skip }, () =>
     const withDb = orgs.map((o) => o.org).filter((o) => o !== "no-folder" && o !== stagingOrgs[0].org);
     for (const o of withDb) fs.writeFileSync(path.join(users, o, "association.sqlite"), `${FAKE_PAHEKO_VERSION}\n`);
     fs.writeFileSync(path.join(users, "club_echecs", "fail-cron"), "");
-    const script = renderCronLoop({ orgs: [...orgs.map((o) => o.org)], pahekoRoot: "/srv/paheko", usersDir: users, php: fakePhp });
+    const script = renderCronLoop({ orgsFile: path.join(dir, "factory", "cron-organisations"), pahekoRoot: "/srv/paheko", usersDir: users, php: fakePhp });
     shellcheck(script, dir, "cron-loop.sh");
     const r = spawnSync("sh", ["-s", "--", "--once"], { input: script, encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
