@@ -9,8 +9,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { DnsRecords } from "../../components/dnsRecords";
 import { NAME_LINE_PREFIX, renderDnsClaimShell, renderTsigKeyFile } from "../../src/dns/nsupdate";

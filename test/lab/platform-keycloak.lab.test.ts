@@ -4,7 +4,7 @@
 // stripped of CONNECT/TEMP). Then what the platform relies on: the bash health probe turns green, and the
 // keycloak provider's login (admin-cli, password grant on the private address) reaches the admin API.
 import assert from "node:assert/strict";
-import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -14,17 +14,12 @@ import { Client } from "pg";
 import { KEYCLOAK_CONF, keycloakJdbcUrl, renderHttpProbe, renderKeycloakConf } from "../../src/platform/render";
 import { KEYCLOAK_ADMIN_USER, KEYCLOAK_DATABASE } from "../../src/platform/services";
 import { freePort, KEYCLOAK_HOME, keycloakSkipReason } from "./support/keycloak";
+import { postgresUnavailable, PostgresServer, startPostgres } from "../../scripts/lab/postgres";
+import { quoteLiteral } from "../../src/quote";
 
-const PG_BIN = process.env.SF_PG_BIN ?? "/usr/lib/postgresql/15/bin";
-const pgMissing = ["initdb", "pg_ctl", "postgres"].filter((b) => !fs.existsSync(path.join(PG_BIN, b)));
-if (pgMissing.length > 0 && process.env.CI) throw new Error(`PostgreSQL binaries missing in ${PG_BIN}`);
-const skip = keycloakSkipReason() ?? (pgMissing.length > 0 ? `PostgreSQL binaries missing in ${PG_BIN}` : false);
-
-function asPostgres(cmd: string, args: string[]): void {
-  const root = process.getuid?.() === 0;
-  const r = root ? spawnSync("runuser", ["-u", "postgres", "--", cmd, ...args], { encoding: "utf8" }) : spawnSync(cmd, args, { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stdout}\n${r.stderr}`);
-}
+const pgUnavailable = postgresUnavailable();
+if (pgUnavailable && process.env.CI) throw new Error(pgUnavailable);
+const skip = keycloakSkipReason() ?? pgUnavailable ?? false;
 
 function probe(port: number, p: string): Promise<number | null> {
   return new Promise((resolve) => spawn("bash", ["-c", renderHttpProbe(port, p)], { stdio: "ignore" }).on("close", resolve));
@@ -34,9 +29,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("Keycloak from the rendered keycloak.conf on a real PostgreSQL", { skip }, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sf-platform-kc-"));
-  // Its own temp dir (not under `dir`, which is 0700 root): the server runs as the postgres user.
-  const pgDir = fs.mkdtempSync(path.join(os.tmpdir(), "sf-platform-pg-"));
-  const pgAdminPassword = randomBytes(12).toString("hex");
+  let pg: PostgresServer | undefined;
   const dbPassword = `db\\${randomBytes(12).toString("base64url")}`; // a backslash: the conf escapes it
   const adminPassword = randomBytes(15).toString("base64url");
   let pgPort = 0;
@@ -49,22 +42,12 @@ describe("Keycloak from the rendered keycloak.conf on a real PostgreSQL", { skip
 
   before(async () => {
     // PostgreSQL with Keycloak's role and database as the program creates them.
-    if (process.getuid?.() === 0) {
-      const id = (f: string) => Number(spawnSync("id", [f, "postgres"], { encoding: "utf8" }).stdout.trim());
-      fs.chownSync(pgDir, id("-u"), id("-g"));
-    }
-    fs.writeFileSync(path.join(pgDir, "pw"), pgAdminPassword + "\n", { mode: 0o644 });
-    pgPort = await freePort();
-    asPostgres(path.join(PG_BIN, "initdb"), ["-D", path.join(pgDir, "data"), "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${path.join(pgDir, "pw")}`, "-E", "UTF8", "--no-sync"]);
     // TLS on, as the deployed server has it: Keycloak's JDBC URL requires it (sslmode=require).
-    asPostgres("openssl", ["req", "-new", "-x509", "-days", "2", "-nodes", "-newkey", "rsa:2048", "-subj", "/CN=postgres", "-keyout", path.join(pgDir, "server.key"), "-out", path.join(pgDir, "server.crt")]);
-    fs.chmodSync(path.join(pgDir, "server.key"), 0o600);
-    asPostgres(path.join(PG_BIN, "pg_ctl"), ["-D", path.join(pgDir, "data"), "-l", path.join(pgDir, "log"), "-w", "-t", "60", "-o",
-      `-p ${pgPort} -c listen_addresses=127.0.0.1 -k ${pgDir} -c fsync=off -c ssl=on -c ssl_cert_file=${pgDir}/server.crt -c ssl_key_file=${pgDir}/server.key`, "start"]);
-    const admin = new Client({ host: "127.0.0.1", port: pgPort, user: "postgres", password: pgAdminPassword, database: "postgres" });
+    pg = await startPostgres({ ssl: true });
+    pgPort = pg.port;
+    const admin = new Client({ host: "127.0.0.1", port: pgPort, user: "postgres", password: pg.adminPassword, database: "postgres" });
     await admin.connect();
-    const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
-    await admin.query(`CREATE ROLE ${KEYCLOAK_DATABASE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE CONNECTION LIMIT 100 PASSWORD ${lit(dbPassword)}`);
+    await admin.query(`CREATE ROLE ${KEYCLOAK_DATABASE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE CONNECTION LIMIT 100 PASSWORD ${quoteLiteral(dbPassword)}`);
     await admin.query(`CREATE DATABASE ${KEYCLOAK_DATABASE} OWNER ${KEYCLOAK_DATABASE} TEMPLATE template0 ENCODING 'UTF8'`);
     await admin.query(`REVOKE ALL ON DATABASE ${KEYCLOAK_DATABASE} FROM PUBLIC`);
     await admin.end();
@@ -105,11 +88,8 @@ describe("Keycloak from the rendered keycloak.conf on a real PostgreSQL", { skip
       for (let i = 0; i < 150 && exited === undefined; i++) await sleep(100);
       try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ }
     }
-    if (fs.existsSync(path.join(pgDir, "data", "postmaster.pid"))) {
-      try { asPostgres(path.join(PG_BIN, "pg_ctl"), ["-D", path.join(pgDir, "data"), "-m", "immediate", "-w", "stop"]); } catch { /* reported */ }
-    }
+    pg?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
-    fs.rmSync(pgDir, { recursive: true, force: true });
   });
 
   it("becomes ready by the container's health probe (the server builds for PostgreSQL on first start)", async () => {
@@ -124,7 +104,7 @@ describe("Keycloak from the rendered keycloak.conf on a real PostgreSQL", { skip
   });
 
   it("stores its schema in the keycloak database, owned by the keycloak role", async () => {
-    const c = new Client({ host: "127.0.0.1", port: pgPort, user: "postgres", password: pgAdminPassword, database: KEYCLOAK_DATABASE });
+    const c = new Client({ host: "127.0.0.1", port: pgPort, user: "postgres", password: pg!.adminPassword, database: KEYCLOAK_DATABASE });
     await c.connect();
     try {
       const r = await c.query<{ owner: string; n: string }>(

@@ -4,8 +4,6 @@
 // time and proves `npm run audit:postgres` (scripts/audit-postgres.ts) catches it.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Client } from "pg";
@@ -13,36 +11,26 @@ import { Finding } from "../../src/postgres/audit";
 import { renderTenantDatabaseSql, tenantDatabaseSpec } from "../../src/postgres/tenantDatabase";
 import { tenantDatabaseName } from "../../src/postgres/names";
 import { freePort } from "../../scripts/lab/net";
+import { postgresUnavailable, PostgresServer, startPostgres } from "../../scripts/lab/postgres";
 
-const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
 const ROOT = path.resolve(__dirname, "../..");
-const ADMIN_PASSWORD = "lab-admin-pw";
 const A = tenantDatabaseName("alpha", "nextcloud");
 const B = tenantDatabaseName("beta-asso", "nextcloud");
 const PW: Record<string, string> = { [A]: "alpha-pw-1", [B]: "beta-pw-2" };
 
-const missing = ["initdb", "pg_ctl", "postgres"].filter((b) => !fs.existsSync(path.join(PG_BIN, b)));
-if (missing.length > 0 && process.env.CI) throw new Error(`PostgreSQL binaries missing in ${PG_BIN}: ${missing.join(", ")} (scripts/lab/install-test-tools.sh)`);
-const skip = missing.length > 0 ? `PostgreSQL binaries missing in ${PG_BIN} (run scripts/lab/install-test-tools.sh)` : false;
-
-
-/** initdb refuses root: run the server binaries as the postgres user when we are root. */
-function asPostgres(cmd: string, args: string[]) {
-  const isRoot = process.getuid?.() === 0;
-  const r = isRoot ? spawnSync("runuser", ["-u", "postgres", "--", cmd, ...args], { encoding: "utf8" }) : spawnSync(cmd, args, { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stdout}\n${r.stderr}`);
-  return r;
-}
+const unavailable = postgresUnavailable();
+if (unavailable && process.env.CI) throw new Error(unavailable);
+const skip = unavailable ?? false;
 
 describe("audit:postgres against a real PostgreSQL", { skip }, () => {
-  let dir = "";
+  let pg: PostgresServer | undefined;
   let port = 0;
   let admin: Client;
 
   const audit = (extra: string[] = [], env: Record<string, string> = {}) => {
     const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts/audit-postgres.ts"), "--json", ...extra], {
       cwd: ROOT, encoding: "utf8",
-      env: { ...process.env, PGHOST: "127.0.0.1", PGPORT: String(port), PGUSER: "postgres", PGPASSWORD: ADMIN_PASSWORD, PGSSLMODE: "disable", ...env },
+      env: { ...process.env, PGHOST: "127.0.0.1", PGPORT: String(port), PGUSER: "postgres", PGPASSWORD: pg!.adminPassword, PGSSLMODE: "disable", ...env },
     });
     const json = r.stdout ? JSON.parse(r.stdout) as { ok: boolean; findings?: Finding[]; error?: string } : undefined;
     return { status: r.status, json, stderr: r.stderr };
@@ -68,23 +56,16 @@ describe("audit:postgres against a real PostgreSQL", { skip }, () => {
   };
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sf-pg-"));
-    if (process.getuid?.() === 0) fs.chownSync(dir, Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout.trim()), Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout.trim()));
-    fs.writeFileSync(path.join(dir, "pw"), ADMIN_PASSWORD + "\n", { mode: 0o644 });
-    port = await freePort();
-    asPostgres(path.join(PG_BIN, "initdb"), ["-D", path.join(dir, "data"), "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${path.join(dir, "pw")}`, "-E", "UTF8", "--no-sync"]);
-    asPostgres(path.join(PG_BIN, "pg_ctl"), ["-D", path.join(dir, "data"), "-l", path.join(dir, "log"), "-w", "-t", "60", "-o", `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off`, "start"]);
-    admin = new Client({ host: "127.0.0.1", port, user: "postgres", password: ADMIN_PASSWORD, database: "postgres", ssl: false });
+    pg = await startPostgres();
+    port = pg.port;
+    admin = new Client({ host: "127.0.0.1", port, user: "postgres", password: pg.adminPassword, database: "postgres", ssl: false });
     await admin.connect();
     for (const name of [A, B]) await sql(...renderTenantDatabaseSql(tenantDatabaseSpec(name), PW[name]));
   });
 
   after(async () => {
     await admin?.end().catch(() => undefined);
-    if (dir && fs.existsSync(path.join(dir, "data", "postmaster.pid"))) {
-      try { asPostgres(path.join(PG_BIN, "pg_ctl"), ["-D", path.join(dir, "data"), "-m", "immediate", "-w", "stop"]); } catch { /* reported by the tests */ }
-    }
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    pg?.stop();
   });
 
   it("a setup made of the component's SQL is clean (exit 0)", () => {
@@ -200,7 +181,7 @@ describe("audit:postgres against a real PostgreSQL", { skip }, () => {
     const r2 = audit([], { PGPASSWORD: "wrong" });
     assert.equal(r2.status, 2);
     assert.match(r2.json?.error ?? "", /password authentication failed/);
-    assert.doesNotMatch(r2.stderr + JSON.stringify(r2.json), /lab-admin-pw/);
+    assert.ok(!(r2.stderr + JSON.stringify(r2.json)).includes(pg!.adminPassword), "the admin password is never printed");
     const r3 = audit(["--password", "x"]);
     assert.equal(r3.status, 2);
   });
