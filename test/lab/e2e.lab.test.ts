@@ -240,6 +240,11 @@ describe("e2e: the factory deployed with pulumi up on two Docker engines", { ski
     assert.deepEqual(bed.bind.dig(staticHost("charlie"), "A"), [host("a").address]);
     assert.deepEqual(bed.bind.dig(staticHost("bravo"), "A"), [], "dns: external publishes nothing");
     assert.deepEqual(bed.bind.dig(`keep.${E2E_DOMAIN}`, "A"), ["192.0.2.250"], "a record the factory does not own is untouched");
+    // Each maintained name carries its ownership record (src/dns/nsupdate.ts); the foreign one has none.
+    for (const slug of ["alpha", "charlie"]) {
+      assert.deepEqual(bed.bind.dig(`_sf-owner.${staticHost(slug)}`, "TXT"), [`"service-factory stack=${E2E_STACK} tenant=${slug}"`], slug);
+    }
+    assert.deepEqual(bed.bind.dig(`_sf-owner.keep.${E2E_DOMAIN}`, "TXT"), []);
   });
 
   it("adding a tenant changes only that tenant's resources plus the edge reload; archiving one keeps its bucket and key", { timeout: 30 * 60_000 }, async () => {
