@@ -1,4 +1,5 @@
 // Entry point for the Pulumi CLI (`pulumi preview` / `pulumi up`). All logic lives in src/ and components/.
-import { runFactory } from "./src/program";
+import { guardImageMajors, runFactory } from "./src/program";
 
-export = runFactory();
+// The guard runs first: a refused major change registers nothing.
+export = guardImageMajors().then(() => runFactory());

@@ -12,7 +12,8 @@ import { roleName } from "./keycloak/naming";
 import { settingsStackFor, shardOf, StackRole, stackRole } from "./shards";
 import { ServiceName } from "./types";
 import { FactoryInputs, requireFactoryInputs } from "./inputs";
-import { OPERATOR_SECRET_KEYS, PROJECT, SHARD_SECRET_KEYS } from "./settings";
+import { loadStackFile, OPERATOR_SECRET_KEYS, PROJECT, SHARD_SECRET_KEYS } from "./settings";
+import { ImageMajors, imageMajors, majorChangeProblems } from "./majors";
 import { pahekoHost, pahekoUpstream, PahekoFactory, PahekoInstanceRef, PahekoOrganisation, pahekoRef } from "../components/paheko";
 import { WordPressInstanceRef, WordPressMultisite, WordPressSite, wordpressRef } from "../components/wordpress";
 import { StaticSite } from "../components/staticSite";
@@ -45,6 +46,8 @@ export interface FactoryOutputs {
   staticSites: Record<string, { bucket: pulumi.Output<string>; accessKeyId: pulumi.Output<string>; secretAccessKey: pulumi.Output<string> }>;
   /** What the stack is: whole, platform of a sharded set, or one tenant shard. */
   role: StackRole["kind"];
+  /** Majors of the guarded images (src/majors.ts): the next deployment compares its own with these. */
+  imageMajors: ImageMajors;
   /** Platform and whole stacks: what tenant shards read through StackReference (docs/scale.md). */
   realmId?: pulumi.Output<string>;
   identities?: Record<string, Record<string, pulumi.Output<string>>>;
@@ -55,6 +58,24 @@ export function readSecrets(config: pulumi.Config): PlatformSecrets {
   const out = {} as PlatformSecrets;
   for (const key of OPERATOR_SECRET_KEYS) out[key] = config.requireSecret(key);
   return out;
+}
+
+/**
+ * Refuses, before any resource is registered, a change of major of a guarded image (PostgreSQL, MariaDB,
+ * Keycloak) against the majors the last deployment of this stack recorded (its `imageMajors` output, read
+ * through a reference to the stack itself), unless the `migrations` setting confirms it (src/majors.ts).
+ * Settings that do not load are left to runFactory, which reports them.
+ */
+export async function guardImageMajors(opts: RunOptions = {}): Promise<void> {
+  const stack = opts.stack ?? pulumi.getStack();
+  const projectDir = opts.projectDir ?? process.cwd();
+  const settingsStack = opts.settingsStack ?? settingsStackFor(stack, (f) => fs.existsSync(path.join(projectDir, f)));
+  const { settings } = loadStackFile(settingsStack, opts.stackFile ?? path.join(projectDir, `Pulumi.${settingsStack}.yaml`));
+  if (!settings) return;
+  const self = new pulumi.StackReference("previous-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${stack}` });
+  const previous = (await self.getOutputDetails("imageMajors")).value;
+  const problems = majorChangeProblems(previous, imageMajors(settings.images as unknown as Record<string, string>), settings.migrations);
+  if (problems.length > 0) throw new pulumi.RunError(problems.join("\n"));
 }
 
 export function runFactory(opts: RunOptions = {}): FactoryOutputs {
@@ -246,6 +267,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   return {
     role: role.kind,
     tenants: owned.map((t) => t.slug),
+    imageMajors: imageMajors(inputs.settings.images as unknown as Record<string, string>),
     placement: Object.fromEntries(owned.map((t) => [t.slug, inputs.placement.get(t.slug)!])),
     staticSites: staticSiteOutputs,
     ...(fleet ? {

@@ -9,6 +9,7 @@ import {
   SharedServiceMode, StackSettings, WordPressSettings,
 } from "./types";
 import { YamlChecker } from "./yamlcheck";
+import { GUARDED_IMAGES, ImageMajors } from "./majors";
 
 export const PROJECT = "service-factory";
 
@@ -39,7 +40,7 @@ export const SHARD_SECRET_KEYS: readonly OperatorSecret[] = OPERATOR_SECRET_KEYS
 
 const SETTING_KEYS = [
   "domain", "acmeEmail", "tenantsDir", "shards", "realm", "edgeTls", "hosts", "images", "services", "dns",
-  "nextcloud", "wordpress", "mail",
+  "nextcloud", "wordpress", "mail", "migrations",
 ] as const;
 /** How the edge gets its certificates: ACME (public hostnames) or Caddy's internal CA (a private stack). */
 export const EDGE_TLS_MODES = ["acme", "internal"] as const;
@@ -108,12 +109,22 @@ export function parseSettings(stack: string, c: YamlChecker, configNode: Node | 
   const nextcloud = parseNextcloud(c, need("nextcloud"));
   const wordpress = parseWordPress(c, ours.get("wordpress") ?? null, ours.has("wordpress"));
   const mail = parseMail(c, need("mail"));
+  const migrations: ImageMajors = {};
+  if (ours.has("migrations")) {
+    const m = c.map(ours.get("migrations")!, "migrations", GUARDED_IMAGES);
+    for (const name of GUARDED_IMAGES) {
+      if (m?.has(name)) {
+        const v = c.integer(m.get(name)!.value, `migrations.${name}`, { min: 1 });
+        if (v !== undefined) migrations[name] = v;
+      }
+    }
+  }
   void hostNames;
 
   if (!c.ok || !domain || !acmeEmail || !realm || shards === undefined || !hosts || !images || !services || !dns || !nextcloud || !wordpress || !mail) {
     return undefined;
   }
-  return { stack, domain, acmeEmail, realm, edgeTls, shards, tenantsDir, hosts, images, services, dns, nextcloud, wordpress, mail };
+  return { stack, domain, acmeEmail, realm, edgeTls, shards, tenantsDir, hosts, images, services, dns, nextcloud, wordpress, mail, migrations };
 }
 
 function parseHosts(c: YamlChecker, node: Node | null): Host[] | undefined {

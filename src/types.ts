@@ -152,6 +152,8 @@ export interface StackSettings {
   nextcloud: NextcloudSettings;
   wordpress: WordPressSettings;
   mail: MailSettings;
+  /** Majors the operator confirms the data was migrated to (postgres, mariadb, keycloak); see src/majors.ts. */
+  migrations?: Partial<Record<"postgres" | "mariadb" | "keycloak", number>>;
   /** 0 = unsharded. */
   shards: number;
   /** Tenant directory relative to the project; undefined means tenants/<stack>. */

@@ -17,6 +17,8 @@ import { Client } from "pg";
 import { diagnostics, must, RunResult, throwawaySecret } from "../../scripts/lab/engine";
 import { E2E_DOMAIN, E2E_STACK, E2E_TENANTS_DIR, e2eUnavailable, startTestBed, TenantSpec, tenantYaml, TestBed } from "../../scripts/lab/e2e";
 import { OPERATOR_SECRET_KEYS, OperatorSecret } from "../../src/settings";
+import { imageMajor } from "../../src/majors";
+import { LAB_IMAGES } from "../../scripts/lab/lab-images";
 
 const skip = e2eUnavailable() ?? false;
 const UNAVAILABLE_APPS = "Nextcloud server, Paheko, wp-cli and Collabora images cannot be pulled or built here (no registry; not in Debian); not faked";
@@ -161,6 +163,29 @@ describe("e2e: the factory deployed with pulumi up on two Docker engines", { ski
     assert.doesNotMatch(r.stdout, /\b\d+ (created|updated|replaced|deleted)\b/, r.stdout.slice(-3000));
     const p = await bed.project.run(["preview", "--stack", E2E_STACK, "--policy-pack", "policy", "--expect-no-changes"]);
     assert.equal(p.code, 0, `preview --expect-no-changes:\n${p.stdout.slice(-3000)}`);
+  });
+
+  it("a major change of PostgreSQL's image is refused before anything is planned; the migrations setting lets it through", { timeout: 10 * 60_000 }, async () => {
+    const file = path.join(bed.project.dir, `Pulumi.${E2E_STACK}.yaml`);
+    const original = fs.readFileSync(file, "utf8");
+    const major = imageMajor(LAB_IMAGES.postgres)!;
+    const next = LAB_IMAGES.postgres.replace(/:(\d+)/, `:${major + 1}`);
+    assert.ok(original.includes(LAB_IMAGES.postgres));
+    try {
+      fs.writeFileSync(file, original.replace(LAB_IMAGES.postgres, next));
+      const refused = await bed.project.run(["preview", "--stack", E2E_STACK, "--json"]);
+      assert.notEqual(refused.code, 0, "the preview of a major change must fail");
+      const text = refused.stdout + refused.stderr;
+      assert.match(text, new RegExp(`images\\.postgres: the deployed data is postgres ${major}; postgres ${major + 1} does not open it as it is`));
+      assert.doesNotMatch(text, /"op":\s*"(create|update|replace|delete)"/, "no step planned");
+      assert.match(original, /^config:\n/m);
+      fs.writeFileSync(file, original.replace(LAB_IMAGES.postgres, next).replace(/^config:\n/m, `config:\n  service-factory:migrations: { postgres: ${major + 1} }\n`));
+      const confirmed = await bed.project.run(["preview", "--stack", E2E_STACK, "--json"]);
+      assert.equal(confirmed.code, 0, `with the confirmation the preview goes on:\n${diagnostics(confirmed)}`);
+      assert.ok((JSON.parse(confirmed.stdout) as { steps: { op: string; urn: string }[] }).steps.some((st) => st.op !== "same" && st.op !== "read" && /postgres/.test(st.urn)), "it plans the PostgreSQL change");
+    } finally {
+      fs.writeFileSync(file, original);
+    }
   });
 
   it("no operator secret in plain text in the state, the CLI's output or any container's labels and env", async () => {
