@@ -499,10 +499,9 @@ export class NextcloudInstance extends pulumi.ComponentResource {
       // Its own Redis user: cache, locks and sessions authenticate as nc-<slug>, not as Redis's admin.
       // Made at run time on the host's Redis (no restart for the other tenants); a move to another host
       // deletes it on the old one first.
-      const redisPassword = this.redisPassword;
       const user = redisTenantUser(args.tenant);
       const secretsDir = "/tmp/factory-redis-secrets";
-      const stdin = pulumi.secret(pulumi.all([redisPassword.result, args.redis.adminPassword]).apply(([pw, admin]) =>
+      const stdin = pulumi.secret(pulumi.all([this.redisPassword.result, args.redis.adminPassword]).apply(([pw, admin]) =>
         withSecretFiles(renderRedisUserScript({ user, passwordSha256: sha256Hex(pw), adminPasswordFile: `${secretsDir}/admin-password` }), { "admin-password": admin }, secretsDir)));
       this.redisUser = new command.local.Command(`${name}-redis-user`, {
         create: redisUserCommands.create(args.redis.container),

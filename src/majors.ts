@@ -18,7 +18,7 @@ export function imageMajor(image: string): number | undefined {
 }
 
 /** The majors of the guarded images of a stack's settings. */
-export function imageMajors(images: Partial<Record<string, string>>): ImageMajors {
+export function imageMajors(images: Readonly<Partial<Record<GuardedImage, string>>>): ImageMajors {
   const out: ImageMajors = {};
   for (const name of GUARDED_IMAGES) {
     const image = images[name];

@@ -67,21 +67,24 @@ export function readSecrets(config: pulumi.Config): PlatformSecrets {
  * Settings that do not load are left to runFactory, which reports them.
  */
 export async function guardImageMajors(opts: RunOptions = {}): Promise<void> {
-  const stack = opts.stack ?? pulumi.getStack();
-  const projectDir = opts.projectDir ?? process.cwd();
-  const settingsStack = opts.settingsStack ?? settingsStackFor(stack, (f) => fs.existsSync(path.join(projectDir, f)));
+  const { stack, projectDir, settingsStack } = stackOf(opts);
   const { settings } = loadStackFile(settingsStack, opts.stackFile ?? path.join(projectDir, `Pulumi.${settingsStack}.yaml`));
   if (!settings) return;
   const self = new pulumi.StackReference("previous-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${stack}` });
   const previous = (await self.getOutputDetails("imageMajors")).value;
-  const problems = majorChangeProblems(previous, imageMajors(settings.images as unknown as Record<string, string>), settings.migrations);
+  const problems = majorChangeProblems(previous, imageMajors(settings.images), settings.migrations);
   if (problems.length > 0) throw new pulumi.RunError(problems.join("\n"));
 }
 
-export function runFactory(opts: RunOptions = {}): FactoryOutputs {
+/** The stack being run, the project folder, and the stack whose settings file it uses. */
+function stackOf(opts: RunOptions): { stack: string; projectDir: string; settingsStack: string } {
   const stack = opts.stack ?? pulumi.getStack();
   const projectDir = opts.projectDir ?? process.cwd();
-  const settingsStack = opts.settingsStack ?? settingsStackFor(stack, (f) => fs.existsSync(path.join(projectDir, f)));
+  return { stack, projectDir, settingsStack: opts.settingsStack ?? settingsStackFor(stack, (f) => fs.existsSync(path.join(projectDir, f))) };
+}
+
+export function runFactory(opts: RunOptions = {}): FactoryOutputs {
+  const { stack, projectDir, settingsStack } = stackOf(opts);
   const config = new pulumi.Config(PROJECT);
   const inputs: FactoryInputs = requireFactoryInputs({
     stack: settingsStack,
@@ -267,7 +270,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   return {
     role: role.kind,
     tenants: owned.map((t) => t.slug),
-    imageMajors: imageMajors(inputs.settings.images as unknown as Record<string, string>),
+    imageMajors: imageMajors(inputs.settings.images),
     placement: Object.fromEntries(owned.map((t) => [t.slug, inputs.placement.get(t.slug)!])),
     staticSites: staticSiteOutputs,
     ...(fleet ? {

@@ -15,7 +15,8 @@ describe("major-version guard of the stateful images", () => {
     assert.equal(imageMajor("factory-lab/postgres:15-bookworm"), 15);
     assert.equal(imageMajor("postgres@sha256:" + "a".repeat(64)), undefined);
     assert.equal(imageMajor("postgres:latest"), undefined);
-    assert.deepEqual(imageMajors({ postgres: "postgres:16.4", mariadb: "mariadb:11.4.4", keycloak: "k/keycloak:26.0.7", redis: "redis:7.4.1" }), { postgres: 16, mariadb: 11, keycloak: 26 });
+    const images = { postgres: "postgres:16.4", mariadb: "mariadb:11.4.4", keycloak: "k/keycloak:26.0.7", redis: "redis:7.4.1" };
+    assert.deepEqual(imageMajors(images), { postgres: 16, mariadb: 11, keycloak: 26 });
   });
 
   it("refuses a changed major unless the migration setting names the new one; no record is no refusal", () => {

@@ -1,5 +1,5 @@
 // Redis access control on each compute host's Redis. Pure (no Pulumi): the platform and the Nextcloud
-// factory wire these; test/lab/redis.lab.test.ts runs them against a real redis-server.
+// factory wire these; test/lab/lab-images.lab.test.ts runs them in the lab Redis image (a real redis-server).
 //
 // - `default` is the factory's admin user: its password is the operator secret redisAdminPassword, stored
 //   as a SHA-256 (Redis ACL `#<hex>`). The container's start script writes it, with `healthcheck` (nopass,
