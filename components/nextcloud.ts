@@ -1,6 +1,7 @@
 // The Nextcloud factory: per compute host one read-only install volume per Nextcloud version (populated by
-// an ephemeral official-image run) and one staggered cron scheduler; per tenant a database, a bucket as
-// primary storage, a config and a data volume, an FPM container and the one-time install. What is run and
+// an ephemeral official-image run); per tenant a database, a bucket as primary storage, a config and a
+// data volume, an FPM container, a cron container (one tenant of a host at a time, see src/nextcloud/cron)
+// and the one-time install. What is run and
 // in which order comes from src/nextcloud (pure); this file only wires resources. See docs/nextcloud.md.
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
@@ -14,8 +15,8 @@ import { GARAGE_REGION, PORTS } from "../src/endpoints";
 import { keycloakPublicUrl } from "../src/caddy/edge";
 import { serviceBucketName } from "../src/garage/naming";
 import { clientIdFor } from "../src/keycloak/naming";
-import { cronSchedule, cronTenantPaths, renderCronScheduler } from "../src/nextcloud/cron";
-import { renderEnvFile, renderTenantEnv, RUNTIME_SECRETS, SECRET_FILES, SecretFile } from "../src/nextcloud/env";
+import { renderCronLoop } from "../src/nextcloud/cron";
+import { renderTenantEnv, RUNTIME_SECRETS, SECRET_FILES, SecretFile } from "../src/nextcloud/env";
 import {
   caddyInstallRoot, fpmUpstream, FPM_PORT, hostNames, imageVersionProblem, installVolumeName, MAX_UPLOAD_MB, NC_LABELS,
   NC_LIMITS, NC_PATHS, quotaPolicy, tenantNames, WWW_DATA_UID,
@@ -104,12 +105,10 @@ export interface NextcloudFactoryArgs {
   /**
    * Sharded stacks (docs/scale.md): "fleet" registers only the per-host install volumes and their updater
    * runs (the platform stack) and computes `caddySites` for every tenant; "tenants" registers the tenants'
-   * instances, their rollout steps and a cron scheduler for them, mounting the fleet's install volumes by
-   * name. Default "whole": everything, in one stack.
+   * instances and their rollout steps, mounting the fleet's install volumes by name. Default "whole":
+   * everything, in one stack.
    */
   scope?: "whole" | "fleet" | "tenants";
-  /** Appended to per-host container names (cron scheduler) when several stacks share a host; default none. */
-  hostNameSuffix?: string;
 }
 
 /**
@@ -157,14 +156,12 @@ export class NextcloudFactory extends pulumi.ComponentResource {
       const identity = args.identities.get(t.slug);
       if (!identity && t.status !== "archived") throw new Error(`tenant ${t.slug}: no identity (the identity section must run first)`);
       const svc = t.services.nextcloud!;
-      const env = (secretsDir: string, paths?: { config: string; data: string }) => renderTenantEnv({
+      const env = (secretsDir: string) => renderTenantEnv({
         slug: t.slug,
         s3: { ...serviceAddressFrom(s, "garage", host.name, PORTS.garageS3), region: GARAGE_REGION, bucket: serviceBucketName(t.slug, "nextcloud"), ssl: false },
         redis: { ...(args.redis[host.name] ?? { host: "redis", port: PORTS.redis }), user: redisTenantUser(t.slug) },
         mail: s.mail,
         secretsDir,
-        configDir: paths?.config,
-        dataDir: paths?.data,
       });
       const instance = new NextcloudInstance(`${t.slug}-nextcloud`, {
         tenant: t.slug,
@@ -191,7 +188,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
         entrypoint,
         env: env(NC_PATHS.secrets),
         initEnv: env(SCRIPT_SECRETS_DIR),
-        cronEnv: env(cronTenantPaths(t.slug).secrets, cronTenantPaths(t.slug)),
+        cronIntervalMinutes: nc.cronIntervalMinutes,
       }, { parent: this });
       this.instances.set(t.slug, instance);
     }
@@ -266,6 +263,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
         case "init":
         case "fpm":
         case "upgrade":
+        case "cron":
         case "configure": {
           const instance = this.instances.get(step.tenant!)!;
           const hs = hostState.get(host.name)!;
@@ -281,30 +279,20 @@ export class NextcloudFactory extends pulumi.ComponentResource {
             });
           } else if (step.kind === "upgrade") {
             this.steps.set(step.id, instance.runUpgrade({ version: nc.version, installVolumeName: volumeName, after: deps(step) }));
+          } else if (step.kind === "cron") {
+            // Suspended tenants keep their FPM container (resuming takes seconds) but run no background
+            // jobs: no notification mail, no federated sync while the edge shows their maintenance page.
+            if (running.find((t) => t.slug === step.tenant)!.status === "suspended") {
+              const before = deps(step);
+              this.steps.set(step.id, before[before.length - 1]);
+              break;
+            }
+            const cron = instance.runCron({ installVolume: hs.volume, image, imageResource: hs.image, network: args.networks[host.name], after: deps(step) });
+            this.steps.set(step.id, cron);
+            limit(host.name, { resource: cron, name: instance.cronContainerName, pids: NC_LIMITS.cron.pids });
           } else {
             this.steps.set(step.id, instance.runConfigure({ after: deps(step) }));
           }
-          break;
-        }
-        case "cron": {
-          const hs = hostState.get(host.name)!;
-          // Suspended tenants keep their FPM container (resuming takes seconds) but run no background jobs:
-          // no notification mail, no federated sync while the edge shows their maintenance page.
-          const suspended = new Set(running.filter((t) => t.status === "suspended").map((t) => t.slug));
-          const slugs = this.plan.filter((x) => x.kind === "fpm" && x.host === host.name && !suspended.has(x.tenant!)).map((x) => x.tenant!);
-          if (slugs.length === 0) {
-            // Every Nextcloud tenant of this host is suspended: no scheduler; the step is its predecessors.
-            const before = deps(step);
-            this.steps.set(step.id, before[before.length - 1]);
-            break;
-          }
-          const cron = this.cronScheduler(`${base}-cron`, {
-            stack: s.stack, host, nameSuffix: args.hostNameSuffix ?? "", provider, network: args.networks[host.name], image, imageResource: hs.image,
-            installVolume: hs.volume, intervalMinutes: nc.cronIntervalMinutes,
-            tenants: slugs.map((slug) => this.instances.get(slug)!), after: deps(step),
-          });
-          this.steps.set(step.id, cron);
-          limit(host.name, { resource: cron, name: `${hostNames(s.stack, host.name).cron}${args.hostNameSuffix ?? ""}`, pids: NC_LIMITS.cron.pids });
           break;
         }
       }
@@ -313,45 +301,6 @@ export class NextcloudFactory extends pulumi.ComponentResource {
       hostPidsLimits(`${name}-${hostName}-pids`, { dockerHost: s.hosts.find((h) => h.name === hostName)!.docker, containers }, { parent: this });
     }
     this.registerOutputs({ installs: this.installs.map((i) => ({ host: i.host, version: i.version, volume: i.volumeName })) });
-  }
-
-  /** One container per host running every tenant's cron.php in turn, each at its own offset. */
-  private cronScheduler(name: string, o: {
-    stack: string; host: Host; nameSuffix: string; provider: docker.Provider; network: docker.Network; image: string; imageResource: docker.RemoteImage;
-    installVolume: docker.Volume; intervalMinutes: number; tenants: NextcloudInstance[]; after: pulumi.Resource[];
-  }): docker.Container {
-    const slots = cronSchedule(o.tenants.map((t) => t.tenant), o.intervalMinutes);
-    const uploads: docker.types.input.ContainerUpload[] = [
-      { file: NC_PATHS.cronScript, content: renderCronScheduler(slots, o.intervalMinutes), permissions: "0555" },
-    ];
-    const mounts: docker.types.input.ContainerMount[] = [
-      { type: "volume", source: o.installVolume.name, target: NC_PATHS.install, readOnly: true },
-    ];
-    for (const t of [...o.tenants].sort((a, b) => (a.tenant < b.tenant ? -1 : 1))) {
-      const p = cronTenantPaths(t.tenant);
-      uploads.push({ file: p.env, content: renderEnvFile(t.cronEnv), permissions: "0444" });
-      for (const f of RUNTIME_SECRETS) {
-        uploads.push({ file: `${p.secrets}/${SECRET_FILES[f]}`, content: t.runtimeSecrets[f]!, owner: "0", group: String(WWW_DATA_UID), permissions: "0440" });
-      }
-      mounts.push({ type: "volume", source: t.configVolume.name, target: p.config });
-      mounts.push({ type: "volume", source: t.dataVolume.name, target: p.data });
-    }
-    return new docker.Container(name, {
-      name: `${hostNames(o.stack, o.host.name).cron}${o.nameSuffix}`,
-      image: o.image,
-      user: "www-data",
-      entrypoints: ["/bin/sh", NC_PATHS.cronScript],
-      restart: "unless-stopped",
-      ...LOG,
-      uploads,
-      mounts,
-      networksAdvanced: [{ name: o.network.name }],
-      securityOpts: ["no-new-privileges:true"],
-      capabilities: { drops: ["ALL"] },
-      memory: NC_LIMITS.cron.memoryMb,
-      memorySwap: NC_LIMITS.cron.memoryMb,
-      labels: [{ label: NC_LABELS.stack, value: o.stack }, { label: NC_LABELS.role, value: "cron" }],
-    }, { parent: this, provider: o.provider, deleteBeforeReplace: true, dependsOn: [...o.after, o.network, o.imageResource] });
   }
 }
 
@@ -397,10 +346,12 @@ export interface NextcloudInstanceArgs {
   redis: { container: string; adminPassword: pulumi.Input<string>; ready?: pulumi.Resource };
   /** Content of scripts/nextcloud/entrypoint.sh. */
   entrypoint: string;
-  /** Environment of the FPM container, of the init run and of the tenant's cron run (renderTenantEnv). */
+  /** Environment of the FPM and cron containers (renderTenantEnv with the containers' secrets dir). */
   env: string[];
+  /** The same environment for the init run (secrets under SCRIPT_SECRETS_DIR). */
   initEnv: string[];
-  cronEnv: string[];
+  /** Minutes between two runs of the tenant's cron.php (settings nextcloud.cronIntervalMinutes). */
+  cronIntervalMinutes: number;
 }
 
 interface RunArgs {
@@ -426,10 +377,10 @@ export class NextcloudInstance extends pulumi.ComponentResource {
   readonly configVolume: docker.Volume;
   readonly dataVolume: docker.Volume;
   readonly oidcClient?: KeycloakClient;
-  /** Secret files the FPM container and the tenant's cron run read (secrets). */
+  /** Secret files the FPM and cron containers read (secrets). */
   readonly runtimeSecrets: Partial<Record<SecretFile, pulumi.Input<string>>>;
-  readonly cronEnv: string[];
   fpm?: docker.Container;
+  cron?: docker.Container;
 
   private readonly args: NextcloudInstanceArgs;
   private readonly adminPassword: random.RandomPassword;
@@ -439,6 +390,8 @@ export class NextcloudInstance extends pulumi.ComponentResource {
   private readonly names: ReturnType<typeof tenantNames>;
   /** Docker name of the FPM container (its pids limit is set by the host's command). */
   get fpmContainerName(): string { return this.names.fpm; }
+  /** Docker name of the cron container (its pids limit is set by the host's command). */
+  get cronContainerName(): string { return this.names.cron; }
   private readonly name: string;
   private init?: command.local.Command;
 
@@ -450,7 +403,6 @@ export class NextcloudInstance extends pulumi.ComponentResource {
     this.hostname = args.hostname;
     this.fpmUpstream = fpmUpstream(args.stack, args.tenant);
     this.names = tenantNames(args.stack, args.tenant);
-    this.cronEnv = args.cronEnv;
     const keep: pulumi.CustomResourceOptions = { parent: this, protect: true, retainOnDelete: true };
     const quota = quotaPolicy(args.quotaGb);
 
@@ -555,40 +507,64 @@ export class NextcloudInstance extends pulumi.ComponentResource {
 
   /** The PHP-FPM container: patched entrypoint, install volume read-only, secrets as files. */
   runFpm(o: RunArgs): docker.Container {
-    const a = this.args;
-    const uploads: docker.types.input.ContainerUpload[] = [
-      { file: NC_PATHS.entrypoint, content: a.entrypoint, permissions: "0555" },
-      ...RUNTIME_SECRETS.map((f) => ({
-        file: `${NC_PATHS.secrets}/${SECRET_FILES[f]}`, content: this.runtimeSecrets[f]!, owner: "0", group: String(WWW_DATA_UID), permissions: "0440",
-      })),
-    ];
-    this.fpm = new docker.Container(`${this.name}-fpm`, {
-      name: this.names.fpm,
-      image: o.image,
-      user: "www-data",
+    this.fpm = this.container("fpm", o, {
       entrypoints: [NC_PATHS.entrypoint],
       command: ["php-fpm"],
+      uploads: [{ file: NC_PATHS.entrypoint, content: this.args.entrypoint, permissions: "0555" }],
+      aliases: [this.names.fpm],
+      healthcheck: {
+        tests: ["CMD", "php", "-r", `exit(@fsockopen("127.0.0.1", ${FPM_PORT}) ? 0 : 1);`],
+        interval: "30s", timeout: "5s", retries: 3, startPeriod: "20s",
+      },
+    });
+    return this.fpm;
+  }
+
+  /**
+   * The tenant's background jobs: the FPM container's image, environment, volumes and secret files with
+   * the cron loop as entrypoint (no PHP-FPM, no network alias, no health check: it only runs cron.php).
+   */
+  runCron(o: RunArgs): docker.Container {
+    this.cron = this.container("cron", o, {
+      entrypoints: ["/bin/sh", NC_PATHS.cronScript],
+      uploads: [{ file: NC_PATHS.cronScript, content: renderCronLoop({ slug: this.tenant, intervalMinutes: this.args.cronIntervalMinutes }), permissions: "0555" }],
+    });
+    return this.cron;
+  }
+
+  /** One of the tenant's two long-running containers, hardened alike; FPM and cron differ only by `own`. */
+  private container(role: "fpm" | "cron", o: RunArgs, own: {
+    entrypoints: string[]; command?: string[]; uploads: docker.types.input.ContainerUpload[];
+    aliases?: string[]; healthcheck?: docker.types.input.ContainerHealthcheck;
+  }): docker.Container {
+    const a = this.args;
+    const secrets: docker.types.input.ContainerUpload[] = RUNTIME_SECRETS.map((f) => ({
+      file: `${NC_PATHS.secrets}/${SECRET_FILES[f]}`, content: this.runtimeSecrets[f]!, owner: "0", group: String(WWW_DATA_UID), permissions: "0440",
+    }));
+    return new docker.Container(`${this.name}-${role}`, {
+      name: this.names[role],
+      image: o.image,
+      user: "www-data",
+      entrypoints: own.entrypoints,
+      command: own.command,
       envs: a.env,
-      uploads,
+      uploads: [...own.uploads, ...secrets],
       mounts: [
         { type: "volume", source: o.installVolume.name, target: NC_PATHS.install, readOnly: true },
         { type: "volume", source: this.configVolume.name, target: NC_PATHS.config },
         { type: "volume", source: this.dataVolume.name, target: NC_PATHS.data },
       ],
-      networksAdvanced: [{ name: o.network.name, aliases: [this.names.fpm] }],
+      networksAdvanced: [{ name: o.network.name, aliases: own.aliases }],
       restart: "unless-stopped",
       ...LOG,
       securityOpts: ["no-new-privileges:true"],
       capabilities: { drops: ["ALL"] },
-      memory: NC_LIMITS.fpm.memoryMb,
-      memorySwap: NC_LIMITS.fpm.memoryMb,
-      healthcheck: {
-        tests: ["CMD", "php", "-r", `exit(@fsockopen("127.0.0.1", ${FPM_PORT}) ? 0 : 1);`],
-        interval: "30s", timeout: "5s", retries: 3, startPeriod: "20s",
-      },
+      memory: NC_LIMITS[role].memoryMb,
+      memorySwap: NC_LIMITS[role].memoryMb,
+      healthcheck: own.healthcheck,
       labels: [
         { label: NC_LABELS.stack, value: a.stack },
-        { label: NC_LABELS.role, value: "fpm" },
+        { label: NC_LABELS.role, value: role },
         { label: NC_LABELS.tenant, value: a.tenant },
       ],
     }, {
@@ -598,7 +574,6 @@ export class NextcloudInstance extends pulumi.ComponentResource {
       deleteBeforeReplace: true,
       dependsOn: [...o.after, this.configVolume, this.dataVolume, o.installVolume, o.network, o.imageResource, ...(this.init ? [this.init] : []), ...(this.redisUser ? [this.redisUser] : [])],
     });
-    return this.fpm;
   }
 
   /** `occ upgrade` in the (new) FPM container; re-run whenever the install volume changes. */

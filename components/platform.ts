@@ -32,8 +32,6 @@ export interface PlatformArgs {
   settings: StackSettings;
   /** Operator secrets from the stack config. */
   secrets: PlatformSecrets;
-  /** Nextcloud hostnames allowed to use Collabora, one aliasgroupN each; default none: Collabora then admits only the first WOPI host that connects (mode "first"). */
-  wopiHosts?: string[];
   /**
    * A sharded tenant stack sets this: the shared services belong to the platform stack, so nothing is
    * deployed here; the providers point at the same endpoints and the host networks are read by name.
@@ -98,7 +96,6 @@ export class Platform extends pulumi.ComponentResource {
         settings: args.settings,
         secrets: args.secrets,
         docker: this.docker,
-        wopiHosts: args.wopiHosts,
         postgresProvider,
       }, { parent: this });
       this.networks = this.shared.networks;

@@ -32,8 +32,6 @@ export interface SharedServicesArgs {
    * exactly once. Platform owns the provider; Keycloak's own database is created here with it.
    */
   postgresProvider: (dependsOn: pulumi.Resource[]) => postgresql.Provider;
-  /** Nextcloud hostnames allowed to use Collabora, one aliasgroupN each; default none: only the first WOPI host to connect (mode "first"). */
-  wopiHosts?: string[];
 }
 
 /**
@@ -200,7 +198,8 @@ export class SharedServices extends pulumi.ComponentResource {
     const coolHost = deployHost(s, s.services.collabora);
     if (coolHost) {
       this.container("collabora", coolHost, {
-        envs: collaboraEnv({ serverName: names.collabora, wopiHosts: args.wopiHosts }),
+        // The same for any tenant list: the WOPI hosts come from the edge (renderCollaboraRemoteConfig).
+        envs: collaboraEnv({ serverName: names.collabora }),
         healthcheck: { tests: collaboraHealthTest(), interval: "10s", timeout: "5s", retries: 6, startPeriod: "1m0s" },
       });
     }

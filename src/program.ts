@@ -106,8 +106,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     : undefined;
   const secrets = platformRef ? secretsFrom(platformRef) : readSecrets(config);
   // Collabora accepts WOPI requests only from the live Nextcloud hostnames (a new tenant restarts it once).
-  const wopiHosts = inputs.tenants.filter((t) => t.services.nextcloud && t.status !== "archived").map((t) => t.services.nextcloud!.hostname);
-  const platform = new Platform("platform", { settings: inputs.settings, secrets, wopiHosts: fleet ? wopiHosts : undefined, reference: !fleet });
+  const platform = new Platform("platform", { settings: inputs.settings, secrets, reference: !fleet });
 
   // Wiring, one section per area. Each section registers its resources for every tenant it concerns.
   // [section: identity] realm, per-tenant groups/roles (TenantIdentity)
@@ -140,7 +139,6 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     settings: inputs.settings,
     tenants: role.kind === "shard" ? owned : inputs.tenants,
     scope: role.kind === "whole" ? "whole" : role.kind === "platform" ? "fleet" : "tenants",
-    hostNameSuffix: role.kind === "shard" ? `-s${role.shard}` : undefined,
     placement: inputs.placement,
     docker: platform.docker,
     networks: platform.networks,

@@ -126,7 +126,18 @@ describe("edge Caddyfile", () => {
     assert.equal(site(config, "www.exemple.org"), "\ttls {\n\t\ton_demand\n\t}\n\treverse_proxy 10.0.0.7:3902 {\n\t\theader_up Host {host}\n\t}");
     assert.equal(site(config, "cloud.exemple.org"), "\treverse_proxy 10.0.0.8:8081 {\n\t\theader_up Host {host}\n\t}");
     assert.equal(site(config, "auth.factory.test"), "\treverse_proxy http://10.0.0.5:8080 {\n\t\theader_up Host {host}\n\t}");
-    assert.equal(site(config, "office.factory.test"), "\treverse_proxy http://10.0.0.6:9980 {\n\t\theader_up Host {host}\n\t}");
+    // Collabora's hostname: the WOPI hosts answered by the edge itself (a reload adds one), the rest proxied.
+    const office = site(config, "office.factory.test")!.split("\n");
+    assert.deepEqual([office[0], office[1], office[2], ...office.slice(4)], [
+      "\thandle /.well-known/service-factory/collabora.json {", "\t\theader Content-Type application/json", "\t\theader Cache-Control no-store",
+      "\t}", "\thandle {", "\t\treverse_proxy http://10.0.0.6:9980 {", "\t\t\theader_up Host {host}", "\t\t}", "\t}",
+    ]);
+    const body = /^\t\trespond "(.*)" 200$/.exec(office[3])![1].replace(/\\"/g, '"');
+    const clubVelo = staging.tenants.find((t) => t.slug === "club-velo")!.services.nextcloud!.hostname;
+    // Active and suspended tenants' Nextclouds (not the archived ancienne-asso), one group each.
+    assert.deepEqual(JSON.parse(body), { kind: "configuration", storage: { wopi: { alias_groups: { mode: "groups", groups: [
+      { host: "https://cloud.exemple.org:443", allow: true }, { host: `https://${clubVelo}:443`, allow: true },
+    ] } } } });
     assert.equal(site(config, "collectif-jardins.wp.staging.factory.example.org"), "\timport maintenance");
     assert.doesNotMatch(config, /ancienne-asso/);
     assert.match(config, /respond 503 \{/);

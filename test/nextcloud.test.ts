@@ -2,6 +2,7 @@
 // several tenants over two compute hosts (test/fixtures/nextcloud), run at two Nextcloud versions.
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -13,7 +14,7 @@ import { Platform } from "../components/platform";
 import { HarnessResult, maskSecrets, RecordedResource, revealSecrets, runUnderMocks, SECRET_MARK } from "../src/harness";
 import { requireFactoryInputs } from "../src/inputs";
 import { renderNextcloudSite } from "../src/nextcloud/caddy";
-import { cronSchedule, renderCronScheduler } from "../src/nextcloud/cron";
+import { cronOffsetSeconds, renderCronLoop } from "../src/nextcloud/cron";
 import { renderTenantEnv, splitMailFrom } from "../src/nextcloud/env";
 import { caddyInstallRoot, fpmUpstream, imageVersionProblem, installVolumeName, quotaPolicy } from "../src/nextcloud/layout";
 import { planRollout } from "../src/nextcloud/rollout";
@@ -111,14 +112,22 @@ describe("nextcloud: pure pieces", () => {
     assert.throws(() => quotaPolicy(0), /positive integer/);
   });
 
-  it("spreads cron offsets evenly and deterministically within the interval", () => {
-    assert.deepEqual(cronSchedule(["delta", "alpha", "charlie"], 5), [
-      { slug: "alpha", offsetSeconds: 0 }, { slug: "charlie", offsetSeconds: 100 }, { slug: "delta", offsetSeconds: 200 },
-    ]);
-    assert.deepEqual(cronSchedule(["b", "a"], 1), [{ slug: "a", offsetSeconds: 0 }, { slug: "b", offsetSeconds: 30 }]);
-    const script = renderCronScheduler(cronSchedule(["alpha", "bravo"], 5), 5);
+  it("gives each tenant a cron offset of its own slug alone, inside the interval and spread over it", () => {
+    const slugs = Array.from({ length: 600 }, (_, i) => `tenant-${i}`);
+    const offsets = slugs.map((slug) => cronOffsetSeconds(slug, 5));
+    for (const o of offsets) assert.ok(Number.isInteger(o) && o >= 0 && o < 300, `offset ${o}`);
+    // The same slug, the same second, whoever else exists: adding a tenant moves no other schedule.
+    assert.deepEqual(slugs.map((slug) => cronOffsetSeconds(slug, 5)), offsets);
+    assert.equal(cronOffsetSeconds("alpha", 5), createHash("sha256").update("alpha").digest().readUIntBE(0, 6) % 300);
+    // Spread: every minute of the interval gets between 10% and 30% of 600 tenants (uniform: 20%).
+    const perMinute = [0, 1, 2, 3, 4].map((m) => offsets.filter((o) => Math.floor(o / 60) === m).length);
+    for (const n of perMinute) assert.ok(n > 60 && n < 180, `per minute ${perMinute.join(",")}`);
+    assert.throws(() => cronOffsetSeconds("alpha", 0), /positive number of minutes/);
+    const script = renderCronLoop({ slug: "alpha", intervalMinutes: 5 });
     assert.match(script, /^interval=300$/m);
-    assert.match(script, /for entry in '0 alpha' '150 bravo'; do/);
+    assert.match(script, new RegExp(`^offset=${cronOffsetSeconds("alpha", 5)}$`, "m"));
+    assert.match(script, /flock -w "\$wait_max" -E 75 "\$lock" php -f "\$install\/cron.php"/);
+    assert.throws(() => renderCronLoop({ slug: "a;b", intervalMinutes: 5 }), /bad slug/);
   });
 
   it("renders the tenant environment with secrets only as *_FILE paths", () => {
@@ -217,19 +226,20 @@ describe("nextcloud: pure pieces", () => {
       "init:h1:a <- populate:h1",
       "fpm:h1:a <- maint-on:h1,populate:h1,init:h1:a",
       "upgrade:h1:a <- fpm:h1:a",
-      "cron:h1 <- populate:h1,upgrade:h1:a",
-      "maint-off:h1 <- cron:h1,upgrade:h1:a",
+      "cron:h1:a <- upgrade:h1:a",
+      "maint-off:h1 <- cron:h1:a",
       "configure:h1:a <- maint-off:h1",
       "maint-on:h2 <- configure:h1:a",
       "populate:h2 <- maint-on:h2",
       "init:h2:b <- populate:h2",
       "fpm:h2:b <- maint-on:h2,populate:h2,init:h2:b",
       "upgrade:h2:b <- fpm:h2:b",
+      "cron:h2:b <- upgrade:h2:b",
       "init:h2:c <- populate:h2",
-      "fpm:h2:c <- maint-on:h2,populate:h2,init:h2:c,upgrade:h2:b",
+      "fpm:h2:c <- maint-on:h2,populate:h2,init:h2:c,cron:h2:b",
       "upgrade:h2:c <- fpm:h2:c",
-      "cron:h2 <- populate:h2,upgrade:h2:c",
-      "maint-off:h2 <- cron:h2,upgrade:h2:c",
+      "cron:h2:c <- upgrade:h2:c",
+      "maint-off:h2 <- cron:h2:c",
       "configure:h2:b <- maint-off:h2",
       "configure:h2:c <- maint-off:h2,configure:h2:b",
     ]);
@@ -285,17 +295,17 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
     r2 = await runAt(V2);
   });
 
-  it("registers exactly one FPM container per running tenant and one cron scheduler per host", () => {
+  it("registers exactly one FPM container per running tenant and one cron container per active tenant", () => {
     const containers = nextcloudResources(r1).filter((x) => x.type === "docker:index/container:Container");
     const perTenant: Record<string, number> = {};
     for (const c of containers) if (c.tenant) perTenant[c.tenant] = (perTenant[c.tenant] ?? 0) + 1;
-    // bravo is suspended (its FPM stays), echo-org archived (no container), foxtrot has no Nextcloud.
-    assert.deepEqual(perTenant, { alpha: 1, bravo: 1, charlie: 1, delta: 1 });
+    // bravo is suspended (its FPM stays, no cron), echo-org archived (no container), foxtrot has no Nextcloud.
+    assert.deepEqual(perTenant, { alpha: 2, bravo: 1, charlie: 2, delta: 2 });
     const perHost: Record<string, string[]> = {};
     for (const c of containers) (perHost[providerHost(c)!] ??= []).push(c.name);
     assert.deepEqual(Object.fromEntries(Object.entries(perHost).map(([h, n]) => [h, n.sort()])), {
-      nc1: ["alpha-nextcloud-fpm", "bravo-nextcloud-fpm", "nextcloud-nc1-cron"],
-      nc2: ["charlie-nextcloud-fpm", "delta-nextcloud-fpm", "nextcloud-nc2-cron"],
+      nc1: ["alpha-nextcloud-cron", "alpha-nextcloud-fpm", "bravo-nextcloud-fpm"],
+      nc2: ["charlie-nextcloud-cron", "charlie-nextcloud-fpm", "delta-nextcloud-cron", "delta-nextcloud-fpm"],
     });
     assert.equal(r1.resources.filter((x) => x.tenant === "foxtrot" && x.urn.includes("nextcloud")).length, 0);
   });
@@ -335,7 +345,7 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
         }
       }
     }
-    assert.ok(readOnlyMounts >= 6, "4 FPM + 2 cron containers mount it");
+    assert.ok(readOnlyMounts >= 7, "4 FPM + 3 cron containers mount it");
     const writers: string[] = [];
     for (const c of r1.resources.filter((x) => x.type === "command:local:Command")) {
       const create = String(revealSecrets(c.inputs.create));
@@ -412,49 +422,64 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
     const pids = r1.resources.filter((x) => x.type === "command:local:Command" && x.name.startsWith("nextcloud-") && x.name.endsWith("-pids"));
     assert.deepEqual(pids.map((x) => x.name).sort(), ["nextcloud-nc1-pids", "nextcloud-nc2-pids"]);
     assert.equal(pids.filter((x) => x.tenant).length, 0, "no resource per tenant");
-    const expected: Record<string, [string, string, string]> = { nc1: ["alpha", "bravo", "ncfix-nc-cron-nc1"], nc2: ["charlie", "delta", "ncfix-nc-cron-nc2"] };
-    for (const [host, [a, b, cron]] of Object.entries(expected)) {
+    // Per host: the FPM containers (256) and the cron containers of the active tenants (128; bravo is suspended).
+    const expected: Record<string, { fpm: string[]; cron: string[]; triggers: string[] }> = {
+      nc1: { fpm: ["alpha", "bravo"], cron: ["alpha"], triggers: ["alpha-nextcloud-fpm-id", "alpha-nextcloud-cron-id", "bravo-nextcloud-fpm-id"] },
+      nc2: {
+        fpm: ["charlie", "delta"], cron: ["charlie", "delta"],
+        triggers: ["charlie-nextcloud-fpm-id", "charlie-nextcloud-cron-id", "delta-nextcloud-fpm-id", "delta-nextcloud-cron-id"],
+      },
+    };
+    for (const [host, e] of Object.entries(expected)) {
       const cmd = byName(r1, `nextcloud-${host}-pids`);
       assert.deepEqual(cmd.inputs, {
-        create: renderPidsLimitScript([{ container: `ncfix-nc-${a}`, pids: 256 }, { container: `ncfix-nc-${b}`, pids: 256 }, { container: cron, pids: 128 }]),
-        environment: byName(r1, `${a}-nextcloud-configure`).inputs.environment,
+        create: renderPidsLimitScript([
+          ...e.fpm.map((t) => ({ container: `ncfix-nc-${t}`, pids: 256 })),
+          ...e.cron.map((t) => ({ container: `ncfix-nc-${t}-cron`, pids: 128 })),
+        ]),
+        environment: byName(r1, `${e.fpm[0]}-nextcloud-configure`).inputs.environment,
         // In the order of the Docker names (the command's text and triggers depend only on the set).
-        triggers: host === "nc1"
-          ? ["alpha-nextcloud-fpm-id", "bravo-nextcloud-fpm-id", "nextcloud-nc1-cron-id"]
-          : ["charlie-nextcloud-fpm-id", "nextcloud-nc2-cron-id", "delta-nextcloud-fpm-id"],
+        triggers: e.triggers,
         logging: "stdoutAndStderr",
       });
-      assert.deepEqual([...cmd.dependsOn].sort(), [`${a}-nextcloud-fpm`, `${b}-nextcloud-fpm`, `nextcloud-${host}-cron`].map((n) => byName(r1, n).urn).sort());
-      assert.match(String(cmd.inputs.create), new RegExp(`^docker update --pids-limit 128 ${cron} >/dev/null$`, "m"));
-      assert.match(String(cmd.inputs.create), new RegExp(`^docker update --pids-limit 256 ncfix-nc-${a} ncfix-nc-${b} >/dev/null$`, "m"));
+      assert.deepEqual([...cmd.dependsOn].sort(), [...e.fpm.map((t) => `${t}-nextcloud-fpm`), ...e.cron.map((t) => `${t}-nextcloud-cron`)].map((n) => byName(r1, n).urn).sort());
+      assert.match(String(cmd.inputs.create), new RegExp(`^docker update --pids-limit 128 ${e.cron.map((t) => `ncfix-nc-${t}-cron`).join(" ")} >/dev/null$`, "m"));
+      assert.match(String(cmd.inputs.create), new RegExp(`^docker update --pids-limit 256 ${e.fpm.map((t) => `ncfix-nc-${t}`).join(" ")} >/dev/null$`, "m"));
     }
     assert.match(String((byName(r1, "alpha-nextcloud-configure").inputs.environment as Record<string, string>).DOCKER_HOST), /nc1/);
-    assert.equal(byName(r1, "nextcloud-nc1-cron").inputs.ulimits, undefined);
+    assert.equal(byName(r1, "alpha-nextcloud-cron").inputs.ulimits, undefined);
   });
 
-  it("runs one cron scheduler per host with each tenant at its own offset, none for the suspended tenant", () => {
-    const cron = byName(r1, "nextcloud-nc1-cron");
+  it("runs each active tenant's cron.php in its own container, with the FPM container's environment, volumes and secrets", () => {
+    const cron = byName(r1, "alpha-nextcloud-cron");
+    const fpm = byName(r1, "alpha-nextcloud-fpm");
+    assert.equal(cron.tenant, "alpha");
+    assert.equal(cron.inputs.name, "ncfix-nc-alpha-cron");
+    assert.deepEqual(cron.inputs.entrypoints, ["/bin/sh", "/usr/local/bin/factory-cron.sh"]);
+    assert.equal(cron.inputs.command, undefined);
     assert.ok(SECRET_MARK in (cron.inputs.uploads as object), "uploads are a secret");
     const uploads = revealSecrets(cron.inputs.uploads) as Upload[];
-    assert.equal(uploads[0].file, "/usr/local/bin/factory-cron.sh");
-    // bravo is suspended: its FPM stays (resuming is a route change at the edge) but no background job
-    // runs for it (no notification mail, no federated sync behind the maintenance page).
-    assert.equal(uploads[0].content, renderCronScheduler(cronSchedule(["alpha"], 5), 5));
-    assert.deepEqual(uploads.map((u) => u.file).slice(1), [
-      "/etc/factory/nextcloud/alpha.env",
-      "/run/secrets/nextcloud/alpha/s3-access-key-id", "/run/secrets/nextcloud/alpha/s3-secret-access-key", "/run/secrets/nextcloud/alpha/smtp-password",
-      "/run/secrets/nextcloud/alpha/redis-password",
-    ]);
-    assert.match(String(uploads[1].content), /^export NEXTCLOUD_CONFIG_DIR='\/tenants\/alpha\/config'$/m);
-    assert.match(String(uploads[1].content), /^export OBJECTSTORE_S3_SECRET_FILE='\/run\/secrets\/nextcloud\/alpha\/s3-secret-access-key'$/m);
+    assert.deepEqual(uploads[0], { file: "/usr/local/bin/factory-cron.sh", content: renderCronLoop({ slug: "alpha", intervalMinutes: 5 }), permissions: "0555" });
+    // The secret files and everything else that decides what cron.php sees are the FPM container's.
+    assert.deepEqual(uploads.slice(1), (revealSecrets(fpm.inputs.uploads) as Upload[]).slice(1));
+    for (const key of ["envs", "mounts", "user", "image", "securityOpts", "capabilities"]) {
+      assert.deepEqual(revealSecrets(cron.inputs[key]), revealSecrets(fpm.inputs[key]), key);
+    }
     assert.deepEqual((cron.inputs.mounts as Mount[]).map((m) => `${m.source}:${m.target}:${m.readOnly ? "ro" : "rw"}`), [
-      `${vol1}:/var/www/html:ro`,
-      "ncfix-nc-alpha-config:/tenants/alpha/config:rw", "ncfix-nc-alpha-data:/tenants/alpha/data:rw",
+      `${vol1}:/var/www/html:ro`, "ncfix-nc-alpha-config:/config:rw", "ncfix-nc-alpha-data:/data:rw",
     ]);
     assert.equal(cron.inputs.user, "www-data");
+    assert.equal(cron.inputs.memory, 768);
+    assert.equal(cron.inputs.healthcheck, undefined);
+    assert.deepEqual(cron.inputs.networksAdvanced, [{ name: (fpm.inputs.networksAdvanced as { name: string }[])[0].name }]);
+    assert.deepEqual(cron.inputs.labels, [
+      { label: "service-factory.stack", value: "ncfix" }, { label: "service-factory.nextcloud", value: "cron" }, { label: "service-factory.tenant", value: "alpha" },
+    ]);
+    // bravo is suspended: its FPM stays (resuming is a route change at the edge) but no background job
+    // runs for it (no notification mail, no federated sync behind the maintenance page).
     assert.equal(byName(r1, "bravo-nextcloud-fpm").type, "docker:index/container:Container");
-    const nc2 = revealSecrets(byName(r1, "nextcloud-nc2-cron").inputs.uploads) as Upload[];
-    assert.equal(nc2[0].content, renderCronScheduler(cronSchedule(["charlie", "delta"], 5), 5));
+    assert.equal(r1.resources.filter((x) => x.name === "bravo-nextcloud-cron").length, 0);
+    assert.equal(r1.resources.filter((x) => x.name.startsWith("nextcloud-") && x.name.endsWith("-cron")).length, 0, "no per-host scheduler");
   });
 
   it("registers the rollout chain's dependency edges exactly as planned", () => {
@@ -465,19 +490,21 @@ describe("nextcloud: the program under mocks (fixture: 5 Nextcloud tenants over 
       ["alpha-nextcloud-init", ["nextcloud-nc1-updater-31.0.9"]],
       ["alpha-nextcloud-fpm", ["nextcloud-nc1-maint-on", "nextcloud-nc1-updater-31.0.9", "alpha-nextcloud-init"]],
       ["alpha-nextcloud-upgrade", ["alpha-nextcloud-fpm"]],
+      // The cron container also waits for the one-time install (like FPM), which the upgrade follows anyway.
+      ["alpha-nextcloud-cron", ["alpha-nextcloud-upgrade", "alpha-nextcloud-init"]],
       ["bravo-nextcloud-init", ["nextcloud-nc1-updater-31.0.9"]],
-      ["bravo-nextcloud-fpm", ["nextcloud-nc1-maint-on", "nextcloud-nc1-updater-31.0.9", "bravo-nextcloud-init", "alpha-nextcloud-upgrade"]],
+      ["bravo-nextcloud-fpm", ["nextcloud-nc1-maint-on", "nextcloud-nc1-updater-31.0.9", "bravo-nextcloud-init", "alpha-nextcloud-cron"]],
       ["bravo-nextcloud-upgrade", ["bravo-nextcloud-fpm"]],
-      ["nextcloud-nc1-cron", ["nextcloud-nc1-updater-31.0.9", "bravo-nextcloud-upgrade"]],
-      ["nextcloud-nc1-maint-off", ["nextcloud-nc1-cron", "bravo-nextcloud-upgrade"]],
+      // bravo is suspended: no cron container, its cron step is its upgrade.
+      ["nextcloud-nc1-maint-off", ["bravo-nextcloud-upgrade"]],
       // Settings (app commands) only once maintenance is off, tenant after tenant.
       ["alpha-nextcloud-configure", ["nextcloud-nc1-maint-off"]],
       ["bravo-nextcloud-configure", ["nextcloud-nc1-maint-off", "alpha-nextcloud-configure"]],
       ["nextcloud-nc2-maint-on", ["bravo-nextcloud-configure"]],
       ["nextcloud-nc2-updater-31.0.9", ["nextcloud-nc2-maint-on"]],
       ["charlie-nextcloud-fpm", ["nextcloud-nc2-maint-on", "nextcloud-nc2-updater-31.0.9", "charlie-nextcloud-init"]],
-      ["delta-nextcloud-fpm", ["nextcloud-nc2-maint-on", "nextcloud-nc2-updater-31.0.9", "delta-nextcloud-init", "charlie-nextcloud-upgrade"]],
-      ["nextcloud-nc2-maint-off", ["nextcloud-nc2-cron", "delta-nextcloud-upgrade"]],
+      ["delta-nextcloud-fpm", ["nextcloud-nc2-maint-on", "nextcloud-nc2-updater-31.0.9", "delta-nextcloud-init", "charlie-nextcloud-cron"]],
+      ["nextcloud-nc2-maint-off", ["delta-nextcloud-cron"]],
       ["charlie-nextcloud-configure", ["nextcloud-nc2-maint-off"]],
     ];
     for (const [name, deps] of edges) {
@@ -607,7 +634,8 @@ describe("nextcloud: what the edge consumes", () => {
       { host: "nc1", version: V1, volumeName: vol, mountPath: `/srv/nextcloud/${vol}` },
       { host: "nc2", version: V1, volumeName: vol, mountPath: `/srv/nextcloud/${vol}` },
     ]);
-    assert.equal(factory!.plan.length, 2 * 4 + 4 * 4);
+    // Per host maint-on, populate, maint-off; per tenant init, fpm, upgrade, cron, configure.
+    assert.equal(factory!.plan.length, 2 * 3 + 4 * 5);
   });
 });
 

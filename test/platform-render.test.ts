@@ -10,8 +10,8 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { privatePorts, redisHosts, redisMaxMemoryMb, serviceAddressFrom } from "../src/platform/layout";
 import {
-  collaboraEnv, keycloakHealthTest, keycloakJdbcUrl, redisCommand, renderGarageKeyImportScript, renderGarageLayoutScript,
-  renderHttpProbe, renderKeycloakConf, renderPostgresStart,
+  COLLABORA_CONFIG_PATH, collaboraEnv, keycloakHealthTest, keycloakJdbcUrl, redisCommand, renderGarageKeyImportScript, renderGarageLayoutScript,
+  renderCollaboraRemoteConfig, renderHttpProbe, renderKeycloakConf, renderPostgresStart,
 } from "../src/platform/render";
 import { loadStackFile } from "../src/settings";
 import { StackSettings } from "../src/types";
@@ -225,48 +225,71 @@ describe("configuration renderers", () => {
   });
 
   /**
-   * What the CODE image makes of the environment, as its sources say (CollaboraOnline/online):
-   * start-collabora-online.sh l. 38-39 runs start-collabora-online.pl only when aliasgroup1 (or domain)
-   * is set; the .pl (l. 20-38) turns each `aliasgroup*` variable into one group, first value the host,
-   * the rest aliases; HostUtil.cpp parseAliases allows them all and maps each alias to its group's host
-   * (l. 151), and getNewUri (l. 163-174) serves an alias as that host. Without groups, mode "first"
-   * admits only the first host to connect. Authorities drop the default port, as Poco::URI does.
+   * What coolwsd makes of its environment and of the remote configuration, as its sources say
+   * (CollaboraOnline/online). Environment: COOLWSD.cpp initializeEnvOptions turns each `aliasgroupN`
+   * (N = 1, 2, … until one is missing) into group N-1, first value the host, the rest aliases, and sets
+   * mode "groups" when there is one; without any, mode "first" admits only the first host to connect.
+   * Remote configuration (RemoteConfig.cpp fetchAliasGroups): ignored unless `kind` is "configuration"
+   * (RemoteJSONPoll); a missing or empty `groups` array changes nothing; otherwise its mode and groups
+   * replace the configured ones (a configured group beyond them gets an empty host). HostUtil.cpp
+   * parseAliases allows each group's host and aliases and maps each alias to its group's host (getNewUri
+   * serves an alias as that host). Authorities drop the default port, as Poco::URI does.
    */
-  function coolwsdAliases(env: string[]): { mode: "first" | "groups"; allowed: Set<string>; sameServerAs: Map<string, string> } {
+  type CoolGroup = { host: string; aliases: string[] };
+  function coolwsd(env: string[], remote?: string[]): { mode: string; allowed: Set<string>; sameServerAs: Map<string, string>; url?: string } {
     const vars = new Map(env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)] as [string, string]));
+    let groups: CoolGroup[] = [];
+    for (let n = 1; vars.has(`aliasgroup${n}`); n++) {
+      const [host, ...aliases] = vars.get(`aliasgroup${n}`)!.split(",");
+      groups.push({ host: host!, aliases });
+    }
+    let mode = groups.length > 0 ? "groups" : "first";
+    for (const body of remote ?? []) {
+      const json = JSON.parse(body) as { kind?: string; storage?: { wopi?: { alias_groups?: { mode?: string; groups?: { host: string; allow: boolean; aliases?: string[] }[] } } } };
+      if (json.kind !== "configuration") continue;
+      const ag = json.storage?.wopi?.alias_groups;
+      if (!ag?.groups || ag.groups.length === 0) continue;
+      mode = ag.mode ?? "first";
+      const fetched = ag.groups.filter((g) => g.allow).map((g) => ({ host: g.host, aliases: g.aliases ?? [] }));
+      groups = [...fetched, ...groups.slice(ag.groups.length).map(() => ({ host: "", aliases: [] }))];
+    }
     const allowed = new Set<string>();
     const sameServerAs = new Map<string, string>();
-    if (!vars.get("aliasgroup1")) return { mode: "first", allowed, sameServerAs };
-    const authority = (u: string) => { const url = new URL(u); return url.host; };
-    for (const key of [...vars.keys()].filter((k) => /^aliasgroup/.test(k)).sort()) {
-      const [host, ...aliases] = vars.get(key)!.split(",");
-      allowed.add(authority(host!));
-      for (const a of aliases) {
+    const authority = (u: string) => new URL(u).host;
+    for (const g of groups.filter((x) => x.host !== "")) {
+      allowed.add(authority(g.host));
+      for (const a of g.aliases) {
         allowed.add(authority(a));
-        sameServerAs.set(authority(a), authority(host!));
+        sameServerAs.set(authority(a), authority(g.host));
       }
     }
-    return { mode: "groups", allowed, sameServerAs };
+    return { mode, allowed, sameServerAs, url: vars.get("remoteconfigurl") };
   }
 
-  it("configures Collabora behind the TLS-terminating edge, each Nextcloud its own alias group", () => {
-    const base = collaboraEnv({ serverName: "office.example.org" });
-    assert.deepEqual(base.slice(0, 2), ["server_name=office.example.org", "extra_params=--o:ssl.enable=false --o:ssl.termination=true --o:security.capabilities=false --o:mount_jail_tree=false"]);
-    assert.ok(!base.some((e) => e.startsWith("aliasgroup")));
-    assert.equal(coolwsdAliases(base).mode, "first", "no group: only the first host to connect is let in");
+  it("configures Collabora behind the TLS-terminating edge, the same for any tenant list, admitting nobody before its first fetch", () => {
+    const env = collaboraEnv({ serverName: "office.example.org" });
+    assert.deepEqual(env.slice(0, 2), ["server_name=office.example.org", "extra_params=--o:ssl.enable=false --o:ssl.termination=true --o:security.capabilities=false --o:mount_jail_tree=false"]);
+    const start = coolwsd(env);
+    assert.equal(start.mode, "groups", "not \"first\": no host that happens to connect first is let in");
+    assert.deepEqual([...start.allowed], ["wopi-hosts-pending.invalid"]);
+    // A release build polls only an https URL (RemoteJSONPoll::start).
+    assert.equal(start.url, `https://office.example.org${COLLABORA_CONFIG_PATH}`);
+    assert.equal(new URL(start.url!).protocol, "https:");
+  });
 
-    const restricted = collaboraEnv({ serverName: "office.example.org", wopiHosts: ["b.org", "a.org", "B.org", "c.a.org"] });
-    assert.deepEqual(restricted.filter((e) => e.startsWith("aliasgroup")), [
-      "aliasgroup1=https://a.org:443", "aliasgroup2=https://b.org:443", "aliasgroup3=https://c.a.org:443",
-    ]);
-    const seen = coolwsdAliases(restricted);
+  it("admits exactly the Nextcloud hostnames of the remote configuration, each its own alias group", () => {
+    const env = collaboraEnv({ serverName: "office.example.org" });
+    const seen = coolwsd(env, [renderCollaboraRemoteConfig(["b.org", "a.org", "B.org", "c.a.org"])]);
     assert.equal(seen.mode, "groups");
     assert.deepEqual([...seen.allowed].sort(), ["a.org", "b.org", "c.a.org"]);
     assert.equal(seen.sameServerAs.size, 0, "no tenant's Nextcloud is an alias of another's");
-
-    // The fake tells the old form apart: one group made b.org an alias of a.org (the same server).
-    assert.equal(coolwsdAliases(["aliasgroup1=https://a.org:443,https://b.org:443"]).sameServerAs.get("b.org"), "a.org");
-    assert.throws(() => collaboraEnv({ serverName: "office.example.org", wopiHosts: ["a.org,https://evil.org:443"] }), /not a hostname/);
+    // The last Nextcloud gone: nobody, not the hosts of the previous fetch (an empty list would keep them).
+    assert.deepEqual([...coolwsd(env, [renderCollaboraRemoteConfig(["a.org"]), renderCollaboraRemoteConfig([])]).allowed], ["wopi-hosts-pending.invalid"]);
+    assert.deepEqual([...coolwsd(env, [renderCollaboraRemoteConfig(["a.org"]), JSON.stringify({ kind: "configuration", storage: { wopi: { alias_groups: { mode: "groups", groups: [] } } } })]).allowed], ["a.org"]);
+    // The fake tells the alias form apart: one group made b.org an alias of a.org (the same server).
+    assert.equal(coolwsd(["aliasgroup1=https://a.org:443,https://b.org:443"]).sameServerAs.get("b.org"), "a.org");
+    assert.throws(() => renderCollaboraRemoteConfig(["a.org,https://evil.org:443"]), /not a hostname/);
+    assert.throws(() => renderCollaboraRemoteConfig(["a.org\"}]}"]), /not a hostname/);
   });
 
   it("starts PostgreSQL with TLS from the data volume and the official entrypoint", () => {

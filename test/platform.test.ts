@@ -11,7 +11,7 @@ import { maskSecrets, RecordedResource, revealSecrets, runUnderMocks, SECRET_MAR
 import { readSecrets } from "../src/program";
 import { factoryNetworkName, SERVICE_LIMITS, SharedServiceKey } from "../src/platform/layout";
 import { renderPidsLimitScript } from "../src/platform/pids";
-import { renderGarageKeyImportScript, renderGarageLayoutScript } from "../src/platform/render";
+import { collaboraEnv, renderGarageKeyImportScript, renderGarageLayoutScript } from "../src/platform/render";
 import { garageTomlOptions } from "../src/platform/services";
 import { loadStackFile, OperatorSecret, PROJECT } from "../src/settings";
 import { StackSettings } from "../src/types";
@@ -41,7 +41,7 @@ function settingsOf(stack: string, file: string): StackSettings {
 /** What Platform.s3 hands the Garage buckets, as plain values: no resource of its own. */
 interface S3Seen { url: string; region: string; accessKeyId: string; secretAccessKey: string; ready: string[]; secret: boolean }
 
-async function run(stack: string, file: string, extra: { wopiHosts?: string[] } = {}) {
+async function run(stack: string, file: string) {
   const settings = settingsOf(stack, file);
   let s3: Promise<S3Seen> | undefined;
   const result = await runUnderMocks({
@@ -50,7 +50,7 @@ async function run(stack: string, file: string, extra: { wopiHosts?: string[] } 
     stackFile: file,
     secrets: SECRETS,
     program: () => {
-      const platform = new Platform("platform", { settings, secrets: readSecrets(new pulumi.Config(PROJECT)), ...extra });
+      const platform = new Platform("platform", { settings, secrets: readSecrets(new pulumi.Config(PROJECT)) });
       const p = platform.s3;
       const id = pulumi.output(p.accessKeyId), secret = pulumi.output(p.secretAccessKey);
       s3 = new Promise((resolve) => pulumi.all([id, secret, pulumi.all(p.ready.map((r) => r.urn)), pulumi.isSecret(id), pulumi.isSecret(secret)])
@@ -323,7 +323,7 @@ describe("platform on the staging stack", () => {
     // Garage has no provider resource: every Garage resource waits for what Platform.s3.ready lists.
     assert.deepEqual([...s3.ready].sort(), [urn("platform-shared-garage"), urn("platform-shared-garage-layout"), urn("platform-shared-garage-platform-key")].sort());
     assert.deepEqual(resources.filter((r) => r.type.startsWith("pulumi:providers:")).map((r) => r.type.split(":")[2]).sort(),
-      [...settings.hosts.map(() => "docker"), "keycloak", "postgresql"]);
+      [...settings.hosts.map(() => "docker"), "keycloak", "postgresql", "postgresql"]);
   });
 
   it("hands the Garage buckets the S3 endpoint, the region and the platform key as secrets", () => {
@@ -346,12 +346,8 @@ describe("platform on the staging stack", () => {
     assert.deepEqual([pgUpload.owner, pgUpload.permissions], ["999", "0400"]);
   });
 
-  it("restricts Collabora to the given WOPI hosts when asked", async () => {
-    const withHosts = await run("staging", path.join(ROOT, "Pulumi.staging.yaml"), { wopiHosts: ["cloud.b.org", "cloud.a.org"] });
-    const envs = one(withHosts.resources, "platform-shared-collabora").inputs.envs as string[];
-    // One group per Nextcloud (start-collabora-online.pl: one group = one server and its aliases).
-    assert.deepEqual(envs.filter((e) => e.startsWith("aliasgroup")), ["aliasgroup1=https://cloud.a.org:443", "aliasgroup2=https://cloud.b.org:443"]);
-    assert.ok(!(one(resources, "platform-shared-collabora").inputs.envs as string[]).some((e) => e.startsWith("aliasgroup")));
+  it("gives Collabora the same environment whatever the tenants: its WOPI hosts come from the edge", () => {
+    assert.deepEqual(one(resources, "platform-shared-collabora").inputs.envs, collaboraEnv({ serverName: "office.staging.factory.example.org" }));
   });
 });
 
@@ -402,8 +398,10 @@ describe("platform with Garage, Keycloak and Collabora external", () => {
     assert.deepEqual(containers.map((c) => serviceOf(c)).sort(), ["postgres", "redis", "redis"]);
     assert.deepEqual(byType(resources, COMMAND).filter((c) => !c.name.endsWith("-pids")), [], "no Garage layout for an external Garage");
     assertPidsLimits(resources, byType(resources, "pulumi:providers:docker"), settings);
-    assert.ok(!resources.some((r) => r.type.startsWith("postgresql:")), "no Keycloak database for an external Keycloak");
-    assert.ok(!resources.some((r) => r.type === "random:index/randomPassword:RandomPassword"));
+    // Only the provisioning role (test/postgresProvisioner.test.ts) is left on the PostgreSQL.
+    const notProvisioner = resources.filter((r) => !r.name.startsWith("platform-postgres-provisioner"));
+    assert.ok(!notProvisioner.some((r) => r.type.startsWith("postgresql:")), "no Keycloak database for an external Keycloak");
+    assert.ok(!notProvisioner.some((r) => r.type === "random:index/randomPassword:RandomPassword"));
   });
 
   it("points the providers at the endpoints, with nothing to wait for", () => {

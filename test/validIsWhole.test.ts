@@ -71,8 +71,8 @@ describe("validation is the whole truth", () => {
     assert.ok(accepted >= 5, `the generator yields accepted directories (${accepted} accepted, ${refused} refused)`);
   });
 
-  it("a host whose Nextcloud tenants are all suspended gets no cron scheduler, and its rollout still ends in maintenance off", async () => {
-    // The case the property test found: a scheduler with no tenant threw.
+  it("a host whose Nextcloud tenants are all suspended gets no cron container, and its rollout still ends in maintenance off", async () => {
+    // The case the property test found (then: a host scheduler with no tenant threw).
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sf-suspended-"));
     try {
       fs.writeFileSync(path.join(dir, "sleepy.yaml"), "slug: sleepy\nname: Sleepy\ncontact: a@sleepy.org\nstatus: suspended\nservices:\n  nextcloud: {}\n");

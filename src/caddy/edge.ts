@@ -5,6 +5,7 @@
 import { platformHostnames, Tenant } from "../types";
 import { tenantWalls, Wall, WALL_AUTH_PATH, WALL_TOKEN_KEY_FILE, WallOrigin } from "./wall";
 import { caddyString } from "../quote";
+import { COLLABORA_CONFIG_PATH, renderCollaboraRemoteConfig } from "../platform/render";
 
 /** Where the edge container keeps its live config and secret files (a volume). */
 export const EDGE_STATE_DIR = "/etc/caddy/factory";
@@ -98,6 +99,25 @@ function proxy(upstream: string): string[] {
   return [`reverse_proxy ${upstream} {`, "\theader_up Host {host}", "}"];
 }
 
+/**
+ * Collabora's hostname: its remote configuration (the WOPI hosts, polled by coolwsd every 60 s) answered
+ * by the edge itself, so a new Nextcloud is a reload of this config, not a restart of Collabora; the rest
+ * to Collabora. Its WOPI hosts are the Nextcloud hostnames of every tenant not archived.
+ */
+function collaboraSite(upstream: string, tenants: readonly Tenant[]): string[] {
+  const wopiHosts = tenants.filter((t) => t.services.nextcloud && t.status !== "archived").map((t) => t.services.nextcloud!.hostname);
+  return [
+    `handle ${COLLABORA_CONFIG_PATH} {`,
+    "	header Content-Type application/json",
+    "	header Cache-Control no-store",
+    `	respond ${caddyString(renderCollaboraRemoteConfig(wopiHosts))} 200`,
+    "}",
+    "handle {",
+    ...indent(proxy(upstream)),
+    "}",
+  ];
+}
+
 function walled(w: Wall, upstream: string): string[] {
   return [
     `route ${WALL_AUTH_PATH}* {`,
@@ -164,7 +184,7 @@ export function renderEdgeCaddyfile(input: EdgeConfigInput): string {
 
   const sites: Site[] = [
     { hostname: names.sso, body: proxy(u.keycloak) },
-    { hostname: names.collabora, body: proxy(u.collabora) },
+    { hostname: names.collabora, body: collaboraSite(u.collabora, tenants) },
     { hostname: names.s3, body: proxy(u.garageS3) },
   ];
   const walls: Wall[] = [];

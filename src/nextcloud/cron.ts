@@ -1,90 +1,65 @@
-// The per-host cron scheduler (the article's wished-for "cron queue"): one container per compute host runs
-// every tenant's cron.php one after the other, each at its own offset within the interval, so the
-// tenants of a host never all fire at once and never two at a time. Pure.
+// Nextcloud background jobs: one small cron container per tenant (the official image's documented
+// pattern: the same image and volumes as the FPM container, another entrypoint), so that adding, moving or
+// suspending a tenant creates or removes only that tenant's container and restarts nothing shared.
+// The host still runs one tenant's cron.php at a time (the article's wished-for "cron queue"): each run
+// holds an exclusive flock on the root of the host's install volume, which every Nextcloud container of
+// the host mounts read-only (flock(1) opens a directory read-only, and a lock on the same inode is seen by
+// every container of the host). Each tenant fires at its own offset within the interval, derived from its
+// slug alone, so no other tenant's schedule moves when one is added. Pure.
+import { createHash } from "node:crypto";
 import { NC_PATHS } from "./layout";
 
-export interface CronSlot {
-  slug: string;
-  /** Seconds after the start of each interval. */
-  offsetSeconds: number;
-}
+/** Exit code the loop logs when the host stayed busy for a whole interval and this run was skipped. */
+export const CRON_SKIPPED_EXIT = 75;
 
 /**
- * Deterministic, evenly spread offsets: tenants sorted by slug, slot i of n at floor(i * interval / n).
- * The same tenant list always gives the same schedule; adding a tenant re-spreads, keeping the order.
+ * A tenant's offset in seconds within the interval: 48 bits of sha256(slug) modulo the period. Stable
+ * (the same slug always gets the same second), independent of the other tenants, spread evenly over many.
  */
-export function cronSchedule(slugs: readonly string[], intervalMinutes: number): CronSlot[] {
+export function cronOffsetSeconds(slug: string, intervalMinutes: number): number {
   if (!Number.isInteger(intervalMinutes) || intervalMinutes < 1) throw new Error("cron interval must be a positive number of minutes");
-  const sorted = [...new Set(slugs)].sort();
-  const period = intervalMinutes * 60;
-  return sorted.map((slug, i) => ({ slug, offsetSeconds: Math.floor((i * period) / sorted.length) }));
-}
-
-/** Paths of one tenant inside the scheduler container. */
-export function cronTenantPaths(slug: string): { config: string; data: string; env: string; secrets: string } {
-  return {
-    config: `${NC_PATHS.cronTenantRoot}/${slug}/config`,
-    data: `${NC_PATHS.cronTenantRoot}/${slug}/data`,
-    env: `${NC_PATHS.cronEnvDir}/${slug}.env`,
-    secrets: `${NC_PATHS.secrets}/${slug}`,
-  };
+  return createHash("sha256").update(slug).digest().readUIntBE(0, 6) % (intervalMinutes * 60);
 }
 
 /**
- * The scheduler loop. For each tenant it sources the tenant's env file (the FPM container's environment,
- * with that tenant's config dir and secret files), overrides the data directory through Nextcloud's
- * `NC_datadirectory` (config.php says /data, the FPM mount point), and runs cron.php in a subshell.
- * One line per run on stdout (`docker logs`): `cron tenant=<slug> exit=<code> seconds=<n>`.
- * FACTORY_CRON_CYCLES (unset = forever) stops after that many intervals; FACTORY_CRON_ENV_DIR and
- * FACTORY_NEXTCLOUD_ROOT move the env files and the install (tests).
+ * The loop of one tenant's cron container. Every interval, at the tenant's offset, it runs cron.php under
+ * the host lock, waiting at most one interval for it (a host busy that long skips this run and says so);
+ * one line per run on stdout (`docker logs`): `cron tenant=<slug> exit=<code> seconds=<n>` (exit 75:
+ * skipped). The container has the FPM container's environment, volumes and secret files, so cron.php sees
+ * exactly the tenant's configuration. FACTORY_CRON_CYCLES (unset = forever) stops after that many runs;
+ * FACTORY_NEXTCLOUD_ROOT, FACTORY_CRON_LOCK and FACTORY_CRON_LOCK_WAIT move the install, the lock and the
+ * wait (tests).
  */
-export function renderCronScheduler(slots: readonly CronSlot[], intervalMinutes: number): string {
-  const period = intervalMinutes * 60;
-  if (slots.length === 0) throw new Error("a cron scheduler needs at least one tenant (hosts without tenants get none)");
-  for (const s of slots) {
-    if (!/^[a-z][a-z0-9-]*$/.test(s.slug)) throw new Error(`bad slug ${s.slug}`);
-    if (s.offsetSeconds < 0 || s.offsetSeconds >= period) throw new Error(`offset of ${s.slug} is outside the interval`);
-  }
-  const entries = slots.map((s) => `'${s.offsetSeconds} ${s.slug}'`).join(" ");
+export function renderCronLoop(o: { slug: string; intervalMinutes: number }): string {
+  if (!/^[a-z][a-z0-9-]*$/.test(o.slug)) throw new Error(`bad slug ${o.slug}`);
+  const period = o.intervalMinutes * 60;
+  const offset = cronOffsetSeconds(o.slug, o.intervalMinutes);
   return `#!/bin/sh
-# Generated by service-factory (src/nextcloud/cron.ts): staggered Nextcloud cron for ${slots.length} tenant(s).
+# Generated by service-factory (src/nextcloud/cron.ts): Nextcloud background jobs of tenant ${o.slug},
+# every ${o.intervalMinutes} min at second ${offset} of the interval, one tenant of the host at a time.
 set -u
+slug=${o.slug}
 interval=${period}
+offset=${offset}
 cycles=\${FACTORY_CRON_CYCLES:-0}
 install=\${FACTORY_NEXTCLOUD_ROOT:-${NC_PATHS.install}}
-env_dir=\${FACTORY_CRON_ENV_DIR:-${NC_PATHS.cronEnvDir}}
-run_tenant() {
-  slug=$1
-  start=$(date +%s)
-  (
-    set -e
-    # shellcheck source=/dev/null # generated per tenant (renderEnvFile)
-    . "$env_dir/$slug.env"
-    NC_datadirectory="$NEXTCLOUD_DATA_DIR"
-    export NC_datadirectory
-    exec php -f "$install/cron.php"
-  )
-  rc=$?
-  end=$(date +%s)
-  echo "cron tenant=$slug exit=$rc seconds=$((end - start))"
-}
+lock=\${FACTORY_CRON_LOCK:-$install}
+wait_max=\${FACTORY_CRON_LOCK_WAIT:-$interval}
 done_cycles=0
 while :; do
   now=$(date +%s)
-  cycle=$((now - now % interval))
-  for entry in ${entries}; do
-    offset=\${entry%% *}
-    slug=\${entry#* }
-    now=$(date +%s)
-    delay=$((cycle + offset - now))
-    if [ "$delay" -gt 0 ]; then sleep "$delay"; fi
-    run_tenant "$slug"
-  done
+  slot=$((now - now % interval + offset))
+  if [ "$slot" -lt "$now" ]; then slot=$((slot + interval)); fi
+  sleep "$((slot - now))"
+  start=$(date +%s)
+  flock -w "$wait_max" -E ${CRON_SKIPPED_EXIT} "$lock" php -f "$install/cron.php"
+  rc=$?
+  end=$(date +%s)
+  echo "cron tenant=$slug exit=$rc seconds=$((end - start))"
   done_cycles=$((done_cycles + 1))
   if [ "$cycles" -gt 0 ] && [ "$done_cycles" -ge "$cycles" ]; then exit 0; fi
-  now=$(date +%s)
-  delay=$((cycle + interval - now))
-  if [ "$delay" -gt 0 ]; then sleep "$delay"; fi
+  # Never twice in the same slot, even when the run ended within its own second.
+  if [ "$(date +%s)" -le "$slot" ]; then sleep 1; fi
 done
 `;
 }

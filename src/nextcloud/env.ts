@@ -3,7 +3,6 @@
 // variants (s3.config.php: OBJECTSTORE_S3_KEY_FILE/SECRET_FILE, smtp.config.php: SMTP_PASSWORD_FILE,
 // redis.config.php: REDIS_HOST_PASSWORD_FILE).
 import { MAX_UPLOAD_MB, NC_PATHS, PHP_MEMORY_LIMIT } from "./layout";
-import { shQuote } from "../quote";
 
 /** The secret files of a tenant, by role; values are file names under a secrets directory. */
 export const SECRET_FILES = {
@@ -88,14 +87,3 @@ export function renderTenantEnv(o: TenantEnvInput): string[] {
   }
   return Object.keys(env).sort().map((k) => `${k}=${env[k]}`);
 }
-
-/** Same environment as an env file the cron scheduler sources (values single-quoted for sh). */
-export function renderEnvFile(lines: readonly string[]): string {
-  return lines.map((l) => {
-    const eq = l.indexOf("=");
-    const key = l.slice(0, eq);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`bad environment key ${key}`);
-    return `export ${key}=${shQuote(l.slice(eq + 1))}`;
-  }).join("\n") + "\n";
-}
-

@@ -2,7 +2,7 @@
 // edge (compute Caddy) and the tests share them, so a name is decided in exactly one place.
 import { createHash } from "node:crypto";
 
-/** Where things live inside the Nextcloud containers (FPM, cron scheduler, ephemeral runs). */
+/** Where things live inside the Nextcloud containers (FPM, cron, ephemeral runs). */
 export const NC_PATHS = {
   /** The shared installation (code + apps), mounted read-only everywhere except in the populate run. */
   install: "/var/www/html",
@@ -14,10 +14,8 @@ export const NC_PATHS = {
   secrets: "/run/secrets/nextcloud",
   /** The patched entrypoint inside the FPM container. */
   entrypoint: "/usr/local/bin/factory-entrypoint.sh",
-  /** The cron scheduler's script, per-tenant env files and per-tenant mounts. */
+  /** The loop of the tenant's cron container (renderCronLoop). */
   cronScript: "/usr/local/bin/factory-cron.sh",
-  cronEnvDir: "/etc/factory/nextcloud",
-  cronTenantRoot: "/tenants",
   /** The official image keeps a pristine copy of the code (and its config snippets) here. */
   imageSource: "/usr/src/nextcloud",
 } as const;
@@ -77,14 +75,17 @@ export function caddyInstallRoot(volumeName: string): string {
 }
 
 /** Docker names of one tenant's Nextcloud objects. */
-export function tenantNames(stack: string, slug: string): { fpm: string; init: string; config: string; data: string } {
+export function tenantNames(stack: string, slug: string): { fpm: string; cron: string; init: string; config: string; data: string } {
   const base = `${stack}-nc-${slug}`;
-  return { fpm: dockerName(base), init: dockerName(`${base}-init`), config: dockerName(`${base}-config`), data: dockerName(`${base}-data`) };
+  return {
+    fpm: dockerName(base), cron: dockerName(`${base}-cron`), init: dockerName(`${base}-init`),
+    config: dockerName(`${base}-config`), data: dockerName(`${base}-data`),
+  };
 }
 
-/** Docker name of a host's cron scheduler and of the populate run. */
-export function hostNames(stack: string, host: string): { cron: string; populate: string } {
-  return { cron: dockerName(`${stack}-nc-cron-${host}`), populate: dockerName(`${stack}-nc-updater-${host}`) };
+/** Docker name of a host's populate run. */
+export function hostNames(stack: string, host: string): { populate: string } {
+  return { populate: dockerName(`${stack}-nc-updater-${host}`) };
 }
 
 /** The FastCGI upstream the compute Caddy uses for a tenant: its FPM container on the host's factory network. */

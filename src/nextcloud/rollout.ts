@@ -4,8 +4,8 @@
 // install volume name and the steps' triggers change, while a run with no change finds nothing to do.
 //
 // Per host (hosts by name, tenants by slug), each host starting only after the previous one finished:
-//   maint-on:H -> populate:H -> [init:H:t1] -> fpm:H:t1 -> upgrade:H:t1 -> fpm:H:t2 -> upgrade:H:t2 -> ...
-//              -> cron:H -> maint-off:H -> configure:H:t1 -> configure:H:t2 -> ... -> (next host's maint-on)
+//   maint-on:H -> populate:H -> [init:H:t1] -> fpm:H:t1 -> upgrade:H:t1 -> cron:H:t1 -> fpm:H:t2 -> ...
+//              -> cron:H:tn -> maint-off:H -> configure:H:t1 -> configure:H:t2 -> ... -> (next host's maint-on)
 // (init only does something for a new tenant: it is created once and never re-run.)
 // configure comes after maint-off because occ loads no app commands in maintenance mode (nor while an
 // upgrade is pending): `occ user_oidc:provider` would be "not defined" (nextcloud/server
@@ -34,7 +34,7 @@ export const stepId = {
   fpm: (h: string, t: string) => `fpm:${h}:${t}`,
   upgrade: (h: string, t: string) => `upgrade:${h}:${t}`,
   configure: (h: string, t: string) => `configure:${h}:${t}`,
-  cron: (h: string) => `cron:${h}`,
+  cron: (h: string, t: string) => `cron:${h}:${t}`,
   maintOff: (h: string) => `maint-off:${h}`,
 };
 
@@ -61,12 +61,12 @@ export function planRollout(tenants: readonly RolloutTenant[]): RolloutStep[] {
       steps.push({ id: fpm, kind: "fpm", host, tenant: slug, after: [on, populate, init, ...(previousTenant ? [previousTenant] : [])] });
       const upgrade = stepId.upgrade(host, slug);
       steps.push({ id: upgrade, kind: "upgrade", host, tenant: slug, after: [fpm] });
-      previousTenant = upgrade;
+      const cron = stepId.cron(host, slug);
+      steps.push({ id: cron, kind: "cron", host, tenant: slug, after: [upgrade] });
+      previousTenant = cron;
     }
-    const cron = stepId.cron(host);
-    steps.push({ id: cron, kind: "cron", host, after: [populate, previousTenant!] });
     const off = stepId.maintOff(host);
-    steps.push({ id: off, kind: "maint-off", host, after: [cron, previousTenant!] });
+    steps.push({ id: off, kind: "maint-off", host, after: [previousTenant!] });
     let previousConfigure = off;
     for (const slug of slugs) {
       const configure = stepId.configure(host, slug);

@@ -164,39 +164,58 @@ export function redisCommand(maxMemoryMb: number): string[] {
   ];
 }
 
+/** Where the edge serves Collabora's remote configuration, on Collabora's own public hostname. */
+export const COLLABORA_CONFIG_PATH = "/.well-known/service-factory/collabora.json";
+
 /**
- * Collabora (CODE) environment. TLS is terminated by the edge Caddy. Each distinct Nextcloud hostname of
- * `wopiHosts` becomes its own `aliasgroupN` (N = 1, 2, … in sorted order), which makes it a WOPI host that
- * may use this Collabora; no other server may.
+ * A WOPI host that cannot exist (RFC 2606 reserves `.invalid`): the one alias group Collabora starts with,
+ * so that it is in "groups" mode, admitting nobody, until its first fetch of the remote configuration.
+ */
+export const COLLABORA_NO_WOPI_HOST = "https://wopi-hosts-pending.invalid:443";
+
+/**
+ * Collabora (CODE) environment: the same for any tenant list, so that a new Nextcloud never restarts
+ * Collabora (open documents of every tenant would drop). TLS is terminated by the edge Caddy. The WOPI
+ * hosts come from the remote configuration the edge serves (renderCollaboraRemoteConfig), which coolwsd
+ * fetches at start and every 60 s.
  *
  * Upstream (CollaboraOnline/online):
- * - docker/from-packages/scripts/start-collabora-online.sh (commit 07d76bf7), l. 38-39: the alias groups
- *   are written into coolwsd.xml only when `aliasgroup1` (or `domain`) is set, so numbering starts at 1.
- * - docker/from-packages/scripts/start-collabora-online.pl (commit 120818c9), l. 20-38: every env var
- *   `aliasgroup*` becomes one `<group>`; its comma-separated values are the group's `<host>` (the first)
- *   and `<alias>`es (the rest), and the mode is set to "groups"; l. 55-66: even the deprecated
- *   `domain=a|b` is given one group per host, "people from a will not be able to access documents from b".
- * - wsd/HostUtil.cpp (commit 13d644be), parseAliases l. 108-161: each group's host and aliases are
- *   allowed WOPI hosts, and each alias's authority is mapped to its group's host (l. 151); getNewUri
- *   l. 163-174 rewrites an alias to that host, so hosts in one group are "the same server": two tenants'
- *   Nextclouds in one group would share document identities. Hence one group per hostname.
- * - Without any group, coolwsd.xml's default mode "first" lets only the first host that connects in
- *   (HostUtil.cpp allowedAlias l. 67-76, setFirstHost): not "any host".
+ * - wsd/COOLWSD.cpp, initializeEnvOptions: with --use-env-vars (the image's start script passes it),
+ *   `remoteconfigurl` sets `remote_config.remote_url`, and `aliasgroupN` (N = 1, 2, …) set the alias
+ *   groups, with mode "groups" once aliasgroup1 exists.
+ * - wsd/RemoteConfig.cpp (commit 04a7440d), RemoteJSONPoll: the URL must be https (a release build
+ *   refuses http and polls nothing), it is fetched right away, then every 60 s with If-None-Match.
+ * - Without any alias group, coolwsd.xml's default mode "first" admits the first host that connects
+ *   (wsd/HostUtil.cpp allowedAlias, setFirstHost): hence the `.invalid` group until the first fetch.
  */
-export function collaboraEnv(o: { serverName: string; wopiHosts?: string[] }): string[] {
-  const env = [
+export function collaboraEnv(o: { serverName: string }): string[] {
+  return [
     `server_name=${o.serverName}`,
     "extra_params=--o:ssl.enable=false --o:ssl.termination=true --o:security.capabilities=false --o:mount_jail_tree=false",
     "DONT_GEN_SSL_CERT=1",
     "dictionaries=de_DE en_GB en_US es_ES fr_FR it nl pt_BR pt_PT",
+    `aliasgroup1=${COLLABORA_NO_WOPI_HOST}`,
+    `remoteconfigurl=https://${o.serverName}${COLLABORA_CONFIG_PATH}`,
   ];
-  const hosts = [...new Set((o.wopiHosts ?? []).map((h) => h.toLowerCase()))].sort();
+}
+
+/**
+ * Collabora's remote configuration: each distinct Nextcloud hostname is its own alias group (a WOPI host
+ * allowed to use this Collabora); no other server may. With no Nextcloud, the `.invalid` placeholder.
+ *
+ * Upstream: wsd/RemoteConfig.cpp (commit 04a7440d): the document must have `"kind": "configuration"`;
+ * fetchAliasGroups reads storage.wopi.alias_groups {mode, groups: [{host, allow, aliases}]}, and an empty
+ * `groups` array changes nothing (hence the placeholder); wsd/HostUtil.cpp (commit 13d644be), parseAliases
+ * and getNewUri: hosts of one group are "the same server" (an alias is rewritten to its group's host), so
+ * two tenants in one group would share document identities: one group per hostname.
+ */
+export function renderCollaboraRemoteConfig(wopiHosts: readonly string[]): string {
+  const hosts = [...new Set(wopiHosts.map((h) => h.toLowerCase()))].sort();
   for (const h of hosts) {
-    // A comma would split one host into a host and an alias (start-collabora-online.pl l. 23).
     if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(h)) throw new Error(`WOPI host "${h}" is not a hostname`);
   }
-  hosts.forEach((h, i) => env.push(`aliasgroup${i + 1}=https://${h}:443`));
-  return env;
+  const groups = (hosts.length > 0 ? hosts.map((h) => `https://${h}:443`) : [COLLABORA_NO_WOPI_HOST]).map((host) => ({ host, allow: true }));
+  return JSON.stringify({ kind: "configuration", storage: { wopi: { alias_groups: { mode: "groups", groups } } } });
 }
 
 /**

@@ -3,6 +3,8 @@
 //  - `caddy adapt` + `caddy validate` on the edge config of the staging tenants and of a fixture roster
 //    (every status and service), with secret files in a temp dir, and on compute-host configs built with
 //    the Nextcloud helper's renderNextcloudSite;
+//  - the fixture's edge served live: Collabora's remote configuration (JSON with braces and quotes in a
+//    Caddyfile `respond`) arrives byte for byte over HTTPS, with its content type;
 //  - shellcheck on the apply/secrets/start scripts;
 //  - a Caddy started by the start script (bootstrap config: 503), then the apply script with a good
 //    config (served), a config caddy validate rejects (exit 1, old config keeps serving, live file
@@ -12,6 +14,7 @@ import assert from "node:assert/strict";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as https from "node:https";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -24,6 +27,7 @@ import { WALL_TOKEN_KEY_FILE } from "../../src/caddy/wall";
 import { computeEndpoints } from "../../src/endpoints";
 import { requireFactoryInputs } from "../../src/inputs";
 import { renderNextcloudSite } from "../../src/nextcloud/caddy";
+import { COLLABORA_CONFIG_PATH, renderCollaboraRemoteConfig } from "../../src/platform/render";
 import { Tenant } from "../../src/types";
 import { freePort } from "../../scripts/lab/net";
 
@@ -152,6 +156,43 @@ describe("generated Caddy configs against the real caddy (with caddy-security)",
     const file = path.join(dir, "broken.Caddyfile");
     fs.writeFileSync(file, broken);
     assert.notEqual(caddy(["validate", "--config", file, "--adapter", "caddyfile"]).status, 0);
+  });
+
+  it("serves Collabora's remote configuration byte for byte, as JSON, over HTTPS on Collabora's hostname", async () => {
+    const [httpPort, httpsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+    const config = renderEdgeCaddyfile({
+      domain: "factory.test", acmeEmail: "ops@factory.test", realm: "factory", garageAdminUrl: "http://127.0.0.1:9",
+      upstreams: { keycloak: "http://127.0.0.1:9", collabora: "http://127.0.0.1:9", garageS3: "http://127.0.0.1:9",
+        garageWeb: "127.0.0.1:9", paheko: "127.0.0.1:9", wordpress: "127.0.0.1:9", nextcloud: { alpha: "127.0.0.1:9", gamma: "127.0.0.1:9" } },
+      tenants: FIXTURE, secretsDir: writeSecrets(path.join(dir, "live"), FIXTURE),
+      lab: { httpPort, httpsPort }, adminAddress: `127.0.0.1:${adminPort}`,
+    });
+    const file = path.join(dir, "live.Caddyfile");
+    fs.writeFileSync(file, config);
+    const child = spawn(CADDY, ["run", "--config", file, "--adapter", "caddyfile"], {
+      stdio: "ignore", env: { ...process.env, XDG_DATA_HOME: path.join(dir, "live-data"), XDG_CONFIG_HOME: path.join(dir, "live-config") },
+    });
+    try {
+      const fetchConfig = () => new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+        const req = https.get({
+          host: "127.0.0.1", port: httpsPort, path: COLLABORA_CONFIG_PATH, servername: "office.factory.test",
+          headers: { host: "office.factory.test" }, rejectUnauthorized: false, agent: false,
+        }, (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (c) => (body += c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body }));
+        });
+        req.on("error", reject);
+      });
+      const got = await until(fetchConfig, (r) => r.status === 200, "collabora config");
+      // alpha (active) and gamma (suspended) have a Nextcloud; delta is archived.
+      assert.equal(got.body, renderCollaboraRemoteConfig(["cloud.alpha.test", "cloud.gamma.test"]));
+      assert.deepEqual(JSON.parse(got.body).storage.wopi.alias_groups.groups.map((g: { host: string }) => g.host), ["https://cloud.alpha.test:443", "https://cloud.gamma.test:443"]);
+      assert.equal(got.type, "application/json");
+    } finally {
+      child.kill();
+    }
   });
 
   it("validates compute-host configs built with renderNextcloudSite and the WordPress site", () => {

@@ -5,8 +5,10 @@
 //  - the patched entrypoint run by dash, as an unprivileged user, over a read-only fake Nextcloud tree with
 //    fake php/rsync/flock/occ on PATH that record every call: it copies nothing, upgrades nothing, takes no
 //    lock, writes the Redis session ini where it can, and execs its command;
-//  - the cron scheduler run with a fake clock (date/sleep) and fake php: tenants at their offsets, one at
-//    a time, each with its own config dir, a failing tenant not stopping the others;
+//  - a tenant's cron loop run by dash with a fake clock (date/sleep), fake php and the real flock: runs at
+//    its offset once per interval, a failing run does not stop the loop; two tenants' loops at once never
+//    overlap under the host lock (and do without it: the check can fail), a lock held too long skips a run,
+//    and an unprivileged user takes the lock on a directory it cannot write (the read-only install root);
 //  - a real Caddy serving the Nextcloud site (adapt + validate, then live): static files from the install
 //    root, CalDAV/CardDAV redirects, internals refused, headers, and PHP handed to a FastCGI listener with
 //    SCRIPT_FILENAME under /var/www/html (what the FPM container sees).
@@ -19,8 +21,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { renderNextcloudSite } from "../../src/nextcloud/caddy";
-import { cronSchedule, renderCronScheduler } from "../../src/nextcloud/cron";
-import { renderEnvFile, renderTenantEnv } from "../../src/nextcloud/env";
+import { CRON_SKIPPED_EXIT, cronOffsetSeconds, renderCronLoop } from "../../src/nextcloud/cron";
+import { renderTenantEnv } from "../../src/nextcloud/env";
 import { freePort } from "../../scripts/lab/net";
 import {
   OCC_SECRET_ARGS_PHP, renderConfigureScript, renderInitScript, renderMaintenanceScript, renderPopulateScript,
@@ -82,9 +84,7 @@ describe("nextcloud lab: generated scripts", { skip }, () => {
     shellcheck("upgrade.sh", renderUpgradeScript("alpha", "32.0.1"));
     shellcheck("maint-on.sh", renderMaintenanceScript({ stack: "prod", host: "nc1", mode: "on", version: "32.0.1" }));
     shellcheck("maint-off.sh", renderMaintenanceScript({ stack: "prod", host: "nc1", mode: "off", version: "32.0.1" }));
-    shellcheck("cron.sh", renderCronScheduler(cronSchedule(["alpha", "bravo", "charlie"], 5), 5));
-    assert.throws(() => renderCronScheduler([], 5), /at least one tenant/);
-    shellcheck("env-file.sh", renderEnvFile(ENV));
+    shellcheck("cron.sh", renderCronLoop({ slug: "alpha", intervalMinutes: 5 }));
   });
 
   it("the occ runner passes @file: secrets to occ inside PHP, never on the command line", () => {
@@ -306,51 +306,108 @@ describe("nextcloud lab: the patched entrypoint over a read-only install", { ski
   });
 });
 
-describe("nextcloud lab: the staggered cron scheduler", { skip }, () => {
-  it("runs each tenant at its offset, one at a time, with its own config; a failure does not stop the others", () => {
-    const dir = path.join(tmpRoot, "cron");
+describe("nextcloud lab: the tenant's cron loop and the host lock", { skip }, () => {
+  /** A fake clock for one loop: `date +%s` reads it, `sleep N` advances it; php is given by the caller. */
+  function fakeClock(dir: string, start: number, php: string): { bin: string; clock: string } {
     const bin = path.join(dir, "bin");
-    const clock = write(path.join(dir, "clock"), "960\n");
-    const log = write(path.join(dir, "runs.log"), "");
-    // Fake time: `date +%s` reads the clock, `sleep N` advances it; php records who ran when and takes 7 s.
+    const clock = write(path.join(dir, "clock"), `${start}\n`);
     write(path.join(bin, "date"), `#!/bin/sh\ncat "${clock}"\n`, 0o755);
     write(path.join(bin, "sleep"), `#!/bin/sh\necho $(( $(cat "${clock}") + $1 )) > "${clock}"\n`, 0o755);
-    write(path.join(bin, "php"), `#!/bin/sh
-now=$(cat "${clock}")
-echo "$now $NEXTCLOUD_CONFIG_DIR $NC_datadirectory $OBJECTSTORE_S3_BUCKET $*" >> "${log}"
-echo $((now + 7)) > "${clock}"
-case "$NEXTCLOUD_CONFIG_DIR" in */bravo/*) exit 1 ;; esac
-exit 0
-`, 0o755);
-    const envDir = path.join(dir, "env");
-    for (const slug of ["alpha", "bravo", "charlie"]) {
-      write(path.join(envDir, `${slug}.env`), renderEnvFile(renderTenantEnv({
-        slug, s3: { host: "garage", port: 3900, region: "garage", bucket: `${slug}-nextcloud`, ssl: false },
-        redis: { host: "redis", port: 6379, user: "nc-alpha" }, mail: { host: "smtp.x", port: 587, from: "n@x.org" },
-        secretsDir: `/run/secrets/nextcloud/${slug}`, configDir: `/tenants/${slug}/config`, dataDir: `/tenants/${slug}/data`,
-      })));
+    write(path.join(bin, "php"), php, 0o755);
+    return { bin, clock };
+  }
+  const loopEnv = (bin: string, extra: Record<string, string>) => ({ PATH: `${bin}:/usr/bin:/bin`, FACTORY_NEXTCLOUD_ROOT: "/nc", ...extra });
+
+  it("runs cron.php at the tenant's offset once per interval, and a failing run does not stop it", () => {
+    const dir = path.join(tmpRoot, "cron-one");
+    const log = path.join(dir, "runs.log");
+    const lock = fs.mkdtempSync(path.join(tmpRoot, "lock-"));
+    const { bin } = fakeClock(dir, 960, `#!/bin/sh
+now=$(cat "${dir}/clock")
+echo "$now $*" >> "${log}"
+echo $((now + 7)) > "${dir}/clock"
+n=$(wc -l < "${log}")
+[ "$n" -ne 2 ]
+`);
+    const script = write(path.join(dir, "cron.sh"), renderCronLoop({ slug: "alpha", intervalMinutes: 1 }));
+    const r = spawnSync("dash", [script], { env: loopEnv(bin, { FACTORY_CRON_CYCLES: "3", FACTORY_CRON_LOCK: lock }), encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const offset = cronOffsetSeconds("alpha", 1);
+    // Interval 60 s from 960 (a whole minute): at 960+offset, 1020+offset, 1080+offset; each run takes 7 s.
+    assert.deepEqual(fs.readFileSync(log, "utf8").trim().split("\n"), [960, 1020, 1080].map((t) => `${t + offset} -f /nc/cron.php`));
+    assert.deepEqual(r.stdout.trim().split("\n"), ["cron tenant=alpha exit=0 seconds=7", "cron tenant=alpha exit=1 seconds=7", "cron tenant=alpha exit=0 seconds=7"]);
+  });
+
+  /** Two tenants' loops at once, their php holding whatever lock they got for 300 ms of real time. */
+  async function twoLoops(dir: string, locks: [string, string]): Promise<{ slug: string; start: bigint; end: bigint }[]> {
+    const log = path.join(dir, "runs.log");
+    const runs = ["alpha", "bravo"].map((slug, i) => {
+      const { bin } = fakeClock(path.join(dir, slug), 960, `#!/bin/sh
+echo "start ${slug} $(/bin/date +%s%N)" >> "${log}"
+/bin/sleep 0.3
+echo "end ${slug} $(/bin/date +%s%N)" >> "${log}"
+`);
+      const script = write(path.join(dir, `${slug}.sh`), renderCronLoop({ slug, intervalMinutes: 1 }));
+      const child = spawn("dash", [script], { env: loopEnv(bin, { FACTORY_CRON_CYCLES: "3", FACTORY_CRON_LOCK: locks[i] }), stdio: "ignore" });
+      return new Promise<number | null>((resolve) => child.on("exit", resolve));
+    });
+    assert.deepEqual(await Promise.all(runs), [0, 0]);
+    const lines = fs.readFileSync(log, "utf8").trim().split("\n").map((l) => l.split(" "));
+    const out: { slug: string; start: bigint; end: bigint }[] = [];
+    for (const [kind, slug, ns] of lines) {
+      if (kind === "start") out.push({ slug, start: BigInt(ns), end: -1n });
+      else out.find((x) => x.slug === slug && x.end < 0n)!.end = BigInt(ns);
     }
-    const script = write(path.join(dir, "cron.sh"), renderCronScheduler(cronSchedule(["charlie", "alpha", "bravo"], 1), 1));
-    const r = spawnSync("dash", [script], {
-      env: { PATH: `${bin}:/usr/bin:/bin`, FACTORY_CRON_CYCLES: "2", FACTORY_CRON_ENV_DIR: envDir, FACTORY_NEXTCLOUD_ROOT: "/nc" }, encoding: "utf8",
+    return out.sort((a, b) => (a.start < b.start ? -1 : 1));
+  }
+  const overlaps = (runs: { start: bigint; end: bigint }[]) => runs.slice(1).filter((r, i) => r.start < runs[i].end).length;
+
+  it("two tenants of a host never run at the same time under the host lock (and do without it)", async () => {
+    const lock = fs.mkdtempSync(path.join(tmpRoot, "lock-"));
+    const locked = await twoLoops(fs.mkdtempSync(path.join(tmpRoot, "cron-two-")), [lock, lock]);
+    assert.equal(locked.length, 6);
+    assert.equal(overlaps(locked), 0, JSON.stringify(locked.map((r) => [r.slug, String(r.start), String(r.end)])));
+    // The same two loops with a lock each: the check above sees their runs overlap.
+    const apart = await twoLoops(fs.mkdtempSync(path.join(tmpRoot, "cron-apart-")), [fs.mkdtempSync(path.join(tmpRoot, "lock-")), fs.mkdtempSync(path.join(tmpRoot, "lock-"))]);
+    assert.equal(apart.length, 6);
+    assert.ok(overlaps(apart) > 0, "without a shared lock the runs overlap");
+  });
+
+  it("skips a run, and says so, when the host stays busy longer than the wait", async () => {
+    const dir = path.join(tmpRoot, "cron-busy");
+    const lock = fs.mkdtempSync(path.join(tmpRoot, "lock-"));
+    const { bin } = fakeClock(dir, 960, `#!/bin/sh\necho ran >> "${dir}/runs.log"\n`);
+    const holder = spawn("flock", [lock, "/bin/sleep", "5"], { stdio: "ignore" });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const script = write(path.join(dir, "cron.sh"), renderCronLoop({ slug: "alpha", intervalMinutes: 1 }));
+      const r = spawnSync("dash", [script], { env: loopEnv(bin, { FACTORY_CRON_CYCLES: "1", FACTORY_CRON_LOCK: lock, FACTORY_CRON_LOCK_WAIT: "1" }), encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.trim(), `cron tenant=alpha exit=${CRON_SKIPPED_EXIT} seconds=0`);
+      assert.equal(fs.existsSync(path.join(dir, "runs.log")), false, "cron.php did not run");
+    } finally {
+      holder.kill();
+    }
+  });
+
+  it("an unprivileged user takes the lock on a directory it cannot write (the read-only install root)", () => {
+    const dir = fs.mkdtempSync(path.join(tmpRoot, "cron-ro-"));
+    fs.chmodSync(dir, 0o755);
+    const lock = path.join(dir, "install");
+    fs.mkdirSync(lock, { mode: 0o555 });
+    const { bin } = fakeClock(dir, 960, `#!/bin/sh\nexit 0\n`);
+    fs.chmodSync(path.join(dir, "clock"), 0o666);
+    const script = write(path.join(dir, "cron.sh"), renderCronLoop({ slug: "alpha", intervalMinutes: 1 }));
+    // In a mount namespace of its own, the directory is made a read-only mount (as the install volume is
+    // in the container), then the loop runs as www-data's uid.
+    const r = spawnSync("unshare", ["-m", "sh", "-c", 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && ! touch "$1/probe" 2>/dev/null && exec setpriv --reuid=33 --regid=33 --clear-groups dash "$2"', "sh", lock, script], {
+      env: loopEnv(bin, { FACTORY_CRON_CYCLES: "1", FACTORY_CRON_LOCK: lock }), encoding: "utf8",
     });
     assert.equal(r.status, 0, r.stderr);
-    // Interval 60 s, offsets 0/20/40: cycle 960 then 1020; each run takes 7 s on the fake clock.
-    assert.deepEqual(fs.readFileSync(log, "utf8").trim().split("\n"), [
-      "960 /tenants/alpha/config /tenants/alpha/data alpha-nextcloud -f /nc/cron.php",
-      "980 /tenants/bravo/config /tenants/bravo/data bravo-nextcloud -f /nc/cron.php",
-      "1000 /tenants/charlie/config /tenants/charlie/data charlie-nextcloud -f /nc/cron.php",
-      "1020 /tenants/alpha/config /tenants/alpha/data alpha-nextcloud -f /nc/cron.php",
-      "1040 /tenants/bravo/config /tenants/bravo/data bravo-nextcloud -f /nc/cron.php",
-      "1060 /tenants/charlie/config /tenants/charlie/data charlie-nextcloud -f /nc/cron.php",
-    ]);
-    assert.deepEqual(r.stdout.trim().split("\n"), [
-      "cron tenant=alpha exit=0 seconds=7", "cron tenant=bravo exit=1 seconds=7", "cron tenant=charlie exit=0 seconds=7",
-      "cron tenant=alpha exit=0 seconds=7", "cron tenant=bravo exit=1 seconds=7", "cron tenant=charlie exit=0 seconds=7",
-    ]);
+    assert.equal(r.stdout.trim(), "cron tenant=alpha exit=0 seconds=0");
+    assert.deepEqual(fs.readdirSync(lock), [], "nothing was created in the lock directory");
   });
 });
-
 
 /** A minimal FastCGI responder: records the PARAMS of each request and answers 200 "fpm ok". */
 function fastcgiServer(seen: Record<string, string>[]): net.Server {

@@ -22,7 +22,7 @@ let dockerd: Dockerd | undefined;
 let skipWhy: string | undefined;
 const IMAGE = LAB_IMAGES.redis;
 const FPMS = ["lab-nc-alpha", "lab-nc-bravo"];
-const CRON = "lab-nc-cron-h1";
+const CRON = "lab-nc-alpha-cron";
 const LIMITS = [...FPMS.map((container) => ({ container, pids: NC_LIMITS.fpm.pids })), { container: CRON, pids: NC_LIMITS.cron.pids }];
 
 function d(args: string[], input?: string) {
@@ -80,7 +80,7 @@ describe("pids limits are per container (private dockerd)", () => {
     assert.equal(ok(["inspect", "-f", "{{.HostConfig.PidsLimit}}", FPMS[0]]), "<nil>", "no limit before the script");
     const r = applyLimits();
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `pids limits set: lab-nc-alpha=${NC_LIMITS.fpm.pids} lab-nc-bravo=${NC_LIMITS.fpm.pids} lab-nc-cron-h1=${NC_LIMITS.cron.pids}\n`);
+    assert.equal(r.stdout, `pids limits set: lab-nc-alpha=${NC_LIMITS.fpm.pids} lab-nc-alpha-cron=${NC_LIMITS.cron.pids} lab-nc-bravo=${NC_LIMITS.fpm.pids}\n`);
     for (const l of LIMITS) {
       assert.equal(ok(["inspect", "-f", "{{.HostConfig.PidsLimit}}", l.container]), String(l.pids));
       assert.equal(cgroup(l.container, "pids.max"), String(l.pids), `${l.container} pids.max`);
