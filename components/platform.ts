@@ -5,10 +5,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { computeEndpoints } from "../src/endpoints";
 import { factoryNetworkName } from "../src/platform/layout";
 import { KEYCLOAK_ADMIN_USER } from "../src/platform/services";
+import { imageMajor } from "../src/majors";
+import { PROVISIONER_MIN_MAJOR } from "../src/postgres/provisioner";
 import { OperatorSecret } from "../src/settings";
 import { Host, StackSettings } from "../src/types";
 import type { GarageS3 } from "./garageBucket";
 import { SharedServices } from "./sharedServices";
+import { PostgresLogin, PostgresProvisioner, PostgresServer, provisionedTenantsProvider, TenantPostgresProvider, tenantsProvider } from "./postgresProvisioner";
 
 /** Operator secrets, read with requireSecret: always Pulumi secrets. */
 export type PlatformSecrets = Record<OperatorSecret, pulumi.Output<string>>;
@@ -38,6 +41,11 @@ export interface PlatformArgs {
    * Default false.
    */
   reference?: boolean;
+  /**
+   * A tenant shard's login on the shared PostgreSQL: the platform stack's provisioning role (its
+   * `postgresProvisioner` output). Required with `reference`; a whole or platform stack creates the role.
+   */
+  provisioner?: PostgresLogin;
 }
 
 /**
@@ -52,7 +60,18 @@ export class Platform extends pulumi.ComponentResource {
   /** The factory network of each host (user bridge network every factory container on that host joins). */
   readonly networks: Record<string, docker.Network>;
   readonly endpoints: PlatformEndpoints;
-  readonly postgres: postgresql.Provider;
+  /**
+   * The provider tenant databases are created with, logged in as the provisioning role (never the
+   * superuser), in every kind of stack.
+   */
+  readonly postgres: TenantPostgresProvider;
+  /**
+   * The superuser's provider: platform-level work only (Keycloak's database, the provisioning role).
+   * Undefined in a tenant shard, which never receives the superuser's password.
+   */
+  readonly postgresAdmin?: postgresql.Provider;
+  /** The provisioning role (whole and platform stacks; a shard logs in with the platform stack's). */
+  readonly provisioner?: PostgresProvisioner;
   readonly keycloak: keycloak.Provider;
   /**
    * Garage's S3 API with the platform's own key (path-style, region GARAGE_REGION): what GarageBucket needs for
@@ -69,15 +88,16 @@ export class Platform extends pulumi.ComponentResource {
     this.secrets = args.secrets;
     this.docker = dockerProviders(name, args.settings.hosts, this);
     this.endpoints = computeEndpoints(args.settings);
+    // The deployed server makes a self-signed pair on first start: encrypted, not verified (private network).
+    const server: PostgresServer = { host: this.endpoints.postgres.host, port: this.endpoints.postgres.port, sslmode: "require", connectTimeout: 15 };
     const postgresProvider = (dependsOn: pulumi.Resource[]) => new postgresql.Provider(`${name}-postgres`, {
-      host: this.endpoints.postgres.host,
-      port: this.endpoints.postgres.port,
+      host: server.host,
+      port: server.port,
       username: "postgres",
       password: args.secrets.postgresAdminPassword,
-      // The deployed server makes a self-signed pair on first start: encrypted, not verified (private network).
-      sslmode: "require",
+      sslmode: server.sslmode,
       superuser: true,
-      connectTimeout: 15,
+      connectTimeout: server.connectTimeout,
     }, { parent: this, dependsOn });
     let keycloakReady: pulumi.Resource[] = [];
     let garageReady: pulumi.Resource[] = [];
@@ -87,7 +107,8 @@ export class Platform extends pulumi.ComponentResource {
         // Read, not owned: the platform stack created it (same logical name, id = the network's name).
         this.networks[h.name] = docker.Network.get(`${name}-shared-net-${h.name}`, factoryNetworkName(args.settings.stack), undefined, { parent: this, provider: this.docker[h.name] });
       }
-      this.postgres = postgresProvider([]);
+      if (!args.provisioner) throw new Error("Platform: a tenant shard needs the platform stack's provisioning login (postgresProvisioner output)");
+      this.postgres = tenantsProvider(name, server, args.provisioner, this);
     } else {
       // Order on a first deployment: networks, volumes, images -> PostgreSQL container (healthy) -> postgres
       // provider -> Keycloak's role and database -> Keycloak container (healthy) -> keycloak provider; Garage
@@ -99,7 +120,13 @@ export class Platform extends pulumi.ComponentResource {
         postgresProvider,
       }, { parent: this });
       this.networks = this.shared.networks;
-      this.postgres = this.shared.postgresProvider;
+      this.postgresAdmin = this.shared.postgresProvider;
+      // The superuser creates the provisioning role; tenant databases are created by that role only.
+      ({ provisioner: this.provisioner, provider: this.postgres } = provisionedTenantsProvider(name, { server, admin: this.postgresAdmin }, this));
+      const major = deployedPostgresMajor(args.settings);
+      if (major !== undefined && major < PROVISIONER_MIN_MAJOR) {
+        pulumi.log.warn(`images.postgres is PostgreSQL ${major}: before ${PROVISIONER_MIN_MAJOR}, a CREATEROLE role can grant itself any non-superuser role, so the provisioning role keeps the superuser password out of tenant shards but is no privilege boundary (docs/postgres.md)`, this);
+      }
       keycloakReady = this.shared.keycloakReady;
       garageReady = this.shared.garageReady;
     }
@@ -127,6 +154,11 @@ export class Platform extends pulumi.ComponentResource {
 
     this.registerOutputs({ endpoints: this.endpoints });
   }
+}
+
+/** The major of the PostgreSQL this stack deploys, or undefined (an external server, a digest pin). */
+function deployedPostgresMajor(settings: StackSettings): number | undefined {
+  return settings.services.postgres.mode === "deploy" ? imageMajor(settings.images.postgres) : undefined;
 }
 
 /** One provider per host: tenants and services on that host use it, nothing else opens SSH connections. */

@@ -8,8 +8,9 @@ import * as fs from "node:fs";
 import { Client } from "pg";
 import {
   AuditSnapshot, CONNECT_SQL, ConnectRow, DATABASES_SQL, DatabaseRow, evaluateAudit, formatAudit, MEMBERSHIP_SQL,
-  MembershipRow, ROLES_SQL, RoleRow, tenantDatabases, tenantRoleNames,
+  MembershipRow, PROVISIONER_MEMBERSHIP_SQL, ProvisionerMembershipRow, ROLES_SQL, RoleRow, tenantDatabases, tenantRoleNames,
 } from "../src/postgres/audit";
+import { PROVISIONER_ROLE } from "../src/postgres/provisioner";
 
 const USAGE = "usage: audit-postgres [--host H] [--port P] [--user U] [--database D] [--password-file F] [--platform-db NAME]... [--json]";
 
@@ -48,9 +49,11 @@ export async function snapshot(client: Client, opts: { platformDatabases: string
   const databases = (await client.query<DatabaseRow>(DATABASES_SQL)).rows;
   const roles = (await client.query<RoleRow>(ROLES_SQL)).rows;
   const tenantRoles = tenantRoleNames({ databases, roles }, opts);
-  const connect = (await client.query<ConnectRow>(CONNECT_SQL, [tenantRoles])).rows;
+  // The provisioning role's connections are checked with the tenants' (it must reach none of their databases).
+  const connect = (await client.query<ConnectRow>(CONNECT_SQL, [[...tenantRoles, PROVISIONER_ROLE]])).rows;
   const memberships = (await client.query<MembershipRow>(MEMBERSHIP_SQL, [tenantRoles])).rows;
-  return { databases, roles, connect, memberships };
+  const provisionerMemberships = (await client.query<ProvisionerMembershipRow>(PROVISIONER_MEMBERSHIP_SQL, [PROVISIONER_ROLE])).rows;
+  return { databases, roles, connect, memberships, provisionerMemberships };
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -22,6 +22,8 @@ export interface RecordedResource {
   retainOnDelete: boolean;
   /** The resource must be deleted before its replacement is created (fixed names, one-per-host users). */
   deleteBeforeReplace: boolean;
+  /** Input properties the engine keeps from the state instead of the program (`ignoreChanges`). */
+  ignoreChanges?: string[];
   custom: boolean;
   provider: string | null;
   dependsOn: string[];
@@ -185,6 +187,7 @@ export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult
           protect: req.getProtect?.() ?? false,
           retainOnDelete: req.getRetainondelete?.() ?? false,
           deleteBeforeReplace: req.getDeletebeforereplace?.() ?? false,
+          ignoreChanges: req.getIgnorechangesList?.() ?? [],
           custom: req.getCustom(),
           provider: req.getProvider() || null,
           dependsOn: req.getDependenciesList(),
@@ -245,6 +248,7 @@ interface RegisterRequest {
   getProtect?(): boolean;
   getRetainondelete?(): boolean;
   getDeletebeforereplace?(): boolean;
+  getIgnorechangesList?(): string[];
   getProvider(): string;
   getDependenciesList(): string[];
   getAliasesList?(): unknown[];

@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Platform, PlatformSecrets } from "../components/platform";
+import { PostgresLogin } from "../components/postgresProvisioner";
 import { FactoryRealm, TenantIdentity } from "../components/identity";
 import { KEYCLOAK_ADMIN_USER } from "./platform/services";
 import { NextcloudFactory, TenantRoles } from "../components/nextcloud";
@@ -52,6 +53,8 @@ export interface FactoryOutputs {
   realmId?: pulumi.Output<string>;
   identities?: Record<string, Record<string, pulumi.Output<string>>>;
   platformSecrets?: pulumi.Output<Record<string, string>>;
+  /** The provisioning role's login (a secret): what tenant shards create tenant databases with. */
+  postgresProvisioner?: pulumi.Output<{ username: string; password: string }>;
 }
 
 export function readSecrets(config: pulumi.Config): PlatformSecrets {
@@ -106,7 +109,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     : undefined;
   const secrets = platformRef ? secretsFrom(platformRef) : readSecrets(config);
   // Collabora accepts WOPI requests only from the live Nextcloud hostnames (a new tenant restarts it once).
-  const platform = new Platform("platform", { settings: inputs.settings, secrets, reference: !fleet });
+  const platform = new Platform("platform", { settings: inputs.settings, secrets, reference: !fleet, provisioner: platformRef ? provisionerFrom(platformRef) : undefined });
 
   // Wiring, one section per area. Each section registers its resources for every tenant it concerns.
   // [section: identity] realm, per-tenant groups/roles (TenantIdentity)
@@ -276,6 +279,8 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
       identities: Object.fromEntries([...identities].map(([slug, id]) => [slug, id.scopeRoles()])),
       // Only what tenant shards need; a Pulumi secret, readable only by those with the stack's secrets provider.
       platformSecrets: pulumi.secret(pulumi.all(Object.fromEntries(SHARD_SECRET_KEYS.map((k) => [k, secrets[k]])) as Record<string, pulumi.Output<string>>)),
+      // Instead of the superuser's password: the shards create tenant databases as this role.
+      postgresProvisioner: pulumi.secret(pulumi.all([platform.provisioner!.username, platform.provisioner!.password]).apply(([username, password]) => ({ username, password }))),
     } : {}),
   };
 }
@@ -302,6 +307,12 @@ function secretsFrom(ref: pulumi.StackReference): PlatformSecrets {
     out[key] = (SHARD_SECRET_KEYS as readonly string[]).includes(key) ? pulumi.secret(all.apply((x) => x[key])) : pulumi.secret(notForShards(key));
   }
   return out;
+}
+
+/** The provisioning role's login as a tenant shard reads it from the platform stack (a secret). */
+function provisionerFrom(ref: pulumi.StackReference): PostgresLogin {
+  const login = ref.requireOutput("postgresProvisioner") as pulumi.Output<{ username: string; password: string }>;
+  return { username: login.apply((l) => l.username), password: pulumi.secret(login.apply((l) => l.password)) };
 }
 
 /** A tenant's roles as a shard reads them: names are pure, ids come from the platform stack. */

@@ -18,7 +18,7 @@ export const PROJECT = "service-factory";
  * by the program (@pulumi/random, protected) and never typed by a person.
  */
 export const OPERATOR_SECRETS = {
-  postgresAdminPassword: "password of the PostgreSQL superuser the program uses to create tenant roles and databases",
+  postgresAdminPassword: "password of the PostgreSQL superuser the platform uses for Keycloak's database and the provisioning role (tenant databases are created by that role)",
   keycloakAdminPassword: "password of the Keycloak admin user (master realm) the keycloak provider logs in with",
   garageAdminToken: "bearer token of Garage's admin API (admin_token in garage.toml)",
   garageRpcSecret: "32-byte hex secret shared by the Garage nodes (rpc_secret in garage.toml)",
@@ -32,11 +32,13 @@ export type OperatorSecret = keyof typeof OPERATOR_SECRETS;
 export const OPERATOR_SECRET_KEYS = Object.keys(OPERATOR_SECRETS) as OperatorSecret[];
 
 /**
- * The operator secrets a tenant shard's resources use (providers and tenant commands: databases, Keycloak
- * clients, bucket keys and CORS, DNS, Nextcloud's mail and Redis users). The platform stack exports only
- * these; garageRpcSecret (the Garage nodes' own) never leaves it.
+ * The operator secrets a tenant shard's resources use (providers and tenant commands: Keycloak clients,
+ * bucket keys and CORS, DNS, Nextcloud's mail and Redis users). The platform stack exports only these;
+ * garageRpcSecret (the Garage nodes' own) and postgresAdminPassword never leave it: a shard creates its
+ * tenant databases as the provisioning role, whose login the platform exports apart (postgresProvisioner).
  */
-export const SHARD_SECRET_KEYS: readonly OperatorSecret[] = OPERATOR_SECRET_KEYS.filter((k) => k !== "garageRpcSecret");
+const PLATFORM_ONLY_SECRETS: readonly OperatorSecret[] = ["garageRpcSecret", "postgresAdminPassword"];
+export const SHARD_SECRET_KEYS: readonly OperatorSecret[] = OPERATOR_SECRET_KEYS.filter((k) => !PLATFORM_ONLY_SECRETS.includes(k));
 
 const SETTING_KEYS = [
   "domain", "acmeEmail", "tenantsDir", "shards", "realm", "edgeTls", "hosts", "images", "services", "dns",

@@ -9,12 +9,16 @@ import { before, describe, it } from "node:test";
 import { generateRoster, writeRoster } from "../bench/roster";
 import { HarnessResult, maskSecrets, RecordedResource, revealSecrets, runUnderMocks } from "../src/harness";
 import { notForShards } from "../src/program";
-import { OPERATOR_SECRET_KEYS, SHARD_SECRET_KEYS } from "../src/settings";
+import { OPERATOR_SECRET_KEYS, OperatorSecret, SHARD_SECRET_KEYS } from "../src/settings";
+import { PROVISIONER_ROLE } from "../src/postgres/provisioner";
 import { shardOf } from "../src/shards";
 
 const root = path.join(__dirname, "..");
 const SHARDS = 3;
 const STACK = "fab";
+/** Known operator secrets (the harness's placeholders otherwise): a shard input holding one is a leak. */
+const SECRETS = Object.fromEntries(OPERATOR_SECRET_KEYS.map((k) => [k, `${k}-value-${k.length}`])) as Record<OperatorSecret, string>;
+SECRETS.dnsTsigSecret = Buffer.from("tsig-Secret-value-for-tests-only!").toString("base64");
 
 /** A project dir holding Pulumi.fab.yaml (staging's settings with a shard count) and tenants/fab/. */
 function project(shards: number): string {
@@ -44,23 +48,54 @@ describe("sharded stacks", () => {
     slugs = fs.readdirSync(path.join(wholeDir, "tenants", STACK)).map((f) => f.replace(/\.yaml$/, "")).sort();
     whole = await runUnderMocks({ stack: STACK, projectDir: wholeDir });
     const shardedDir = project(SHARDS);
-    platform = await runUnderMocks({ stack: STACK, projectDir: shardedDir });
+    platform = await runUnderMocks({ stack: STACK, projectDir: shardedDir, secrets: SECRETS });
     for (let k = 0; k < SHARDS; k++) {
+      // A shard's own config holds no operator secret (its stack file only names the secrets provider).
       shards.push(await runUnderMocks({ stack: `${STACK}-${k}`, projectDir: shardedDir, stackOutputs: { [STACK]: platform.outputs as Record<string, unknown> } }));
     }
   });
 
-  it("the platform hands the shards only the secrets their resources use (no garageRpcSecret)", () => {
+  it("the platform hands the shards only the secrets their resources use (no garageRpcSecret, no PostgreSQL superuser)", () => {
     const exported = (platform.outputs as { platformSecrets: unknown }).platformSecrets;
     const keys = Object.keys(revealSecrets(exported) as Record<string, string>).sort();
     assert.deepEqual(keys, [...SHARD_SECRET_KEYS].sort());
     assert.ok(!keys.includes("garageRpcSecret"));
+    assert.ok(!keys.includes("postgresAdminPassword"));
+    // The withheld values themselves are in no shard input either, under any name.
+    for (const r of shards.flatMap((s) => s.resources)) {
+      const text = JSON.stringify(revealSecrets(r.inputs));
+      for (const k of ["garageRpcSecret", "postgresAdminPassword"] as const) assert.ok(!text.includes(SECRETS[k]), `${r.urn} received ${k}`);
+    }
     // No shard resource received a secret the platform keeps (its marker would be in the inputs).
     const markers = OPERATOR_SECRET_KEYS.filter((k) => !SHARD_SECRET_KEYS.includes(k)).map(notForShards);
     for (const r of shards.flatMap((s) => s.resources)) {
       const text = JSON.stringify(revealSecrets(r.inputs));
       for (const m of markers) assert.ok(!text.includes(m), `${r.urn} received ${m}`);
     }
+  });
+
+  it("a shard creates its tenant databases as the platform's provisioning role, never as the superuser", () => {
+    const login = (platform.outputs as { postgresProvisioner: { username: string; password: string } }).postgresProvisioner;
+    assert.equal(login.username, PROVISIONER_ROLE);
+    let databases = 0;
+    for (const s of shards) {
+      const providers = s.resources.filter((r) => r.type === "pulumi:providers:postgresql");
+      const tenants = providers.filter((p) => p.tenant === null);
+      // One shared provider: the tenants' (the superuser's `platform-postgres` is not registered at all).
+      assert.deepEqual(tenants.map((p) => p.name), ["platform-postgres-tenants"]);
+      assert.deepEqual([tenants[0].inputs.username, revealSecrets(tenants[0].inputs.password), tenants[0].inputs.superuser],
+        [PROVISIONER_ROLE, login.password, "false"]);
+      // The others are each tenant database's owner login, on its own database.
+      for (const p of providers.filter((x) => x.tenant !== null)) {
+        assert.equal(p.inputs.username, p.inputs.database, p.name);
+        assert.notEqual(p.inputs.username, "postgres");
+      }
+      for (const r of s.resources.filter((x) => x.type === "postgresql:index/role:Role" || x.type === "postgresql:index/database:Database")) {
+        assert.ok(r.provider?.startsWith(`${tenants[0].urn}::`), `${r.name} is created as the provisioning role`);
+        databases++;
+      }
+    }
+    assert.ok(databases > 0, "the shards do create tenant roles and databases");
   });
 
   it("every tenant is owned by exactly one shard, the one its slug hashes to", () => {

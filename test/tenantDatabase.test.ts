@@ -2,16 +2,23 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as postgresql from "@pulumi/postgresql";
 import { TenantDatabase } from "../components/tenantDatabase";
+import { TenantPostgresProvider } from "../components/postgresProvisioner";
 import { RecordedResource, runUnderMocks, SECRET_MARK } from "../src/harness";
 import { checkTenantDatabaseName, tenantDatabaseName } from "../src/postgres/names";
 import { quoteIdent, quoteLiteral } from "../src/quote";
 import { renderTenantDatabaseSql, tenantDatabaseSpec } from "../src/postgres/tenantDatabase";
 
+/** What Platform.postgres is: the provisioning role's provider, carrying the server's address. */
+const tenantsProvider = () => new TenantPostgresProvider("pg", {
+  server: { host: "10.0.0.5", port: 5432, sslmode: "require", connectTimeout: 15 },
+  login: { username: "factory_provisioner", password: "provisioner-pw" },
+});
+
 async function run(connectionLimit?: number): Promise<RecordedResource[]> {
   const { resources } = await runUnderMocks({
     stack: "staging",
     program: () => {
-      const provider = new postgresql.Provider("pg", { host: "10.0.0.5", port: 5432, username: "postgres", password: "admin-pw", superuser: true });
+      const provider = tenantsProvider();
       const db = new TenantDatabase("asso-exemple-nextcloud-db", { tenant: "asso-exemple", name: "nextcloud_asso_exemple", provider, connectionLimit });
       return { role: db.roleName, database: db.databaseName, password: db.password };
     },
@@ -20,7 +27,7 @@ async function run(connectionLimit?: number): Promise<RecordedResource[]> {
 }
 
 describe("TenantDatabase component", () => {
-  it("registers exactly a password, a role, a database and two grants, all under the component", async () => {
+  it("registers exactly a password, a role, a database, the owner's provider and two grants, all under the component", async () => {
     const rs = await run();
     const comp = rs.filter((r) => r.type === "factory:postgres:TenantDatabase");
     assert.equal(comp.length, 1);
@@ -31,11 +38,12 @@ describe("TenantDatabase component", () => {
       "postgresql:index/grant:Grant asso-exemple-nextcloud-db-owner-connect",
       "postgresql:index/grant:Grant asso-exemple-nextcloud-db-revoke-public",
       "postgresql:index/role:Role asso-exemple-nextcloud-db-role",
+      "pulumi:providers:postgresql asso-exemple-nextcloud-db-owner",
       "random:index/randomPassword:RandomPassword asso-exemple-nextcloud-db-password",
     ]);
     for (const c of children) assert.equal(c.tenant, "asso-exemple");
     // Nothing else than the provider and the component tree.
-    assert.equal(rs.length, 1 + 1 + 5);
+    assert.equal(rs.length, 1 + 1 + 6);
   });
 
   it("hardens the role, protects and retains the stateful resources, keeps the password secret", async () => {
@@ -68,7 +76,17 @@ describe("TenantDatabase component", () => {
       assert.equal(by(s).protect, true, `${s} protected`);
       assert.equal(by(s).retainOnDelete, true, `${s} retained`);
     }
-    for (const s of ["role", "db", "revoke-public", "owner-connect"]) assert.ok(by(s).provider?.startsWith(provider.urn), `${s} uses the postgres provider`);
+    // The provisioning role creates the role and the database; the owner itself sets its database's ACL
+    // (a non-owner's GRANT/REVOKE ON DATABASE changes nothing: test/lab/postgres-provisioner.lab.test.ts).
+    for (const s of ["role", "db"]) assert.ok(by(s).provider?.startsWith(provider.urn + "::"), `${s} uses the provisioning role's provider`);
+    const owner = by("owner");
+    for (const s of ["revoke-public", "owner-connect"]) assert.ok(by(s).provider?.startsWith(owner.urn + "::"), `${s} uses the owner's provider`);
+    assert.deepEqual(owner.inputs, {
+      host: "10.0.0.5", port: "5432", username: "nextcloud_asso_exemple",
+      password: { [SECRET_MARK]: "mock-asso-exemple-nextcloud-db-password-" + "x".repeat(32) },
+      database: "nextcloud_asso_exemple", sslmode: "require", connectTimeout: "15", superuser: "false", maxConnections: "4",
+    });
+    assert.equal(owner.protect, false);
     assert.ok(by("db").dependsOn.includes(role.urn));
     assert.ok(by("revoke-public").dependsOn.includes(by("db").urn));
     assert.ok(by("owner-connect").dependsOn.includes(by("revoke-public").urn));
@@ -78,12 +96,21 @@ describe("TenantDatabase component", () => {
     const { outputs } = await runUnderMocks({
       stack: "staging",
       program: () => {
-        const provider = new postgresql.Provider("pg", { host: "h", username: "postgres", password: "p" });
-        const db = new TenantDatabase("t-db", { tenant: "t", name: "nextcloud_t", provider });
+        const db = new TenantDatabase("t-db", { tenant: "t", name: "nextcloud_t", provider: tenantsProvider() });
         return { isSecret: (db.password as unknown as { isSecret: Promise<boolean> }).isSecret };
       },
     });
     assert.deepEqual(outputs, { isSecret: true });
+  });
+
+  it("refuses a provider that is not the provisioning role's (a superuser provider, say)", async () => {
+    await assert.rejects(runUnderMocks({
+      stack: "staging",
+      program: () => {
+        const provider = new postgresql.Provider("pg", { host: "h", username: "postgres", password: "p", superuser: true });
+        new TenantDatabase("t-db", { tenant: "t", name: "nextcloud_t", provider });
+      },
+    }), /provider must be Platform\.postgres/);
   });
 
   it("takes the connection limit from its args", async () => {
@@ -137,12 +164,21 @@ describe("isolation audit evaluation (pure)", () => {
       { name: "nextcloud_a", owner: "nextcloud_a", public_connect: false, public_temp: false },
       { name: "nextcloud_b", owner: "nextcloud_b", public_connect: false, public_temp: false },
     ],
-    roles: [role("postgres", { superuser: true, connlimit: -1 }), role("nextcloud_a"), role("nextcloud_b")],
+    roles: [
+      role("postgres", { superuser: true, connlimit: -1, bootstrap: true }), role("nextcloud_a"), role("nextcloud_b"),
+      role("factory_provisioner", { createdb: true, createrole: true, inherit: false, connlimit: 40 }),
+      role("pg_read_all_data", { login: false, connlimit: -1 }),
+    ],
     connect: [
       { role: "nextcloud_a", database: "nextcloud_a" }, { role: "nextcloud_a", database: "postgres" },
       { role: "nextcloud_b", database: "nextcloud_b" },
     ],
     memberships: [] as { role: string; member_of: string }[],
+    // PostgreSQL 16: ADMIN OPTION only on the tenant roles it created.
+    provisionerMemberships: [
+      { member_of: "nextcloud_a", admin: true, inherit: false, set: false },
+      { member_of: "nextcloud_b", admin: true, inherit: false, set: false },
+    ],
   });
 
   it("finds nothing in a clean snapshot (the maintenance database and superuser are out of scope)", async () => {
@@ -169,6 +205,40 @@ describe("isolation audit evaluation (pure)", () => {
       "role-attribute|nextcloud_b|",
       "connection-limit|nextcloud_b|",
       "membership|nextcloud_b|",
+    ]);
+  });
+
+  it("reports any privileged role but the bootstrap superuser, the provisioning role and the tenants", async () => {
+    const { evaluateAudit } = await load();
+    const s = clean();
+    s.roles.push(role("ops", { superuser: true }), role("backup", { replication: true, login: true }), role("keycloak2", { createdb: true, createrole: true }));
+    // The first superuser is expected only as the bootstrap role, not by its name.
+    Object.assign(s.roles[0], { bootstrap: false });
+    assert.deepEqual(evaluateAudit(s).map((f) => `${f.kind}|${f.role}|${f.message}`), [
+      "privileged-role|postgres|role postgres has SUPERUSER (neither the bootstrap superuser, the provisioning role factory_provisioner nor a tenant role)",
+      "privileged-role|ops|role ops has SUPERUSER (neither the bootstrap superuser, the provisioning role factory_provisioner nor a tenant role)",
+      "privileged-role|backup|role backup has REPLICATION (neither the bootstrap superuser, the provisioning role factory_provisioner nor a tenant role)",
+      "privileged-role|keycloak2|role keycloak2 has CREATEDB, CREATEROLE (neither the bootstrap superuser, the provisioning role factory_provisioner nor a tenant role)",
+    ]);
+    // Another name for the provisioning role: the default one is then just a privileged role.
+    assert.deepEqual(evaluateAudit(clean(), { provisionerRole: "other" }).map((f) => `${f.kind}|${f.role}`), ["privileged-role|factory_provisioner"]);
+  });
+
+  it("reports a provisioning role that is more than CREATEDB CREATEROLE, or can act as a tenant or reach a database", async () => {
+    const { evaluateAudit } = await load();
+    const s = clean();
+    Object.assign(s.roles.find((r) => r.name === "factory_provisioner")!, { superuser: true, bypassrls: true, inherit: true });
+    s.provisionerMemberships[0] = { member_of: "nextcloud_a", admin: true, inherit: false, set: true }; // left by a GRANT
+    s.provisionerMemberships.push({ member_of: "pg_read_all_data", admin: false, inherit: false, set: true }, { member_of: "keycloak", admin: true, inherit: false, set: false });
+    s.connect.push({ role: "factory_provisioner", database: "postgres" }, { role: "factory_provisioner", database: "nextcloud_b" });
+    assert.deepEqual(evaluateAudit(s).map((f) => f.message), [
+      "the provisioning role factory_provisioner has SUPERUSER",
+      "the provisioning role factory_provisioner has BYPASSRLS",
+      "the provisioning role factory_provisioner has INHERIT (a membership would lend it a tenant's privileges)",
+      "the provisioning role factory_provisioner can act as tenant role nextcloud_a (SET)",
+      "the provisioning role factory_provisioner is a member of role pg_read_all_data, which is no tenant role",
+      "the provisioning role factory_provisioner is a member of role keycloak, which is no tenant role",
+      "the provisioning role factory_provisioner can connect to database nextcloud_b",
     ]);
   });
 

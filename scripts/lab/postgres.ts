@@ -8,11 +8,17 @@ import * as path from "node:path";
 import { freePort } from "./net";
 
 export const PG_BIN = process.env.SF_PG_BIN ?? process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
+/**
+ * PostgreSQL 16.4, the major the stacks pin (Debian bookworm has only 15): the server binaries of an npm
+ * package, installed by scripts/lab/install-postgres-16.sh where the postgres user can run them.
+ */
+export const PG16_BIN = process.env.SF_PG16_BIN ?? "/usr/local/lib/service-factory/postgresql-16.4/bin";
 
-/** Why no server can be started here, or undefined. */
-export function postgresUnavailable(): string | undefined {
-  const missing = ["initdb", "pg_ctl", "postgres"].filter((b) => !fs.existsSync(path.join(PG_BIN, b)));
-  return missing.length > 0 ? `PostgreSQL binaries missing in ${PG_BIN}: ${missing.join(", ")} (scripts/lab/install-test-tools.sh)` : undefined;
+/** Why no server can be started here from `bin` (default PG_BIN), or undefined. */
+export function postgresUnavailable(bin = PG_BIN): string | undefined {
+  const missing = ["initdb", "pg_ctl", "postgres"].filter((b) => !fs.existsSync(path.join(bin, b)));
+  const how = bin === PG16_BIN ? "scripts/lab/install-postgres-16.sh" : "scripts/lab/install-test-tools.sh";
+  return missing.length > 0 ? `PostgreSQL binaries missing in ${bin}: ${missing.join(", ")} (${how})` : undefined;
 }
 
 export function asPostgres(cmd: string, args: string[]): void {
@@ -29,7 +35,9 @@ export interface PostgresServer {
   stop(): void;
 }
 
-export async function startPostgres(o: { ssl?: boolean } = {}): Promise<PostgresServer> {
+/** Starts a server from `o.bin` (default PG_BIN: Debian's 15). */
+export async function startPostgres(o: { ssl?: boolean; bin?: string } = {}): Promise<PostgresServer> {
+  const bin = o.bin ?? PG_BIN;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sf-pg-"));
   if (process.getuid?.() === 0) {
     const id = (f: string) => Number(spawnSync("id", [f, "postgres"], { encoding: "utf8" }).stdout.trim());
@@ -39,19 +47,19 @@ export async function startPostgres(o: { ssl?: boolean } = {}): Promise<Postgres
   fs.writeFileSync(path.join(dir, "pw"), adminPassword + "\n", { mode: 0o644 });
   const port = await freePort();
   const data = path.join(dir, "data");
-  asPostgres(path.join(PG_BIN, "initdb"), ["-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${path.join(dir, "pw")}`, "-E", "UTF8", "--no-sync"]);
+  asPostgres(path.join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${path.join(dir, "pw")}`, "-E", "UTF8", "--no-sync"]);
   let options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off`;
   if (o.ssl) {
     asPostgres("openssl", ["req", "-new", "-x509", "-days", "2", "-nodes", "-newkey", "rsa:2048", "-subj", "/CN=postgres", "-keyout", path.join(dir, "server.key"), "-out", path.join(dir, "server.crt")]);
     fs.chmodSync(path.join(dir, "server.key"), 0o600);
     options += ` -c ssl=on -c ssl_cert_file=${dir}/server.crt -c ssl_key_file=${dir}/server.key`;
   }
-  asPostgres(path.join(PG_BIN, "pg_ctl"), ["-D", data, "-l", path.join(dir, "log"), "-w", "-t", "60", "-o", options, "start"]);
+  asPostgres(path.join(bin, "pg_ctl"), ["-D", data, "-l", path.join(dir, "log"), "-w", "-t", "60", "-o", options, "start"]);
   return {
     port, adminPassword, dir,
     stop: () => {
       if (fs.existsSync(path.join(data, "postmaster.pid"))) {
-        try { asPostgres(path.join(PG_BIN, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]); } catch { /* the tests report what failed */ }
+        try { asPostgres(path.join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]); } catch { /* the tests report what failed */ }
       }
       fs.rmSync(dir, { recursive: true, force: true });
     },

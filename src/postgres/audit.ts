@@ -4,6 +4,11 @@
 // What is a tenant database: every database that is not a template, not the `postgres` maintenance
 // database and not declared a platform database (--platform-db). By the TenantDatabase convention its
 // owner is the login role of the same name: that role is the tenant role.
+//
+// Privileged roles: the bootstrap superuser (the cluster's first role, `postgres`) and the provisioning
+// role (src/postgres/provisioner.ts: CREATEDB CREATEROLE only, NOINHERIT, no privilege of any tenant) are
+// expected; any other role with SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS is reported.
+import { PROVISIONER_ROLE } from "./provisioner";
 
 /** The maintenance database: left out of every check (tools connect to it; it holds no tenant data). */
 export const MAINTENANCE_DATABASE = "postgres";
@@ -20,7 +25,7 @@ SELECT d.datname AS name,
 export const ROLES_SQL = `
 SELECT r.rolname AS name, r.rolsuper AS superuser, r.rolcreatedb AS createdb, r.rolcreaterole AS createrole,
        r.rolreplication AS replication, r.rolbypassrls AS bypassrls, r.rolcanlogin AS login,
-       r.rolconnlimit AS connlimit
+       r.rolconnlimit AS connlimit, r.rolinherit AS inherit, r.oid = 10 AS bootstrap
   FROM pg_roles r
  ORDER BY r.rolname`;
 
@@ -42,13 +47,33 @@ SELECT m.rolname AS role, g.rolname AS member_of
  WHERE m.rolname = ANY($1::text[])
  ORDER BY 1, 2`;
 
+/**
+ * The provisioning role's memberships; $1 = its name. PostgreSQL 16 records per grant whether the member
+ * inherits the role's privileges and may SET ROLE to it; before 16 a member may always SET ROLE, and
+ * inherits when the member has INHERIT (to_jsonb reads the columns where they exist, on either version).
+ */
+export const PROVISIONER_MEMBERSHIP_SQL = `
+SELECT g.rolname AS member_of, a.admin_option AS admin,
+       COALESCE((to_jsonb(a) ->> 'inherit_option')::boolean, m.rolinherit) AS inherit,
+       COALESCE((to_jsonb(a) ->> 'set_option')::boolean, true) AS set
+  FROM pg_auth_members a
+  JOIN pg_roles m ON m.oid = a.member
+  JOIN pg_roles g ON g.oid = a.roleid
+ WHERE m.rolname = $1
+ ORDER BY 1`;
+
 export interface DatabaseRow { name: string; owner: string; public_connect: boolean; public_temp: boolean }
 export interface RoleRow {
   name: string; superuser: boolean; createdb: boolean; createrole: boolean; replication: boolean;
   bypassrls: boolean; login: boolean; connlimit: number;
+  /** rolinherit (ROLES_SQL reads it; older snapshots may lack it). */
+  inherit?: boolean;
+  /** The bootstrap superuser (oid 10), the one superuser the platform expects. */
+  bootstrap?: boolean;
 }
 export interface ConnectRow { role: string; database: string }
 export interface MembershipRow { role: string; member_of: string }
+export interface ProvisionerMembershipRow { member_of: string; admin: boolean; inherit: boolean; set: boolean }
 
 export interface AuditSnapshot {
   databases: DatabaseRow[];
@@ -57,10 +82,13 @@ export interface AuditSnapshot {
   connect: ConnectRow[];
   /** MEMBERSHIP_SQL's rows for the tenant roles. */
   memberships: MembershipRow[];
+  /** PROVISIONER_MEMBERSHIP_SQL's rows (none when the role does not exist). */
+  provisionerMemberships?: ProvisionerMembershipRow[];
 }
 
 export type FindingKind =
-  | "owner" | "public-connect" | "public-temp" | "cross-connect" | "role-attribute" | "membership" | "connection-limit";
+  | "owner" | "public-connect" | "public-temp" | "cross-connect" | "role-attribute" | "membership" | "connection-limit"
+  | "privileged-role" | "provisioner";
 
 export interface Finding {
   kind: FindingKind;
@@ -72,6 +100,8 @@ export interface Finding {
 export interface AuditOptions {
   /** Platform databases (e.g. keycloak): no owner convention, but still checked for PUBLIC and tenant access. */
   platformDatabases?: readonly string[];
+  /** Name of the provisioning role (default PROVISIONER_ROLE). */
+  provisionerRole?: string;
 }
 
 /** Databases the owner convention applies to. */
@@ -124,6 +154,31 @@ export function evaluateAudit(snapshot: AuditSnapshot, opts: AuditOptions = {}):
   for (const m of snapshot.memberships) {
     if (!tenantRoles.has(m.role)) continue;
     findings.push({ kind: "membership", role: m.role, message: `tenant role ${m.role} is a member of role ${m.member_of} (it inherits its privileges)` });
+  }
+  const provisioner = opts.provisionerRole ?? PROVISIONER_ROLE;
+  for (const r of snapshot.roles) {
+    if (tenantRoles.has(r.name) || r.bootstrap || r.name === provisioner) continue;
+    const words = ATTRIBUTES.filter(([key]) => r[key]).map(([, word]) => word);
+    if (words.length > 0) findings.push({ kind: "privileged-role", role: r.name, message: `role ${r.name} has ${words.join(", ")} (neither the bootstrap superuser, the provisioning role ${provisioner} nor a tenant role)` });
+  }
+  const p = roles.get(provisioner);
+  if (p) {
+    for (const [key, word] of ATTRIBUTES.filter(([key]) => key !== "createdb" && key !== "createrole")) {
+      if (p[key]) findings.push({ kind: "provisioner", role: provisioner, message: `the provisioning role ${provisioner} has ${word}` });
+    }
+    if (p.inherit) findings.push({ kind: "provisioner", role: provisioner, message: `the provisioning role ${provisioner} has INHERIT (a membership would lend it a tenant's privileges)` });
+    for (const m of snapshot.provisionerMemberships ?? []) {
+      if (!tenantRoles.has(m.member_of)) {
+        findings.push({ kind: "provisioner", role: provisioner, message: `the provisioning role ${provisioner} is a member of role ${m.member_of}, which is no tenant role` });
+      } else if (m.inherit || m.set) {
+        // PostgreSQL 16 makes it a member of each role it creates with ADMIN OPTION only: expected.
+        findings.push({ kind: "provisioner", role: provisioner, message: `the provisioning role ${provisioner} can act as tenant role ${m.member_of} (${[m.inherit && "INHERIT", m.set && "SET"].filter(Boolean).join(", ")})` });
+      }
+    }
+    for (const c of snapshot.connect) {
+      if (c.role !== provisioner || c.database === MAINTENANCE_DATABASE) continue;
+      findings.push({ kind: "provisioner", role: provisioner, database: c.database, message: `the provisioning role ${provisioner} can connect to database ${c.database}` });
+    }
   }
   return findings;
 }

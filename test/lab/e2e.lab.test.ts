@@ -19,6 +19,7 @@ import { E2E_DOMAIN, E2E_STACK, E2E_TENANTS_DIR, e2eUnavailable, startTestBed, T
 import { OPERATOR_SECRET_KEYS, OperatorSecret } from "../../src/settings";
 import { imageMajor } from "../../src/majors";
 import { LAB_IMAGES } from "../../scripts/lab/lab-images";
+import { PROVISIONER_ROLE } from "../../src/postgres/provisioner";
 
 const skip = e2eUnavailable() ?? false;
 const UNAVAILABLE_APPS = "Nextcloud server, Paheko, wp-cli and Collabora images cannot be pulled or built here (no registry; not in Debian); not faked";
@@ -220,6 +221,35 @@ describe("e2e: the factory deployed with pulumi up on two Docker engines", { ski
     } finally {
       await admin.end();
     }
+  });
+
+  it("PostgreSQL: the provisioning role exists as declared, logs in with the exported login, and reaches no platform database", { timeout: 5 * 60_000 }, async () => {
+    const admin = new Client({ host: host("a").address, port: 5432, user: "postgres", password: secrets.postgresAdminPassword, database: "postgres", ssl: { rejectUnauthorized: false } });
+    await admin.connect();
+    try {
+      const r = (await admin.query("SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolinherit FROM pg_roles WHERE rolname = $1", [PROVISIONER_ROLE])).rows;
+      assert.deepEqual(r, [{ rolcanlogin: true, rolsuper: false, rolcreatedb: true, rolcreaterole: true, rolreplication: false, rolbypassrls: false, rolinherit: false }]);
+      figures["postgres server"] = (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v;
+    } finally {
+      await admin.end();
+    }
+    // What a tenant shard would receive instead of the superuser's password (whole stacks export it too).
+    const login = await stackOutput<{ username: string; password: string }>("postgresProvisioner");
+    assert.equal(login.username, PROVISIONER_ROLE);
+    const state = (await must(bed.project.run(["stack", "export", "--stack", E2E_STACK]))).stdout;
+    assert.ok(!state.includes(login.password) && !firstUpOutput.includes(login.password), "the provisioning role's password is never in plain text");
+    assert.ok(!(await stackOutput<Record<string, string>>("platformSecrets")).postgresAdminPassword, "platformSecrets holds no superuser password");
+    const as = (database: string) => new Client({ host: host("a").address, port: 5432, user: login.username, password: login.password, database, ssl: { rejectUnauthorized: false } });
+    const c = as("postgres");
+    await c.connect();
+    try {
+      assert.deepEqual((await c.query("SELECT current_user AS u, rolsuper FROM pg_roles WHERE rolname = current_user")).rows, [{ u: PROVISIONER_ROLE, rolsuper: false }]);
+    } finally {
+      await c.end();
+    }
+    const kc = as("keycloak");
+    await assert.rejects(kc.connect(), (e: Error & { code?: string }) => e.code === "42501", "no CONNECT on Keycloak's database");
+    await kc.end().catch(() => undefined);
   });
 
   it("Garage: each tenant key reads and writes its own bucket only; website buckets are the declared ones", { timeout: 5 * 60_000 }, async () => {

@@ -146,6 +146,16 @@ describe("audit:postgres against a real PostgreSQL", { skip }, () => {
     });
   }
 
+  it("catches a privileged role that is neither the bootstrap superuser, the provisioning role nor a tenant's", async () => {
+    await sql("CREATE ROLE ops LOGIN SUPERUSER", "CREATE ROLE etl NOLOGIN BYPASSRLS CREATEDB");
+    try {
+      assert.deepEqual(findings(), ["privileged-role etl -", "privileged-role ops -"]);
+    } finally {
+      await sql("DROP ROLE ops", "DROP ROLE etl");
+    }
+    assert.deepEqual(findings(), []);
+  });
+
   it("catches a tenant role without a connection limit", async () => {
     await sql(`ALTER ROLE "${B}" CONNECTION LIMIT -1`);
     try {
