@@ -22,6 +22,9 @@ version() {
 GARAGE_VERSION="${GARAGE_VERSION:-$(version garage)}"
 CADDY_VERSION="${CADDY_VERSION:-v$(version caddy)}"
 CADDY_SECURITY_VERSION="${CADDY_SECURITY_VERSION:-v$(version caddySecurity)}"
+# A second, older build for the wall lab's `wallPkce: false` path (caddy-security without PKCE).
+CADDY_LEGACY_VERSION="${CADDY_LEGACY_VERSION:-v$(version caddyLegacy)}"
+CADDY_SECURITY_LEGACY_VERSION="${CADDY_SECURITY_LEGACY_VERSION:-v$(version caddySecurityLegacy)}"
 XCADDY_VERSION="${XCADDY_VERSION:-v$(version xcaddy)}"
 ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-v$(version actionlint)}"
 KEYCLOAK_VERSION="${KEYCLOAK_VERSION:-$(version keycloak)}"
@@ -52,19 +55,28 @@ if [ ! -x "$BIN/actionlint" ]; then
   GOBIN="$BIN" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
 fi
 
-if [ ! -x "$BIN/caddy" ]; then
-  log "building caddy $CADDY_VERSION with caddy-security $CADDY_SECURITY_VERSION (xcaddy, Go modules)"
-  if [ ! -x "$BIN/xcaddy" ]; then
-    # `go install xcaddy@v` asks the proxy for the module's version list (deprecation check), which the
-    # proxy here refuses; building from the downloaded module avoids that query.
-    go mod download "github.com/caddyserver/xcaddy@$XCADDY_VERSION"
-    (cd "$(go env GOMODCACHE)/github.com/caddyserver/xcaddy@$XCADDY_VERSION" && GOFLAGS=-mod=mod go build -o "$BIN/xcaddy" ./cmd/xcaddy)
-  fi
-  # The checksum database is not reachable from this network; the module proxy is the trust anchor here.
-  (cd "$SF_CACHE" && GOSUMDB=off "$BIN/xcaddy" build "$CADDY_VERSION" \
-      --with "github.com/greenpau/caddy-security@$CADDY_SECURITY_VERSION" --output "$BIN/caddy.tmp")
-  mv "$BIN/caddy.tmp" "$BIN/caddy"
+if [ ! -x "$BIN/xcaddy" ]; then
+  # `go install xcaddy@v` asks the proxy for the module's version list (deprecation check), which the
+  # proxy here refuses; building from the downloaded module avoids that query.
+  go mod download "github.com/caddyserver/xcaddy@$XCADDY_VERSION"
+  (cd "$(go env GOMODCACHE)/github.com/caddyserver/xcaddy@$XCADDY_VERSION" && GOFLAGS=-mod=mod go build -o "$BIN/xcaddy" ./cmd/xcaddy)
 fi
+
+# build_caddy <binary name> <caddy version> <caddy-security version>: an xcaddy build cached under $BIN,
+# keyed by both versions (a stamp next to it, <name>.versions): a pin that moves in versions.json (or in
+# the environment) rebuilds it, instead of the lab silently testing the previous release.
+build_caddy() {
+  local name="$1" caddy="$2" security="$3" stamp="$BIN/$1.versions" want="caddy $2 caddy-security $3"
+  if [ -x "$BIN/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
+  log "building $name: caddy $caddy with caddy-security $security (xcaddy, Go modules; cached: $(cat "$stamp" 2>/dev/null || echo none))"
+  # The checksum database is not reachable from this network; the module proxy is the trust anchor here.
+  (cd "$SF_CACHE" && GOSUMDB=off "$BIN/xcaddy" build "$caddy" \
+      --with "github.com/greenpau/caddy-security@$security" --output "$BIN/$name.tmp")
+  mv "$BIN/$name.tmp" "$BIN/$name"
+  printf '%s\n' "$want" > "$stamp"
+}
+build_caddy caddy "$CADDY_VERSION" "$CADDY_SECURITY_VERSION"
+build_caddy caddy-legacy "$CADDY_LEGACY_VERSION" "$CADDY_SECURITY_LEGACY_VERSION"
 
 if [ ! -x "$BIN/garage" ]; then
   log "cargo install garage $GARAGE_VERSION (long build, cached afterwards)"

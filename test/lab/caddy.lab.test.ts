@@ -1,4 +1,4 @@
-// Lab: the real Caddy (v2.10.2 with caddy-security, ~/.cache/service-factory/bin/caddy) reads what the
+// Lab: the real Caddy (the pinned build of images/versions.json with caddy-security, ~/.cache/service-factory/bin/caddy) reads what the
 // renderers generate, and the fail-safe delivery scripts run against a live Caddy:
 //  - `caddy adapt` + `caddy validate` on the edge config of the staging tenants and of a fixture roster
 //    (every status and service), with secret files in a temp dir, and on compute-host configs built with
@@ -134,8 +134,16 @@ describe("generated Caddy configs against the real caddy (with caddy-security)",
       tenants: staging.tenants, secretsDir: writeSecrets(path.join(dir, "staging"), staging.tenants),
     });
     const json = JSON.stringify(check("staging-edge", config));
-    // The adapted config resolved the {file.*} secrets: the reason it is never printed by the delivery.
-    assert.match(json, /lab-secret-wall-paheko-asso-exemple/);
+    // caddy-security v1.1.64 keeps the {file.*} placeholders of the wall secrets in the adapted JSON and reads
+    // the files when it provisions (v1.1.31 put the values in the JSON): no secret in the adapted config,
+    // and test/lab/wall.lab.test.ts proves with this build that the files are read (logins succeed).
+    assert.doesNotMatch(json, /lab-secret-|lab-token-key-/);
+    const secretsDir = path.join(dir, "staging", "secrets");
+    assert.ok(json.includes(`"client_secret":"{file.${secretsDir}/wall-paheko-asso-exemple.secret}"`), "client secret placeholder");
+    assert.ok(json.includes(`{file.${secretsDir}/${WALL_TOKEN_KEY_FILE}}`), "token key placeholder");
+    // Every wall's identity provider keeps caddy-security's default, PKCE on (no `disable pkce` rendered).
+    assert.doesNotMatch(config, /disable\s+pkce/);
+    assert.doesNotMatch(json, /pkce_disabled/);
     assert.match(json, /"endpoint":"http:\/\/10\.20\.0\.20:3903\/check"/);
   });
 
