@@ -5,8 +5,9 @@ import * as keycloak from "@pulumi/keycloak";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import {
-  BRUTE_FORCE, CLAIMS_SCOPE_SPEC, CLIENT_HARDENING, CLIENT_SECRET_LENGTH, ClientPolicySpec, ClientProfileSpec, clientKindSettings,
-  clientPolicy, clientPolicyProfile, GROUPS_MAPPER, REALM_SETTINGS, ROLES_MAPPER, wallClientPolicy, wallClientPolicyProfile,
+  BRUTE_FORCE, CLAIMS_SCOPE_SPEC, CLIENT_HARDENING, CLIENT_POLICY_NAME, CLIENT_PROFILE_NAME, CLIENT_SECRET_LENGTH, ClientPolicySpec, ClientProfileSpec,
+  clientKindSettings,
+  clientPolicySet, GROUPS_MAPPER, REALM_SETTINGS, ROLES_MAPPER, WALL_POLICY_NAME, WALL_PROFILE_NAME,
 } from "../src/keycloak/definitions";
 import { KEYS_SCRIPT_INTERPRETER, KeysScriptEnv, renderDropEncryptionKeysScript } from "../src/keycloak/keys";
 import { CLIENT_DEFAULT_SCOPES, groupName, RoleService, roleName, roleServices } from "../src/keycloak/naming";
@@ -18,6 +19,14 @@ export interface FactoryRealmArgs {
   realm: string;
   /** Keycloak provider logged in to the master realm (Platform.keycloak). */
   provider: keycloak.Provider;
+  /**
+   * Stack setting `wallPkce` (default true): the realm requires PKCE S256 of every client, the
+   * caddy-security walls included (one client policy, any-client). false keeps the exemption for
+   * caddy-security builds that cannot send PKCE (v1.1.31): the main policy skips clients marked
+   * factory.wall=true and a second policy gives everyone the redirect-URI rules. Must match the
+   * `wallPkce` of the wall clients (KeycloakClient).
+   */
+  wallPkce?: boolean;
   /**
    * The same admin login as the provider, for the one admin REST call the provider cannot make (removing
    * the realm's RSA-OAEP encryption key provider, see src/keycloak/keys.ts). The program always sets it.
@@ -36,8 +45,9 @@ export interface FactoryRealmArgs {
 
 /**
  * The realm holding every user of the factory: protected and retained (users and credentials live there);
- * realm client policies enforcing exact https redirect URIs on every client and PKCE S256 on every client
- * but the caddy-security walls (attribute factory.wall=true); no published encryption key (caddy-security
+ * realm client policies enforcing exact https redirect URIs and PKCE S256 on every client (with
+ * `wallPkce: false`, every client but the caddy-security walls, attribute factory.wall=true); no published
+ * encryption key (caddy-security
  * rejects a JWKS holding RSA-OAEP); the shared `factory-claims` client scope whose mappers put flat
  * `roles` and `groups` claims in every token; and the realm's default default-scopes (CLIENT_DEFAULT_SCOPES,
  * `factory-claims` included), which every client created afterwards receives.
@@ -80,10 +90,21 @@ export class FactoryRealm extends pulumi.ComponentResource {
       conditions: spec.conditions,
       profiles: spec.profiles,
     }, { ...child, dependsOn: after });
-    const mainProfile = profile(clientPolicyProfile(), "client-profile", []);
-    const wallProfile = profile(wallClientPolicyProfile(), "wall-client-profile", [mainProfile]);
-    const mainPolicy = policy(clientPolicy(), "client-policy", [mainProfile, wallProfile]);
-    const wallPolicy = policy(wallClientPolicy(), "wall-client-policy", [mainPolicy]);
+    // Resource names by spec: the same names in both wallPkce modes, so switching the setting updates the
+    // main policy in place and adds or removes only the wall profile and policy.
+    const suffix: Record<string, string> = {
+      [`profile:${CLIENT_PROFILE_NAME}`]: "client-profile", [`profile:${WALL_PROFILE_NAME}`]: "wall-client-profile",
+      [`policy:${CLIENT_POLICY_NAME}`]: "client-policy", [`policy:${WALL_POLICY_NAME}`]: "wall-client-policy",
+    };
+    const set = clientPolicySet(args.wallPkce ?? true);
+    const written: pulumi.Resource[] = [];
+    for (const spec of set.profiles) written.push(profile(spec, suffix[`profile:${spec.name}`], [...written]));
+    const policies: keycloak.RealmClientPolicyProfilePolicy[] = [];
+    for (const spec of set.policies) {
+      const p = policy(spec, suffix[`policy:${spec.name}`], [...written]);
+      written.push(p);
+      policies.push(p);
+    }
 
     // Keycloak publishes the default RSA-OAEP key of a new realm; caddy-security rejects such a JWKS.
     // Re-runs when the realm is replaced or the script changes; the script is idempotent.
@@ -128,7 +149,7 @@ export class FactoryRealm extends pulumi.ComponentResource {
     this.realmName = args.realm;
     this.claimsScopeId = scope.id;
     this.realmId = pulumi
-      .all([realm.id, mainPolicy.id, wallPolicy.id, keys?.id ?? "", defaultScopes.id])
+      .all([realm.id, ...policies.map((p) => p.id), keys?.id ?? "", defaultScopes.id])
       .apply(([id]) => id);
     this.registerOutputs({ realmId: this.realmId, claimsScopeId: this.claimsScopeId });
   }
@@ -222,18 +243,24 @@ export interface KeycloakClientArgs {
    */
   scopeRoles?: Record<string, pulumi.Input<string>>;
   /**
-   * A caddy-security wall client (src/caddy/wall.ts): no PKCE (caddy-security sends none) and the client
-   * attribute factory.wall=true, which takes it out of the realm's PKCE policy (redirect-URI rules still apply). Its
-   * client id must start with `wall-` and its redirect URIs must be wall callbacks (`https://host/_wall/…`).
-   * Default false: an application client with PKCE S256 (and a client id not starting with `wall-`).
+   * A caddy-security wall client (src/caddy/wall.ts): its client id must start with `wall-` and its redirect
+   * URIs must be wall callbacks (`https://host/_wall/…`). Default false: an application client (a client id
+   * not starting with `wall-`).
    */
   wall?: boolean;
+  /**
+   * Stack setting `wallPkce`, for wall clients only (application clients always require PKCE S256).
+   * Default true: PKCE S256 like every client. false: no PKCE and the client attribute factory.wall=true,
+   * which takes it out of the realm's PKCE policy (redirect-URI rules still apply); the realm must have
+   * been made with the same setting (FactoryRealm). Refused on an application client.
+   */
+  wallPkce?: boolean;
   /** Keycloak provider (Platform.keycloak). */
   provider: keycloak.Provider;
 }
 
 /**
- * A confidential OIDC client: standard flow only, PKCE S256 (wall clients: none, see `wall`), exact redirect URIs and web origins, no direct
+ * A confidential OIDC client: standard flow only, PKCE S256 (wall clients with `wallPkce: false`: none), exact redirect URIs and web origins, no direct
  * access grants, no implicit flow, no service account, full scope off with scope mappings for exactly the
  * roles given, default scopes CLIENT_DEFAULT_SCOPES (with `factory-claims`: the realm's default
  * default-scopes, which Keycloak gives the client at creation; no resource of its own), and a generated secret that
@@ -254,6 +281,8 @@ export class KeycloakClient extends pulumi.ComponentResource {
       throw new Error(`OIDC client "${args.clientId}": ${wall ? "a wall client's id must start with wall-" : "client ids starting with wall- are reserved for wall clients (wall: true)"}`);
     }
     if (wall) validateWallRedirectUris(args.clientId, args.redirectUris);
+    // An application client never goes without PKCE: saying otherwise is a mistake, not a no-op.
+    if (!wall && args.wallPkce !== undefined) throw new Error(`OIDC client "${args.clientId}": wallPkce is for wall clients only (application clients always require PKCE S256)`);
     const rootProblems = rootUrlProblems(args.rootUrl);
     if (rootProblems.length > 0) throw new Error(`invalid OIDC client URIs:\n  root URL of client "${args.clientId}": ${JSON.stringify(args.rootUrl)} ${rootProblems.join(", ")}`);
     const postLogout = args.postLogoutRedirectUris?.length
@@ -273,7 +302,7 @@ export class KeycloakClient extends pulumi.ComponentResource {
       name: args.clientId,
       description: `OIDC client of tenant ${args.tenant}`,
       ...CLIENT_HARDENING,
-      ...clientKindSettings(wall),
+      ...clientKindSettings(wall, args.wallPkce ?? true),
       clientSecret: secret.result,
       rootUrl: args.rootUrl,
       baseUrl: args.rootUrl,

@@ -38,6 +38,7 @@ export const TYPES = {
   kcRealm: "keycloak:index/realm:Realm",
   kcGroup: "keycloak:index/group:Group",
   kcClient: "keycloak:openid/client:Client",
+  kcClientPolicy: "keycloak:index/realmClientPolicyProfilePolicy:RealmClientPolicyProfilePolicy",
   dynamic: "pulumi-nodejs:dynamic:Resource",
   remoteCommand: "command:remote:Command",
   localCommand: "command:local:Command",
@@ -272,7 +273,7 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: "oidc-client-hardened",
-    description: `Keycloak OIDC clients: exact redirect URIs (no wildcard), PKCE S256, no direct access grants. Only a caddy-security wall client (extraConfig ${WALL_CLIENT_ATTRIBUTE}=true whose redirect URIs are all exact https callbacks under ${WALL_CALLBACK_PREFIX}) goes without PKCE.`,
+    description: `Keycloak OIDC clients: exact redirect URIs (no wildcard), PKCE S256, no direct access grants. Only a caddy-security wall client (extraConfig ${WALL_CLIENT_ATTRIBUTE}=true whose redirect URIs are all exact https callbacks under ${WALL_CALLBACK_PREFIX}) may go without PKCE, and only in a stack whose realm exempts the walls (stack rule wall-pkce-exemption).`,
     check(type, inputs) {
       if (type !== TYPES.kcClient) return [];
       const out: string[] = [];
@@ -346,6 +347,65 @@ export const RULES: readonly Rule[] = [
     },
   },
 ];
+
+/** One resource of a stack, as a stack rule sees it (CrossGuard's PolicyResource: type, name, props, urn). */
+export interface StackResource {
+  type: string;
+  name: string;
+  inputs: Inputs;
+  urn?: string;
+}
+
+/** A rule over the whole stack: what one resource's inputs cannot tell (a client against its realm's policies). */
+export interface StackRule {
+  name: string;
+  description: string;
+  check(resources: readonly StackResource[]): { message: string; urn?: string }[];
+}
+
+/**
+ * True for a realm client policy that exempts the walls: enabled, with a `client-attributes` condition of
+ * negative logic on factory.wall=true (src/keycloak/definitions.ts clientPolicy(false), what the program
+ * registers only with `service-factory:wallPkce: false`). Configuration values are strings, as the
+ * provider takes them; `attributes` is the JSON list of key/value pairs Keycloak reads.
+ */
+export function exemptsWalls(inputs: Inputs): boolean {
+  if (inputs.enabled === false) return false;
+  return list(inputs.conditions).map(obj).some((c) => {
+    const conf = obj(c.configuration);
+    if (c.name !== "client-attributes" || conf["is-negative-logic"] !== "true" || typeof conf.attributes !== "string") return false;
+    try {
+      return list(JSON.parse(conf.attributes)).map(obj).some((a) => a.key === WALL_CLIENT_ATTRIBUTE && a.value === "true");
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** A client that takes oidc-client-hardened's wall exemption: marked factory.wall=true, no PKCE method. */
+function goesWithoutPkce(inputs: Inputs): boolean {
+  const pkce = inputs.pkceCodeChallengeMethod;
+  return obj(inputs.extraConfig)[WALL_CLIENT_ATTRIBUTE] === "true" && (pkce === undefined || pkce === null || pkce === "");
+}
+
+export const STACK_RULES: StackRule[] = [
+  {
+    name: "wall-pkce-exemption",
+    description: `A wall client without PKCE (${WALL_CLIENT_ATTRIBUTE}=true) only in a stack whose realm exempts the walls from PKCE (a client policy with a client-attributes condition on ${WALL_CLIENT_ATTRIBUTE}=true, registered only with service-factory:wallPkce: false); with the default wallPkce: true every client requires PKCE S256.`,
+    check(resources) {
+      if (resources.some((r) => r.type === TYPES.kcClientPolicy && exemptsWalls(r.inputs))) return [];
+      return resources.filter((r) => r.type === TYPES.kcClient && goesWithoutPkce(r.inputs)).map((r) => ({
+        urn: r.urn,
+        message: `Keycloak client ${str(r.inputs.clientId) ?? r.name} goes without PKCE (${WALL_CLIENT_ATTRIBUTE}=true), but no client policy of this stack exempts the walls: the realm requires PKCE S256 of every client (service-factory:wallPkce is on) and would refuse its logins`,
+      }));
+    },
+  },
+];
+
+/** Every violation of every stack rule, as "<rule>: <message>". */
+export function stackViolations(resources: readonly StackResource[]): string[] {
+  return STACK_RULES.flatMap((r) => r.check(resources).map((v) => `${r.name}: ${v.message}`));
+}
 
 /** Every violation of every rule, as "<rule>: <message>" (what the tests and the pack report). */
 export function violations(type: string, inputs: Inputs, options: RuleOptions): string[] {

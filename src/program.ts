@@ -118,6 +118,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
   // `realm` and scopeRoles from `identities.get(slug)!.scopeRoles([...])`.
   const realm = fleet ? new FactoryRealm("realm", {
     realm: inputs.settings.realm,
+    wallPkce: inputs.settings.wallPkce,
     provider: platform.keycloak,
     admin: { url: platform.endpoints.keycloak.url, username: KEYCLOAK_ADMIN_USER, password: platform.secrets.keycloakAdminPassword },
   }) : undefined;
@@ -245,6 +246,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
         webOrigins: [wallRootUrl(w.hostname)],
         scopeRoles: identities.get(t.slug)!.scopeRoles([w.service]),
         wall: true,
+        wallPkce: inputs.settings.wallPkce,
         provider: platform.keycloak,
       });
       wallClientSecrets[w.clientId] = client.clientSecret;

@@ -10,6 +10,7 @@ import {
 } from "./types";
 import { YamlChecker } from "./yamlcheck";
 import { GUARDED_IMAGES, ImageMajors } from "./majors";
+import { atLeast, caddySecurityOfImage, PKCE_SINCE } from "./caddy/wall";
 
 export const PROJECT = "service-factory";
 
@@ -41,7 +42,7 @@ const PLATFORM_ONLY_SECRETS: readonly OperatorSecret[] = ["garageRpcSecret", "po
 export const SHARD_SECRET_KEYS: readonly OperatorSecret[] = OPERATOR_SECRET_KEYS.filter((k) => !PLATFORM_ONLY_SECRETS.includes(k));
 
 const SETTING_KEYS = [
-  "domain", "acmeEmail", "tenantsDir", "shards", "realm", "edgeTls", "hosts", "images", "services", "dns",
+  "domain", "acmeEmail", "tenantsDir", "shards", "realm", "edgeTls", "wallPkce", "hosts", "images", "services", "dns",
   "nextcloud", "wordpress", "mail", "migrations",
 ] as const;
 /** How the edge gets its certificates: ACME (public hostnames) or Caddy's internal CA (a private stack). */
@@ -101,6 +102,9 @@ export function parseSettings(stack: string, c: YamlChecker, configNode: Node | 
     c.at(edgeTlsNode!, `edgeTls "${edgeTlsValue}" must be one of ${EDGE_TLS_MODES.join(", ")}`);
   }
   const edgeTls = edgeTlsValue as StackSettings["edgeTls"];
+  // A YAML boolean, like every flag of the stack file: the string "false" is refused rather than read as
+  // true (`pulumi config set --type bool`, or unquoted in the file).
+  const wallPkce = ours.has("wallPkce") ? c.boolean(ours.get("wallPkce")!, "wallPkce") : true;
 
   const tenantsDir = ours.has("tenantsDir") ? c.string(ours.get("tenantsDir")!, "tenantsDir", { nonEmpty: false }) || undefined : undefined;
   const hosts = parseHosts(c, need("hosts"));
@@ -122,11 +126,20 @@ export function parseSettings(stack: string, c: YamlChecker, configNode: Node | 
     }
   }
   void hostNames;
+  // The default wallPkce with an image that cannot send PKCE would refuse every wall login at Keycloak:
+  // refused here, where the image's tag says its caddy-security release (a digest says nothing).
+  const caddySecurity = wallPkce && images ? caddySecurityOfImage(images.caddy) : undefined;
+  if (caddySecurity && !atLeast(caddySecurity, PKCE_SINCE)) {
+    const imagesNode = ours.get("images");
+    const caddyNode = isMap(imagesNode) ? (imagesNode.get("caddy", true) as Node | undefined) : undefined;
+    c.at(ours.has("wallPkce") ? ours.get("wallPkce") : caddyNode ?? imagesNode,
+      `images.caddy "${images!.caddy}" has caddy-security v${caddySecurity.join(".")}, which sends no PKCE, but wallPkce is on${ours.has("wallPkce") ? "" : " (the default)"}: Keycloak would refuse every wall login. Pin caddy-security v${PKCE_SINCE.join(".")} or later, or set service-factory:wallPkce: false (docs/keycloak.md)`);
+  }
 
-  if (!c.ok || !domain || !acmeEmail || !realm || shards === undefined || !hosts || !images || !services || !dns || !nextcloud || !wordpress || !mail) {
+  if (!c.ok || !domain || !acmeEmail || !realm || shards === undefined || wallPkce === undefined || !hosts || !images || !services || !dns || !nextcloud || !wordpress || !mail) {
     return undefined;
   }
-  return { stack, domain, acmeEmail, realm, edgeTls, shards, tenantsDir, hosts, images, services, dns, nextcloud, wordpress, mail, migrations };
+  return { stack, domain, acmeEmail, realm, edgeTls, wallPkce, shards, tenantsDir, hosts, images, services, dns, nextcloud, wordpress, mail, migrations };
 }
 
 function parseHosts(c: YamlChecker, node: Node | null): Host[] | undefined {

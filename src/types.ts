@@ -148,6 +148,12 @@ export interface StackSettings {
   realm: string;
   /** Edge certificates: "acme" (default; public CA, on-demand for website hostnames) or "internal" (Caddy's own CA). */
   edgeTls: "acme" | "internal";
+  /**
+   * The caddy-security walls' Keycloak clients require PKCE S256 like every client (default true; needs
+   * caddy-security v1.1.61 or later). false: the exemption for older builds (v1.1.31 sends no PKCE), see
+   * docs/keycloak.md.
+   */
+  wallPkce: boolean;
   dns: DnsSettings;
   nextcloud: NextcloudSettings;
   wordpress: WordPressSettings;

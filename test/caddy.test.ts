@@ -2,6 +2,7 @@
 // no secret in the text) and the CaddyEdge component under Pulumi mocks. The real caddy binary checks
 // the same configs in test/lab/caddy.lab.test.ts.
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
@@ -11,7 +12,10 @@ import { pinSiteAddress, renderComputeCaddyfile } from "../src/caddy/compute";
 import { EdgeConfigInput, edgeWalls, renderEdgeCaddyfile } from "../src/caddy/edge";
 import { secretsBundle } from "../src/caddy/reload";
 import { computeCaddyAddress, edgeUpstreams } from "../src/caddy/upstreams";
-import { tenantWalls, wallClientId, wallRealm, wallRedirectUri } from "../src/caddy/wall";
+import {
+  atLeast, caddySecurityOfImage, PKCE_SINCE, tenantWalls, TRUSTED_LOGIN_REDIRECT_SINCE, wallClientId, wallRealm, wallRedirectUri,
+  wallTrustedRedirectDirective, wallTrustsLoginRedirect,
+} from "../src/caddy/wall";
 import { computeEndpoints } from "../src/endpoints";
 import { maskSecrets, RecordedResource, revealSecrets, runUnderMocks } from "../src/harness";
 import { requireFactoryInputs } from "../src/inputs";
@@ -58,6 +62,54 @@ const tenantArb = fc.record({
   services: fc.subarray([...SERVICES]),
 }).map((r) => tenant(r.slug, r.status, r.services));
 const rosterArb = fc.uniqueArray(tenantArb, { selector: (t) => t.slug, maxLength: 12 });
+
+describe("caddy-security releases and the walls", () => {
+  it("reads the caddy-security release from the image tag convention <caddy>-<caddySecurity>, and nothing else", () => {
+    assert.deepEqual(caddySecurityOfImage("registry.factory.example.org/caddy-security:2.11.4-1.1.64"), [1, 1, 64]);
+    assert.deepEqual(caddySecurityOfImage("registry.example.org:5000/factory/caddy-security:2.10.2-1.1.31"), [1, 1, 31]);
+    // The staging pin names the release of images/versions.json, one that sends PKCE.
+    const versions = JSON.parse(fs.readFileSync(path.join(ROOT, "images", "versions.json"), "utf8")) as { caddySecurity: string };
+    assert.deepEqual(caddySecurityOfImage(staging.settings.images.caddy), versions.caddySecurity.split(".").map(Number));
+    assert.equal(atLeast(caddySecurityOfImage(staging.settings.images.caddy)!, PKCE_SINCE), true);
+    for (const ref of [`r/caddy-security@sha256:${"a".repeat(64)}`, "r/caddy:2.11.4", "r/caddy-security:latest", "r/caddy-security:2.11.4", "r/caddy-security:2.11.4-1.1.64-rc1", "r/not-caddy-security:2.11.4-1.1.64"]) {
+      assert.equal(caddySecurityOfImage(ref), undefined, ref);
+    }
+  });
+
+  it("orders releases number by number (1.1.100 after 1.1.61)", () => {
+    assert.equal(atLeast([1, 1, 64], PKCE_SINCE), true);
+    assert.equal(atLeast([1, 1, 61], PKCE_SINCE), true);
+    assert.equal(atLeast([1, 1, 60], PKCE_SINCE), false);
+    assert.equal(atLeast([1, 1, 31], PKCE_SINCE), false);
+    assert.equal(atLeast([1, 1, 100], PKCE_SINCE), true);
+    assert.equal(atLeast([1, 2, 0], PKCE_SINCE), true);
+    assert.equal(atLeast([0, 9, 99], PKCE_SINCE), false);
+    assert.equal(atLeast([1, 1, 31], TRUSTED_LOGIN_REDIRECT_SINCE), false);
+    assert.equal(atLeast(PKCE_SINCE, TRUSTED_LOGIN_REDIRECT_SINCE), true, "every build that sends PKCE needs the trusted redirect");
+  });
+
+  it("trusts a wall's own hostname (with the lab's port) as the only login redirect", () => {
+    const [w] = tenantWalls(tenant("t1", "active", ["paheko"]));
+    assert.equal(wallTrustedRedirectDirective(w), "trust login redirect uri domain exact t1.paheko.factory.test path prefix /");
+    const [lab] = tenantWalls(tenant("t1", "active", ["paheko"]), { port: 8443 });
+    assert.equal(wallTrustedRedirectDirective(lab), "trust login redirect uri domain exact t1.paheko.factory.test:8443 path prefix /");
+  });
+
+  it("renders the trusted login redirect for the releases that need it, and only for them", () => {
+    assert.equal(wallTrustsLoginRedirect("r/caddy-security:2.11.4-1.1.64"), true);
+    assert.equal(wallTrustsLoginRedirect("r/caddy-security:2.11.0-1.1.56"), true);
+    assert.equal(wallTrustsLoginRedirect("r/caddy-security:2.11.0-1.1.55"), false);
+    assert.equal(wallTrustsLoginRedirect("r/caddy-security:2.10.2-1.1.31"), false);
+    assert.equal(wallTrustsLoginRedirect(`r/caddy-security@sha256:${"b".repeat(64)}`), true, "a digest is taken for a current release");
+    assert.equal(wallTrustsLoginRedirect(staging.settings.images.caddy), true);
+  });
+
+  it("never renders `disable pkce`: the walls keep caddy-security's default (PKCE on; v1.1.31 refuses the directive)", () => {
+    const config = renderEdgeCaddyfile(input(staging.tenants));
+    assert.match(config, /oauth identity provider kc-/);
+    assert.doesNotMatch(config, /pkce/i);
+  });
+});
 
 describe("wall naming", () => {
   it("gives the exact caddy-security callback URL and a client id shared with the Keycloak naming", () => {

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as keycloak from "@pulumi/keycloak";
 import * as pulumi from "@pulumi/pulumi";
@@ -6,7 +9,7 @@ import { FactoryRealm, KeycloakClient, TenantIdentity } from "../components/iden
 import { RecordedResource, runUnderMocks, SECRET_MARK } from "../src/harness";
 import { WALL_AUTH_PATH, WALL_CLIENT_ATTRIBUTE } from "../src/caddy/wall";
 import {
-  CLIENT_HARDENING, clientKindSettings, clientPoliciesRepresentation, clientPolicy, clientPolicyProfile, clientProfilesRepresentation,
+  CLIENT_HARDENING, clientKindSettings, clientPoliciesRepresentation, clientPolicy, clientPolicyProfile, clientPolicySet, clientProfilesRepresentation,
   clientRepresentation, GROUPS_MAPPER, groupsMapperRepresentation, REALM_SETTINGS, ROLES_MAPPER, rolesMapperRepresentation,
   wallClientPolicy, wallClientPolicyProfile,
 } from "../src/keycloak/definitions";
@@ -97,7 +100,7 @@ describe("redirect URI and web origin validation", () => {
 });
 
 describe("keycloak definitions", () => {
-  it("enforces exact https redirect URIs on every client and PKCE S256 on every client but the walls", () => {
+  it("enforces exact https redirect URIs and PKCE S256 on every client; with wallPkce false, PKCE on every client but the walls", () => {
     assert.deepEqual(clientPolicyProfile(), {
       name: "factory-secure-clients",
       description: "Factory clients: exact https redirect URIs and PKCE S256",
@@ -127,19 +130,35 @@ describe("keycloak definitions", () => {
       name: "client-attributes",
       configuration: { "is-negative-logic": negative, attributes: '[{"key":"factory.wall","value":"true"}]' },
     });
-    assert.deepEqual(clientPolicy(), {
+    // wallPkce true (the default): one policy for every client, judged at registration too (any-client).
+    const strict = {
+      name: "factory-secure-clients", description: "Every client of the factory realm, the caddy-security walls included, follows the factory-secure-clients profile",
+      enabled: true, conditions: [{ name: "any-client" }], profiles: ["factory-secure-clients"],
+    };
+    assert.deepEqual(clientPolicy(), strict);
+    assert.deepEqual(clientPolicy(true), strict);
+    assert.deepEqual(clientPolicySet(), { profiles: [clientPolicyProfile()], policies: [strict] });
+    assert.deepEqual(clientPolicySet(true, { allowLoopbackHttp: true }).profiles, [clientPolicyProfile({ allowLoopbackHttp: true })]);
+    // wallPkce false: the exemption, main policy on unmarked clients, second policy for everyone.
+    const exempting = {
       name: "factory-secure-clients", description: "Every client of the factory realm but the walls (factory.wall=true) follows the factory-secure-clients profile",
       enabled: true, conditions: [isWall("true")], profiles: ["factory-secure-clients"],
-    });
+    };
+    assert.deepEqual(clientPolicy(false), exempting);
     // Every client, the walls included: client-attributes abstains at registration (see wallClientPolicy).
     assert.deepEqual(wallClientPolicy(), {
       name: "factory-wall-clients", description: "Every client of the factory realm, the caddy-security walls (factory.wall=true) included, follows the factory-wall-clients profile",
       enabled: true, conditions: [{ name: "any-client" }], profiles: ["factory-wall-clients"],
     });
+    assert.deepEqual(clientPolicySet(false), { profiles: [clientPolicyProfile(), wallClientPolicyProfile()], policies: [exempting, wallClientPolicy()] });
     assert.equal(WALL_CLIENT_ATTRIBUTE, "factory.wall");
-    // Application clients carry PKCE S256; wall clients the marker attribute and no PKCE setting at all.
+    // Application clients carry PKCE S256 in both modes; wall clients too by default, and only with
+    // wallPkce false the marker attribute and no PKCE setting at all.
     assert.deepEqual(clientKindSettings(false), { pkceCodeChallengeMethod: "S256" });
-    assert.deepEqual(clientKindSettings(true), { extraConfig: { "factory.wall": "true" } });
+    assert.deepEqual(clientKindSettings(false, false), { pkceCodeChallengeMethod: "S256" });
+    assert.deepEqual(clientKindSettings(true), { pkceCodeChallengeMethod: "S256" });
+    assert.deepEqual(clientKindSettings(true, true), { pkceCodeChallengeMethod: "S256" });
+    assert.deepEqual(clientKindSettings(true, false), { extraConfig: { "factory.wall": "true" } });
     assert.equal("pkceCodeChallengeMethod" in CLIENT_HARDENING, false);
   });
 
@@ -183,29 +202,41 @@ describe("keycloak definitions", () => {
     // No scope list: like the provider, the client gets the realm's default default-scopes from Keycloak.
     assert.equal("defaultClientScopes" in c, false);
     assert.equal("optionalClientScopes" in c, false);
-    const w = clientRepresentation({ clientId: "wall-paheko-x", secret: "s", rootUrl: "https://a.org", redirectUris: ["https://a.org/_wall/cb"], webOrigins: ["https://a.org"], wall: true });
+    const wallRep = (wallPkce?: boolean) => clientRepresentation({ clientId: "wall-paheko-x", secret: "s", rootUrl: "https://a.org", redirectUris: ["https://a.org/_wall/cb"], webOrigins: ["https://a.org"], wall: true, wallPkce });
+    // By default a wall client is registered like any client (PKCE S256, no marker).
+    assert.deepEqual(wallRep().attributes, c.attributes);
+    assert.deepEqual(wallRep(true).attributes, c.attributes);
+    const w = wallRep(false);
     assert.deepEqual(w.attributes, { "factory.wall": "true", "oauth2.device.authorization.grant.enabled": "false", "standard.token.exchange.enabled": "false" });
     assert.deepEqual({ ...w, attributes: undefined, clientId: undefined, name: undefined, redirectUris: undefined }, { ...c, attributes: undefined, clientId: undefined, name: undefined, redirectUris: undefined });
     const exec = (p: ReturnType<typeof clientPolicyProfile>) => p.executors.map((e) => ({ executor: e.name, configuration: e.configuration }));
+    const policyRep = (p: ReturnType<typeof clientPolicy>) => ({
+      name: p.name, description: p.description, enabled: true, profiles: p.profiles,
+      conditions: [{ condition: p.conditions[0].name, configuration: p.conditions[0].configuration ?? {} }],
+    });
     assert.deepEqual(clientProfilesRepresentation(), {
+      profiles: [{ name: "factory-secure-clients", description: clientPolicyProfile().description, executors: exec(clientPolicyProfile()) }],
+    });
+    assert.deepEqual(clientPoliciesRepresentation(), { policies: [policyRep(clientPolicy(true))] });
+    assert.deepEqual(clientPoliciesRepresentation().policies, [{
+      name: "factory-secure-clients", description: clientPolicy().description, enabled: true, profiles: ["factory-secure-clients"],
+      conditions: [{ condition: "any-client", configuration: {} }],
+    }]);
+    assert.deepEqual(clientProfilesRepresentation({}, false), {
       profiles: [
         { name: "factory-secure-clients", description: clientPolicyProfile().description, executors: exec(clientPolicyProfile()) },
         { name: "factory-wall-clients", description: wallClientPolicyProfile().description, executors: exec(wallClientPolicyProfile()) },
       ],
     });
-    assert.deepEqual(clientPoliciesRepresentation(), {
-      policies: [clientPolicy(), wallClientPolicy()].map((p) => ({
-        name: p.name, description: p.description, enabled: true, profiles: p.profiles,
-        conditions: [{ condition: p.conditions[0].name, configuration: p.conditions[0].configuration ?? {} }],
-      })),
-    });
-    assert.equal(((clientPoliciesRepresentation().policies as { conditions: { configuration: Record<string, string> }[] }[])[0].conditions[0].configuration)["is-negative-logic"], "true");
+    assert.deepEqual(clientPoliciesRepresentation(false), { policies: [clientPolicy(false), wallClientPolicy()].map(policyRep) });
+    assert.equal(((clientPoliciesRepresentation(false).policies as { conditions: { configuration: Record<string, string> }[] }[])[0].conditions[0].configuration)["is-negative-logic"], "true");
   });
 });
 
 // ---- components under mocks ----
 
 const PROVIDER_URN_PART = "pulumi:providers:keycloak::kc";
+const ROOT = path.join(__dirname, "..");
 
 async function runIdentity(build: (provider: keycloak.Provider) => unknown): Promise<RecordedResource[]> {
   const { resources } = await runUnderMocks({
@@ -233,15 +264,13 @@ describe("FactoryRealm", () => {
       "command:local:Command realm-drop-encryption-keys",
       "keycloak:index/realm:Realm realm-realm",
       "keycloak:index/realmClientPolicyProfile:RealmClientPolicyProfile realm-client-profile",
-      "keycloak:index/realmClientPolicyProfile:RealmClientPolicyProfile realm-wall-client-profile",
       "keycloak:index/realmClientPolicyProfilePolicy:RealmClientPolicyProfilePolicy realm-client-policy",
-      "keycloak:index/realmClientPolicyProfilePolicy:RealmClientPolicyProfilePolicy realm-wall-client-policy",
       "keycloak:index/realmDefaultClientScopes:RealmDefaultClientScopes realm-default-scopes",
       "keycloak:openid/clientScope:ClientScope realm-claims-scope",
       "keycloak:openid/groupMembershipProtocolMapper:GroupMembershipProtocolMapper realm-groups-mapper",
       "keycloak:openid/userRealmRoleProtocolMapper:UserRealmRoleProtocolMapper realm-roles-mapper",
     ]);
-    assert.equal(rs.length, 1 + 1 + 10);
+    assert.equal(rs.length, 1 + 1 + 8);
     for (const k of kids.filter((x) => x.type.startsWith("keycloak:"))) assert.ok(k.provider?.includes(PROVIDER_URN_PART), `${k.name} uses the given provider`);
     const by = (n: string) => kids.find((k) => k.name === n)!;
     const realm = by("realm-realm");
@@ -256,21 +285,17 @@ describe("FactoryRealm", () => {
     assert.equal(profile.protect, false);
     assert.ok(String(profile.inputs.realmId).startsWith(realmId));
     assert.deepEqual({ ...profile.inputs, realmId: undefined }, { ...clientPolicyProfile(), realmId: undefined });
-    const wallProfile = by("realm-wall-client-profile");
-    assert.deepEqual({ ...wallProfile.inputs, realmId: undefined }, { ...wallClientPolicyProfile(), realmId: undefined });
+    assert.deepEqual((profile.inputs.executors as { name: string }[]).map((e) => e.name), ["secure-redirect-uris-enforcer", "pkce-enforcer"]);
+    // wallPkce defaults to true: one policy, PKCE S256 for every client (walls included), no exemption.
     const policy = by("realm-client-policy");
-    assert.deepEqual({ ...policy.inputs, realmId: undefined }, { ...clientPolicy(), realmId: undefined });
-    assert.deepEqual(policy.inputs.conditions, [{ name: "client-attributes", configuration: { "is-negative-logic": "true", attributes: '[{"key":"factory.wall","value":"true"}]' } }]);
+    assert.deepEqual({ ...policy.inputs, realmId: undefined }, { ...clientPolicy(true), realmId: undefined });
+    assert.deepEqual(policy.inputs.conditions, [{ name: "any-client" }]);
     assert.deepEqual(policy.inputs.profiles, ["factory-secure-clients"]);
     assert.equal(policy.inputs.enabled, true);
-    const wallPolicy = by("realm-wall-client-policy");
-    assert.deepEqual({ ...wallPolicy.inputs, realmId: undefined }, { ...wallClientPolicy(), realmId: undefined });
     // The provider rewrites the whole client-policies document: one at a time, profiles before policies.
     const deps = (r: RecordedResource) => r.dependsOn.filter((u) => u !== realm.urn).sort();
     assert.deepEqual(deps(profile), []);
-    assert.deepEqual(deps(wallProfile), [profile.urn]);
-    assert.deepEqual(deps(policy), [profile.urn, wallProfile.urn].sort());
-    assert.deepEqual(deps(wallPolicy), [policy.urn]);
+    assert.deepEqual(deps(policy), [profile.urn]);
     // The key clean-up: the script as rendered, run by node, the admin password only as a secret env value.
     const keys = by("realm-drop-encryption-keys");
     assert.ok(!String(keys.provider ?? "").includes("keycloak"), "runs on the Pulumi machine, not through the keycloak provider");
@@ -312,11 +337,51 @@ describe("FactoryRealm", () => {
   });
 });
 
+describe("FactoryRealm with wallPkce: false (caddy-security builds without PKCE)", () => {
+  it("adds the walls' profile and policy, exempts factory.wall=true from the main policy, and writes them one at a time", async () => {
+    const rs = await runIdentity((provider) => {
+      const realm = new FactoryRealm("realm", { realm: "factory", provider, wallPkce: false });
+      return new TenantIdentity("t-identity", { tenant: "t", realmId: realm.realmId, services: ["paheko"], provider }).groupId;
+    });
+    const comp = rs.find((r) => r.type === "factory:identity:FactoryRealm")!;
+    const kids = childrenOf(rs, comp);
+    const policyKids = names(kids.filter((k) => k.type.includes("realmClientPolicy")));
+    assert.deepEqual(policyKids, [
+      "keycloak:index/realmClientPolicyProfile:RealmClientPolicyProfile realm-client-profile",
+      "keycloak:index/realmClientPolicyProfile:RealmClientPolicyProfile realm-wall-client-profile",
+      "keycloak:index/realmClientPolicyProfilePolicy:RealmClientPolicyProfilePolicy realm-client-policy",
+      "keycloak:index/realmClientPolicyProfilePolicy:RealmClientPolicyProfilePolicy realm-wall-client-policy",
+    ]);
+    const by = (n: string) => kids.find((k) => k.name === n)!;
+    const realm = by("realm-realm");
+    const profile = by("realm-client-profile");
+    assert.deepEqual({ ...profile.inputs, realmId: undefined }, { ...clientPolicyProfile(), realmId: undefined });
+    const wallProfile = by("realm-wall-client-profile");
+    assert.deepEqual({ ...wallProfile.inputs, realmId: undefined }, { ...wallClientPolicyProfile(), realmId: undefined });
+    assert.deepEqual((wallProfile.inputs.executors as { name: string }[]).map((e) => e.name), ["secure-redirect-uris-enforcer"]);
+    const policy = by("realm-client-policy");
+    assert.deepEqual({ ...policy.inputs, realmId: undefined }, { ...clientPolicy(false), realmId: undefined });
+    assert.deepEqual(policy.inputs.conditions, [{ name: "client-attributes", configuration: { "is-negative-logic": "true", attributes: '[{"key":"factory.wall","value":"true"}]' } }]);
+    const wallPolicy = by("realm-wall-client-policy");
+    assert.deepEqual({ ...wallPolicy.inputs, realmId: undefined }, { ...wallClientPolicy(), realmId: undefined });
+    assert.deepEqual(wallPolicy.inputs.conditions, [{ name: "any-client" }]);
+    const deps = (r: RecordedResource) => r.dependsOn.filter((u) => u !== realm.urn).sort();
+    assert.deepEqual(deps(profile), []);
+    assert.deepEqual(deps(wallProfile), [profile.urn]);
+    assert.deepEqual(deps(policy), [profile.urn, wallProfile.urn].sort());
+    assert.deepEqual(deps(wallPolicy), [profile.urn, wallProfile.urn, policy.urn].sort());
+    // realmId waits for both policies: nothing taking it (a group here, clients alike) is created before the exemption exists.
+    const group = rs.find((r) => r.type === "keycloak:index/group:Group")!;
+    for (const p of [policy, wallPolicy]) assert.ok(group.dependsOn.includes(p.urn), `the group waits for ${p.name}`);
+    assert.equal(kids.length, 9, "realm, 2 profiles, 2 policies, claims scope, 2 mappers, default scopes (no admin: no key clean-up)");
+  });
+});
+
 describe("FactoryRealm without admin login", () => {
   it("registers no key clean-up command (other areas' unit tests)", async () => {
     const rs = await runIdentity((provider) => new FactoryRealm("realm", { realm: "factory", provider }).realmId);
     assert.equal(rs.filter((r) => r.type === "command:local:Command").length, 0);
-    assert.equal(rs.length, 1 + 1 + 9);
+    assert.equal(rs.length, 1 + 1 + 7);
   });
 });
 
@@ -473,8 +538,42 @@ describe("KeycloakClient", () => {
     wall: true,
   };
 
-  it("registers a wall client without PKCE, marked factory.wall=true, otherwise as hardened as any client", async () => {
-    const rs = await runIdentity((provider) => new KeycloakClient("w", { ...wallArgs, provider }).clientId);
+  it("registers a wall client with PKCE S256 by default, exactly as hardened as an application client", async () => {
+    const app = (await runIdentity((provider) => new KeycloakClient("w", { ...args, provider }).clientId)).find((r) => r.name === "w-client")!;
+    for (const wallPkce of [undefined, true]) {
+      const rs = await runIdentity((provider) => new KeycloakClient("w", { ...wallArgs, wallPkce, provider }).clientId);
+      const client = rs.find((r) => r.name === "w-client")!;
+      assert.deepEqual(client.inputs, {
+        realmId: "factory",
+        clientId: "wall-paheko-asso-exemple",
+        name: "wall-paheko-asso-exemple",
+        description: "OIDC client of tenant asso-exemple",
+        enabled: true,
+        accessType: "CONFIDENTIAL",
+        clientAuthenticatorType: "client-secret",
+        standardFlowEnabled: true,
+        implicitFlowEnabled: false,
+        directAccessGrantsEnabled: false,
+        serviceAccountsEnabled: false,
+        oauth2DeviceAuthorizationGrantEnabled: false,
+        standardTokenExchangeEnabled: false,
+        fullScopeAllowed: false,
+        consentRequired: false,
+        pkceCodeChallengeMethod: "S256",
+        frontchannelLogoutEnabled: false,
+        clientSecret: { [SECRET_MARK]: `mock-w-secret-${"x".repeat(48)}` },
+        rootUrl: "https://compta.exemple.org",
+        baseUrl: "https://compta.exemple.org",
+        validRedirectUris: wallArgs.redirectUris,
+        webOrigins: ["https://compta.exemple.org"],
+      }, `wallPkce ${wallPkce}`);
+      const strip = (i: Record<string, unknown>) => ({ ...i, clientId: undefined, name: undefined, rootUrl: undefined, baseUrl: undefined, validRedirectUris: undefined, webOrigins: undefined });
+      assert.deepEqual(strip(client.inputs), strip(app.inputs));
+    }
+  });
+
+  it("with wallPkce: false, registers a wall client without PKCE, marked factory.wall=true, otherwise as hardened as any client", async () => {
+    const rs = await runIdentity((provider) => new KeycloakClient("w", { ...wallArgs, wallPkce: false, provider }).clientId);
     const client = rs.find((r) => r.name === "w-client")!;
     const app = (await runIdentity((provider) => new KeycloakClient("w", { ...args, provider }).clientId)).find((r) => r.name === "w-client")!;
     assert.equal("pkceCodeChallengeMethod" in client.inputs, false);
@@ -485,6 +584,19 @@ describe("KeycloakClient", () => {
     assert.deepEqual(strip(client.inputs), strip(app.inputs));
     assert.deepEqual(client.inputs.validRedirectUris, wallArgs.redirectUris);
     assert.equal(rs.filter((r) => r.parent === rs.find((x) => x.type === "factory:identity:KeycloakClient")!.urn).length, 2);
+  });
+
+  it("refuses wallPkce on an application client (they always require PKCE S256)", async () => {
+    for (const wallPkce of [false, true]) {
+      await assert.rejects(
+        runIdentity((provider) => new KeycloakClient("c", { ...args, wallPkce, provider }).clientId),
+        (e: Error & { registered?: RecordedResource[] }) => {
+          assert.match(e.message, /OIDC client "nextcloud-asso-exemple": wallPkce is for wall clients only/);
+          assert.deepEqual(e.registered?.map((r) => r.type), ["pulumi:providers:keycloak"]);
+          return true;
+        },
+      );
+    }
   });
 
   it("refuses a wall client whose redirect URI is not a wall callback, and wall- ids without wall: true (or the reverse)", async () => {
@@ -538,7 +650,7 @@ describe("identity section of the program (staging)", () => {
         assert.equal(r.protect, true, r.name);
         // Groups and roles are created after the realm-level policies and the realm default scopes (realmId
         // carries them; the default scopes depend on the claims scope and its mappers, tested above).
-        for (const dep of ["realm-realm", "realm-client-policy", "realm-wall-client-policy", "realm-drop-encryption-keys", "realm-default-scopes"]) {
+        for (const dep of ["realm-realm", "realm-client-policy", "realm-drop-encryption-keys", "realm-default-scopes"]) {
           assert.ok(r.dependsOn.some((u) => u.endsWith(`::${dep}`)), `${r.name} depends on ${dep}`);
         }
       }
@@ -566,15 +678,12 @@ describe("identity section of the program (staging)", () => {
       const slug = role.split(":")[1];
       assert.equal(c.tenant, slug, `${clientId} belongs to its tenant`);
       for (const [k, v] of Object.entries(CLIENT_HARDENING)) assert.equal(c.inputs[k], v, `${clientId}.${k}`);
-      // Walls (caddy-security sends no PKCE): no PKCE setting, the marker, only /_wall/ callbacks.
-      // Every other client: PKCE S256 and no marker.
+      // wallPkce defaults to true: every client, the walls included, PKCE S256 and no marker; walls have
+      // only /_wall/ callbacks.
+      assert.equal(c.inputs.pkceCodeChallengeMethod, "S256", clientId);
+      assert.equal(c.inputs.extraConfig, undefined, clientId);
       if (clientId.startsWith("wall-")) {
-        assert.equal(c.inputs.pkceCodeChallengeMethod, undefined, clientId);
-        assert.deepEqual(c.inputs.extraConfig, { "factory.wall": "true" }, clientId);
         for (const u of c.inputs.validRedirectUris as string[]) assert.match(u, /^https:\/\/[^/]+\/_wall\/oauth2\/kc-[a-z0-9_-]+\/authorization-code-callback$/);
-      } else {
-        assert.equal(c.inputs.pkceCodeChallengeMethod, "S256", clientId);
-        assert.equal(c.inputs.extraConfig, undefined, clientId);
       }
       const secret = rs.find((r) => r.type === "random:index/randomPassword:RandomPassword" && r.parent === c.parent)!;
       assert.deepEqual([secret.protect, secret.retainOnDelete], [false, true], `${clientId} secret`);
@@ -586,6 +695,32 @@ describe("identity section of the program (staging)", () => {
       assert.equal(mappers.length, 1, `${clientId}: exactly one scope mapping`);
       assert.ok(String(mappers[0].inputs.roleId).startsWith(`${roleByName.get(role)!.name}-id`), `${clientId} is scoped to ${role}`);
       assert.equal(rs.filter((r) => r.parent === c.parent).length, 3, `${clientId}: secret, client, one scope mapping`);
+    }
+  });
+
+  it("with service-factory:wallPkce: false, marks every wall client and only them, and registers the realm's exemption before any client", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sf-wallpkce-"));
+    try {
+      const staging = fs.readFileSync(path.join(ROOT, "Pulumi.staging.yaml"), "utf8");
+      assert.match(staging, /^  service-factory:realm: factory$/m);
+      const file = path.join(dir, "Pulumi.staging.yaml");
+      fs.writeFileSync(file, staging.replace(/^  service-factory:realm: factory$/m, "$&\n  service-factory:wallPkce: false"));
+      const { resources: rs } = await runUnderMocks({ stack: "staging", projectDir: ROOT, stackFile: file, tenantsDir: "tenants/staging" });
+      const policies = rs.filter((r) => r.type === "keycloak:index/realmClientPolicyProfilePolicy:RealmClientPolicyProfilePolicy");
+      assert.deepEqual(policies.map((p) => p.name).sort(), ["realm-client-policy", "realm-wall-client-policy"]);
+      assert.deepEqual(policies.find((p) => p.name === "realm-client-policy")!.inputs.conditions, clientPolicy(false).conditions);
+      const clients = rs.filter((r) => r.type === "keycloak:openid/client:Client");
+      const walls = clients.filter((c) => String(c.inputs.clientId).startsWith("wall-"));
+      assert.deepEqual(walls.map((c) => c.inputs.clientId).sort(), ["wall-paheko-asso-exemple", "wall-paheko-club-velo", "wall-wordpress-asso-exemple", "wall-wordpress-collectif-jardins"]);
+      for (const c of clients) {
+        const wall = walls.includes(c);
+        assert.equal(c.inputs.pkceCodeChallengeMethod, wall ? undefined : "S256", String(c.inputs.clientId));
+        assert.deepEqual(c.inputs.extraConfig, wall ? { "factory.wall": "true" } : undefined, String(c.inputs.clientId));
+        // Created after both policies (realmId carries them): Keycloak never sees a marked client unexempted.
+        for (const p of policies) assert.ok(c.dependsOn.includes(p.urn), `${String(c.inputs.clientId)} waits for ${p.name}`);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

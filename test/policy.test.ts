@@ -2,13 +2,18 @@
 // wrappers report exactly what the rules find; and every resource the program registers for the staging
 // stack passes every rule (so the pack accepts the program's own resources as components land).
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, it } from "node:test";
-import type { ReportViolation, ResourceValidationArgs } from "@pulumi/policy";
-import { policies } from "../policy/policies";
+import type { ReportViolation, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
+import { policies, resourcePolicies, stackPolicies } from "../policy/policies";
 import { WALL_AUTH_PATH, WALL_CLIENT_ATTRIBUTE as SRC_WALL_ATTRIBUTE } from "../src/caddy/wall";
 import {
-  commandInstallMounts, garageKind, isWallCallbackUri, WALL_CALLBACK_PREFIX, WALL_CLIENT_ATTRIBUTE, isPinnedImage, isPrivateAddress, isStateful, RULES, RuleOptions, TYPES, UNKNOWN, violations,
+  commandInstallMounts, exemptsWalls, garageKind, isWallCallbackUri, WALL_CALLBACK_PREFIX, WALL_CLIENT_ATTRIBUTE, isPinnedImage, isPrivateAddress, isStateful, RULES, RuleOptions,
+  STACK_RULES, StackResource, stackViolations, TYPES, UNKNOWN, violations,
 } from "../policy/rules";
+import { clientPolicy, clientPolicySet, wallClientPolicy } from "../src/keycloak/definitions";
 import { revealSecrets, runUnderMocks } from "../src/harness";
 
 /** The harness keeps unknown outputs as { __pulumiUnknown: true }; CrossGuard shows them as UNKNOWN. */
@@ -196,6 +201,42 @@ describe("rules: each rejects a violation and accepts the compliant resource", (
     assert.equal(WALL_CALLBACK_PREFIX, `${WALL_AUTH_PATH}/`);
   });
 
+  it("wall-pkce-exemption: a PKCE-less wall client only next to a realm policy that exempts the walls (wallPkce: false)", () => {
+    const cb = "https://compta.exemple.org/_wall/oauth2/kc-compta_exemple_org/authorization-code-callback";
+    const wall: StackResource = { type: TYPES.kcClient, name: "asso-wall-paheko-client", urn: "urn:w", inputs: { clientId: "wall-paheko-asso", validRedirectUris: [cb], extraConfig: { [WALL_CLIENT_ATTRIBUTE]: "true" } } };
+    const withPkce: StackResource = { ...wall, name: "asso-nextcloud-client", urn: "urn:n", inputs: { clientId: "nextcloud-asso", pkceCodeChallengeMethod: "S256" } };
+    const policy = (spec: ReturnType<typeof clientPolicy>): StackResource => ({ type: TYPES.kcClientPolicy, name: `realm-${spec.name}`, inputs: { ...spec, realmId: "factory" } });
+    const [r] = STACK_RULES;
+    const refused = [{ urn: "urn:w", message: "Keycloak client wall-paheko-asso goes without PKCE (factory.wall=true), but no client policy of this stack exempts the walls: the realm requires PKCE S256 of every client (service-factory:wallPkce is on) and would refuse its logins" }];
+    // The program's own policy sets: the default one exempts nobody, the wallPkce: false one the walls.
+    const strict = clientPolicySet(true).policies.map(policy);
+    const exempting = clientPolicySet(false).policies.map(policy);
+    assert.deepEqual(r.check([wall, withPkce, ...strict]), refused);
+    assert.deepEqual(r.check([wall, withPkce, ...exempting]), []);
+    assert.deepEqual(r.check([wall, withPkce]), refused, "no realm policy at all");
+    assert.deepEqual(r.check([{ ...wall, inputs: { ...wall.inputs, pkceCodeChallengeMethod: "" } }, ...strict]), refused);
+    // A wall client with PKCE, or an unmarked one (oidc-client-hardened judges it), is not this rule's business.
+    assert.deepEqual(r.check([{ ...wall, inputs: { ...wall.inputs, pkceCodeChallengeMethod: "S256" } }, withPkce, ...strict]), []);
+    assert.deepEqual(r.check([{ ...wall, inputs: { ...wall.inputs, extraConfig: {} } }, ...strict]), []);
+    // Only an enabled client-attributes condition of negative logic on factory.wall=true exempts.
+    const main = clientPolicy(false);
+    const cond = main.conditions[0];
+    assert.equal(exemptsWalls(policy(main).inputs), true);
+    assert.equal(exemptsWalls(policy(wallClientPolicy()).inputs), false);
+    for (const [label, inputs] of [
+      ["disabled", { ...main, enabled: false }],
+      ["positive logic", { ...main, conditions: [{ ...cond, configuration: { ...cond.configuration, "is-negative-logic": "false" } }] }],
+      ["another attribute", { ...main, conditions: [{ ...cond, configuration: { ...cond.configuration, attributes: '[{"key":"factory.walls","value":"true"}]' } }] }],
+      ["another value", { ...main, conditions: [{ ...cond, configuration: { ...cond.configuration, attributes: '[{"key":"factory.wall","value":"false"}]' } }] }],
+      ["not JSON", { ...main, conditions: [{ ...cond, configuration: { ...cond.configuration, attributes: "factory.wall=true" } }] }],
+      ["any-client", clientPolicy(true)],
+    ] as const) {
+      assert.equal(exemptsWalls(inputs as Record<string, unknown>), false, label);
+      assert.deepEqual(r.check([wall, { type: TYPES.kcClientPolicy, name: "p", inputs: inputs as Record<string, unknown> }]), refused, label);
+    }
+    assert.deepEqual(stackViolations([wall, ...strict]), [`wall-pkce-exemption: ${refused[0].message}`]);
+  });
+
   it("garage-key-not-owner: only the platform grant may hold owner", () => {
     const r = rule("garage-key-not-owner");
     const grant = { adminUrl: "u", bucketId: "b", accessKeyId: "GK1", permissions: { read: true, write: true, owner: false } };
@@ -231,7 +272,7 @@ describe("rules: each rejects a violation and accepts the compliant resource", (
 describe("CrossGuard wrappers", () => {
   function run(type: string, props: Record<string, unknown>, protect: boolean, name = "r"): Record<string, string[]> {
     const out: Record<string, string[]> = {};
-    for (const p of policies) {
+    for (const p of resourcePolicies) {
       const args = { type, props, urn: `urn:pulumi:staging::service-factory::${type}::${name}`, name, opts: { protect, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] }, stackTags: new Map() } as unknown as ResourceValidationArgs;
       const report: ReportViolation = (message: string) => { (out[p.name] ??= []).push(message); };
       const v = p.validateResource;
@@ -241,7 +282,9 @@ describe("CrossGuard wrappers", () => {
   }
 
   it("are mandatory and report the rules' messages, reading opts.protect", () => {
-    assert.equal(policies.length, RULES.length);
+    assert.equal(resourcePolicies.length, RULES.length);
+    assert.equal(stackPolicies.length, STACK_RULES.length);
+    assert.deepEqual(policies.map((p) => p.name), [...RULES, ...STACK_RULES].map((r) => r.name));
     assert.ok(policies.every((p) => p.enforcementLevel === "mandatory"));
     assert.deepEqual(run(TYPES.volume, { name: "club-velo-config" }, false, "club-velo-config"), {
       "stateful-protected": [`${TYPES.volume} club-velo-config holds state and must be registered with protect: true`],
@@ -249,11 +292,40 @@ describe("CrossGuard wrappers", () => {
     assert.deepEqual(run(TYPES.volume, { name: "club-velo-config" }, true), {});
     assert.deepEqual(Object.keys(run(TYPES.container, { ...goodContainer, privileged: true, image: "x:latest" }, false)), ["container-no-privileges", "image-pinned"]);
   });
+
+  it("the stack policy reports the rule's message on the client's URN, from CrossGuard's resource list", async () => {
+    const reported: [string, string | undefined][] = [];
+    const resources = [
+      { type: TYPES.kcClient, name: "w-client", urn: "urn:pulumi:staging::service-factory::keycloak:openid/client:Client::w-client", props: { clientId: "wall-paheko-x", extraConfig: { [WALL_CLIENT_ATTRIBUTE]: "true" } } },
+    ];
+    const args = { resources, stackTags: new Map() } as unknown as StackValidationArgs;
+    for (const p of stackPolicies) await p.validateStack(args, (message: string, urn?: string) => { reported.push([message, urn]); });
+    assert.equal(reported.length, 1);
+    assert.match(reported[0][0], /^Keycloak client wall-paheko-x goes without PKCE/);
+    assert.equal(reported[0][1], resources[0].urn);
+  });
 });
 
 describe("the program's own resources (staging stack, under mocks)", () => {
+  /** The staging stack, optionally with extra top-level settings lines (e.g. wallPkce), under mocks. */
+  async function stagingResources(extraSettings = "") {
+    if (!extraSettings) return (await runUnderMocks({ stack: "staging" })).resources;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sf-policy-"));
+    try {
+      const root = path.join(__dirname, "..");
+      const staging = fs.readFileSync(path.join(root, "Pulumi.staging.yaml"), "utf8");
+      const file = path.join(dir, "Pulumi.staging.yaml");
+      fs.writeFileSync(file, staging.replace(/^  service-factory:realm: factory$/m, `$&\n${extraSettings}`));
+      return (await runUnderMocks({ stack: "staging", projectDir: root, stackFile: file, tenantsDir: "tenants/staging" })).resources;
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const asStack = (rs: Awaited<ReturnType<typeof stagingResources>>): StackResource[] =>
+    rs.map((r) => ({ type: r.type, name: r.name, urn: r.urn, inputs: asPolicyInputs(revealSecrets(r.inputs)) as Record<string, unknown> }));
+
   it("every registered resource passes every policy", async (t) => {
-    const { resources } = await runUnderMocks({ stack: "staging" });
+    const resources = await stagingResources();
     assert.ok(resources.length > 0);
     const failures: string[] = [];
     const perType = new Map<string, number>();
@@ -262,8 +334,27 @@ describe("the program's own resources (staging stack, under mocks)", () => {
       const inputs = asPolicyInputs(revealSecrets(r.inputs)) as Record<string, unknown>;
       for (const v of violations(r.type, inputs, { protect: r.protect, name: r.name, parent: r.parent ?? undefined })) failures.push(`${r.urn}: ${v}`);
     }
+    failures.push(...stackViolations(asStack(resources)));
     const stateful = resources.filter((r) => isStateful(r.type, revealSecrets(r.inputs) as Record<string, unknown>));
     t.diagnostic(`${resources.length} resources checked, ${stateful.length} stateful (${stateful.filter((r) => r.protect).length} protected); types: ${[...perType].map(([k, n]) => `${k}=${n}`).join(", ")}`);
     assert.deepEqual(failures, []);
+  });
+
+  it("with wallPkce: false, the PKCE-less walls pass because the stack registers the exemption, and only because of it", async () => {
+    const resources = await stagingResources("  service-factory:wallPkce: false");
+    const failures: string[] = [];
+    for (const r of resources) {
+      const inputs = asPolicyInputs(revealSecrets(r.inputs)) as Record<string, unknown>;
+      for (const v of violations(r.type, inputs, { protect: r.protect, name: r.name, parent: r.parent ?? undefined })) failures.push(`${r.urn}: ${v}`);
+    }
+    const stack = asStack(resources);
+    failures.push(...stackViolations(stack));
+    assert.deepEqual(failures, []);
+    const pkceLess = stack.filter((r) => r.type === TYPES.kcClient && r.inputs.pkceCodeChallengeMethod === undefined);
+    assert.equal(pkceLess.length, 4, "the four wall clients of staging");
+    // The same clients without the realm's exempting policy (what a code change dropping it would register).
+    const withoutExemption = stack.filter((r) => !(r.type === TYPES.kcClientPolicy && exemptsWalls(r.inputs)));
+    assert.equal(withoutExemption.length, stack.length - 1);
+    assert.deepEqual(stackViolations(withoutExemption).map((v) => /client (\S+) goes/.exec(v)?.[1]).sort(), pkceLess.map((r) => r.inputs.clientId).sort());
   });
 });

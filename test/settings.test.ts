@@ -52,6 +52,45 @@ describe("stack settings", () => {
     assert.ok(lines.some((l) => l.includes("edge role")), lines.join("\n"));
   });
 
+  it("wallPkce: true by default, false when set, and anything but a YAML boolean refused at its line and column", () => {
+    assert.doesNotMatch(staging, /wallPkce/);
+    assert.equal(parseStackSource("t", "Pulumi.t.yaml", staging).settings?.wallPkce, true);
+    const withValue = (v: string) => staging.replace("  service-factory:realm: factory", `  service-factory:realm: factory\n  service-factory:wallPkce: ${v}`);
+    assert.equal(parseStackSource("t", "Pulumi.t.yaml", withValue("false")).settings?.wallPkce, false);
+    assert.equal(parseStackSource("t", "Pulumi.t.yaml", withValue("true")).settings?.wallPkce, true);
+    for (const [bad, found] of [['"false"', 'string "false"'], ["no", 'string "no"'], ["0", "number 0"], ["", "null"], ["[false]", "a list"]] as const) {
+      const source = withValue(bad);
+      const line = lineOf(source, "service-factory:wallPkce:");
+      const col = "  service-factory:wallPkce: ".length + 1;
+      const lines = problemsOf(source);
+      const want = bad === "" ? `Pulumi.t.yaml:${line}:` : `Pulumi.t.yaml:${line}:${col}: `;
+      assert.ok(lines.some((l) => l.startsWith(want) && l.includes("wallPkce must be true or false") && l.includes(found)), `${bad}: ${lines.join("\n")}`);
+      assert.equal(parseStackSource("t", "Pulumi.t.yaml", source).settings, undefined, `${bad}: no settings`);
+    }
+  });
+
+  it("refuses the default wallPkce with an image whose caddy-security sends no PKCE, at the line that decides it", () => {
+    const old = "registry.factory.example.org/caddy-security:2.10.2-1.1.31";
+    assert.match(staging, /caddy: registry\.factory\.example\.org\/caddy-security:\S+/);
+    const oldImage = staging.replace(/caddy: registry\.factory\.example\.org\/caddy-security:\S+/, `caddy: ${old}`);
+    const lines = problemsOf(oldImage);
+    assert.deepEqual(lines.map((l) => l.replace(/:\d+:\d+: .*/, "")), ["Pulumi.t.yaml"], lines.join("\n"));
+    assert.ok(lines[0].startsWith(`Pulumi.t.yaml:${lineOf(oldImage, old)}:`), lines[0]);
+    assert.match(lines[0], /images\.caddy ".*2\.10\.2-1\.1\.31" has caddy-security v1\.1\.31, which sends no PKCE, but wallPkce is on \(the default\)/);
+    const withValue = (source: string, v: string) => source.replace("  service-factory:realm: factory", `  service-factory:realm: factory\n  service-factory:wallPkce: ${v}`);
+    // The exemption setting makes the old image valid; saying true explicitly points at that line.
+    assert.deepEqual(problemsOf(withValue(oldImage, "false")), []);
+    const explicit = withValue(oldImage, "true");
+    const e = problemsOf(explicit);
+    assert.equal(e.length, 1, e.join("\n"));
+    assert.ok(e[0].startsWith(`Pulumi.t.yaml:${lineOf(explicit, "service-factory:wallPkce:")}:`), e[0]);
+    assert.match(e[0], /but wallPkce is on: Keycloak would refuse every wall login/);
+    // The first release with PKCE, and a digest (which names no release), pass.
+    assert.deepEqual(problemsOf(oldImage.replace(old, "registry.factory.example.org/caddy-security:2.11.0-1.1.61")), []);
+    assert.deepEqual(problemsOf(oldImage.replace(old, `registry.factory.example.org/caddy-security@sha256:${"a".repeat(64)}`)), []);
+    assert.equal(problemsOf(oldImage.replace(old, "registry.factory.example.org/caddy-security:2.11.0-1.1.60")).length, 1);
+  });
+
   it("isPinnedImage", () => {
     for (const good of ["postgres:16.4", "registry.example.org:5000/caddy:2.10.2", `x@sha256:${"a".repeat(64)}`]) assert.ok(isPinnedImage(good), good);
     for (const bad of ["postgres", "postgres:latest", "registry.example.org:5000/caddy", "nginx:stable"]) assert.ok(!isPinnedImage(bad), bad);

@@ -7,8 +7,10 @@
 //    refuses two providers with the same realm, and the realm is part of the callback path);
 //  - an authentication portal `wall-<slug>-<service>` mounted on WALL_AUTH_PATH of the walled hostname;
 //  - an authorization policy `<slug>-<service>` that admits only the role `<service>:<slug>`.
-// caddy-security v1.1.31 sends no PKCE code_challenge: the wall clients are confidential clients that
-// authenticate with their secret, and must be exempt from a realm `pkce-enforcer` policy.
+// caddy-security from v1.1.61 on sends a PKCE S256 challenge (on by default): the wall clients then require
+// PKCE like every client (stack setting wallPkce, default true). v1.1.31 sends none: with wallPkce false
+// its clients are confidential clients that authenticate with their secret only, exempt from the realm's
+// `pkce-enforcer` policy (docs/keycloak.md).
 import { clientIdFor, WALLED_SERVICES } from "../keycloak/naming";
 import { Tenant } from "../types";
 
@@ -78,9 +80,10 @@ export function wallSecretFile(slug: string, service: WalledService): string {
 }
 
 /**
- * Keycloak client attribute marking a wall client. caddy-security v1.1.31 sends no PKCE challenge, so wall
- * clients carry no `pkce.code.challenge.method` and the realm's pkce-enforcer policy must exclude clients
- * with this attribute set to "true" (client-attributes condition with is-negative-logic); see docs/edge.md.
+ * Keycloak client attribute marking a wall client exempt from PKCE, with `wallPkce: false` only
+ * (caddy-security v1.1.31 sends no PKCE challenge): such clients carry no `pkce.code.challenge.method` and
+ * the realm's pkce-enforcer policy excludes clients with this attribute set to "true" (client-attributes
+ * condition with is-negative-logic). With the default wallPkce no client carries it and no policy reads it.
  */
 export const WALL_CLIENT_ATTRIBUTE = "factory.wall";
 
@@ -121,4 +124,53 @@ export function tenantWalls(tenant: Tenant, o: WallOrigin = {}): Wall[] {
     });
   }
   return out;
+}
+
+// ---- caddy-security releases: what the walls' config and Keycloak clients depend on ----
+
+export type Release = readonly [number, number, number];
+
+/** First caddy-security release that sends PKCE S256 (go-authcrunch v1.1.38, on by default): v1.1.61. */
+export const PKCE_SINCE: Release = [1, 1, 61];
+
+/**
+ * First caddy-security release that sends a visitor back to the `redirect_url` it came with only when the
+ * portal trusts that URI (`trust login redirect uri …`, the fix of an open redirect): v1.1.56. Without the
+ * directive a login ends on the portal's own page; v1.1.31 refuses the directive ("unsupported").
+ */
+export const TRUSTED_LOGIN_REDIRECT_SINCE: Release = [1, 1, 56];
+
+/** a >= b, release by release. */
+export function atLeast(a: Release, b: Release): boolean {
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] > b[i];
+  return true;
+}
+
+/**
+ * The caddy-security release an image reference names by the factory's tag convention
+ * `…/caddy-security:<caddy>-<caddySecurity>` (images/caddy-security/Dockerfile), or undefined when it does
+ * not say (a digest, another tag): then nothing can be checked against it.
+ */
+export function caddySecurityOfImage(ref: string): Release | undefined {
+  const m = /(?:^|\/)caddy-security:\d+\.\d+\.\d+-(\d+)\.(\d+)\.(\d+)$/.exec(ref);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+/**
+ * The authentication-portal directive that lets a wall send a visitor back to its own hostname (and only
+ * there) after the login: `trust login redirect uri domain exact <host[:port]> path prefix /`. caddy-security
+ * compares the redirect URL's host with its port, so the lab's port is part of it.
+ */
+export function wallTrustedRedirectDirective(w: Pick<Wall, "redirectUri">): string {
+  return `trust login redirect uri domain exact ${new URL(w.redirectUri).host} path prefix /`;
+}
+
+/**
+ * Whether the edge must render wallTrustedRedirectDirective for the image pinned as images.caddy: yes from
+ * TRUSTED_LOGIN_REDIRECT_SINCE on, and when the reference names no release (a digest: assumed current);
+ * no for an older release, which refuses the directive.
+ */
+export function wallTrustsLoginRedirect(imageRef: string): boolean {
+  const release = caddySecurityOfImage(imageRef);
+  return release === undefined || atLeast(release, TRUSTED_LOGIN_REDIRECT_SINCE);
 }

@@ -106,12 +106,15 @@ export const PKCE_METHOD = "S256";
 
 /**
  * What differs between an application client and a caddy-security wall client (names as in
- * keycloak.openid.ClientArgs). Wall clients: no PKCE (caddy-security v1.1.31 sends no code_challenge) and
- * the attribute `factory.wall=true` (extraConfig), which takes them out of the main client policy and puts
- * them under the redirect-URI policy only (wallClientPolicy, which applies to every client).
+ * keycloak.openid.ClientArgs), by the stack setting `wallPkce` (default true).
+ *  - wallPkce true: no difference. caddy-security from v1.1.61 on sends a PKCE S256 challenge, so a wall
+ *    client requires S256 like every other client, under the realm's pkce-enforcer (clientPolicy).
+ *  - wallPkce false (older caddy-security builds, v1.1.31 sends no code_challenge): no PKCE setting and the
+ *    attribute `factory.wall=true` (extraConfig), which takes the client out of the main client policy and
+ *    puts it under the redirect-URI policy only (wallClientPolicy, which applies to every client).
  */
-export function clientKindSettings(wall: boolean): { pkceCodeChallengeMethod?: string; extraConfig?: Record<string, string> } {
-  return wall ? { extraConfig: { [WALL_CLIENT_ATTRIBUTE]: "true" } } : { pkceCodeChallengeMethod: PKCE_METHOD };
+export function clientKindSettings(wall: boolean, wallPkce = true): { pkceCodeChallengeMethod?: string; extraConfig?: Record<string, string> } {
+  return wall && !wallPkce ? { extraConfig: { [WALL_CLIENT_ATTRIBUTE]: "true" } } : { pkceCodeChallengeMethod: PKCE_METHOD };
 }
 
 /** Length of generated client secrets (alphanumeric: they go into config files and env-free secret files). */
@@ -175,9 +178,10 @@ export function clientPolicyProfile(rules: UriRules = {}): ClientProfileSpec {
 }
 
 /**
- * Profile of the second policy: the same redirect-URI rules, no pkce-enforcer. It is what applies to the
- * caddy-security wall clients (v1.1.31 cannot send a PKCE challenge; see docs/keycloak.md for what
- * compensates), and it applies to every other client too (see wallClientPolicy).
+ * Profile of the second policy, registered only with `wallPkce: false`: the same redirect-URI rules, no
+ * pkce-enforcer. It is what applies to the caddy-security wall clients of older builds (v1.1.31 cannot send
+ * a PKCE challenge; see docs/keycloak.md for what compensates), and it applies to every other client too
+ * (see wallClientPolicy).
  */
 export function wallClientPolicyProfile(rules: UriRules = {}): ClientProfileSpec {
   return {
@@ -203,24 +207,41 @@ export function wallCondition(negative = true): { name: string; configuration: R
   };
 }
 
-/** The main realm client policy: the full profile for every client that is not a wall client. */
-export function clientPolicy(): ClientPolicySpec {
-  return {
-    name: CLIENT_POLICY_NAME,
-    description: `Every client of the factory realm but the walls (${WALL_CLIENT_ATTRIBUTE}=true) follows the ${CLIENT_PROFILE_NAME} profile`,
-    enabled: true,
-    conditions: [wallCondition(true)],
-    profiles: [CLIENT_PROFILE_NAME],
-  };
+/**
+ * The main realm client policy: the full profile (redirect-URI rules and PKCE S256).
+ *  - wallPkce true (default): for every client (`any-client`), the walls included. any-client also votes
+ *    when a client is created or updated, so a PKCE-less client cannot even be stored, and no attribute
+ *    exempts anything: a `factory.wall=true` left on a client by an earlier version (the provider does not
+ *    always clear an extraConfig key it no longer sends) is inert.
+ *  - wallPkce false: for every client that is not a wall client (client-attributes with negative logic on
+ *    factory.wall=true); wallClientPolicy then carries the redirect-URI rules for everyone.
+ */
+export function clientPolicy(wallPkce = true): ClientPolicySpec {
+  return wallPkce
+    ? {
+      name: CLIENT_POLICY_NAME,
+      description: `Every client of the factory realm, the caddy-security walls included, follows the ${CLIENT_PROFILE_NAME} profile`,
+      enabled: true,
+      conditions: [{ name: "any-client" }],
+      profiles: [CLIENT_PROFILE_NAME],
+    }
+    : {
+      name: CLIENT_POLICY_NAME,
+      description: `Every client of the factory realm but the walls (${WALL_CLIENT_ATTRIBUTE}=true) follows the ${CLIENT_PROFILE_NAME} profile`,
+      enabled: true,
+      conditions: [wallCondition(true)],
+      profiles: [CLIENT_PROFILE_NAME],
+    };
 }
 
 /**
- * The second policy: the redirect-URI rules for EVERY client, the walls included (`any-client`). Keycloak's
- * client-attributes condition only votes on authorization and token requests and abstains when a client is
- * created or updated (measured in test/lab/keycloak.lab.test.ts), so the main policy cannot check clients
- * at registration; this one does (wildcard, http or open-redirect URIs are refused when the client is
- * written), and it is the only policy of the walls. A condition `client-attributes factory.wall=true` would
- * abstain at registration too and check wall clients only at login.
+ * The second policy, registered only with `wallPkce: false`: the redirect-URI rules for EVERY client, the
+ * walls included (`any-client`). Keycloak's client-attributes condition only votes on authorization and
+ * token requests and abstains when a client is created or updated (measured in
+ * test/lab/keycloak.lab.test.ts), so the main policy of that mode cannot check clients at registration;
+ * this one does (wildcard, http or open-redirect URIs are refused when the client is written), and it is
+ * the only policy of the walls. A condition `client-attributes factory.wall=true` would abstain at
+ * registration too and check wall clients only at login.
  */
 export function wallClientPolicy(): ClientPolicySpec {
   return {
@@ -230,6 +251,17 @@ export function wallClientPolicy(): ClientPolicySpec {
     conditions: [{ name: "any-client" }],
     profiles: [WALL_PROFILE_NAME],
   };
+}
+
+/**
+ * Every client profile and policy of the realm, in the order they are written (profiles first: a policy
+ * names its profiles). wallPkce true: one profile, one policy. wallPkce false: the exemption's second
+ * profile and policy as well.
+ */
+export function clientPolicySet(wallPkce = true, rules: UriRules = {}): { profiles: ClientProfileSpec[]; policies: ClientPolicySpec[] } {
+  return wallPkce
+    ? { profiles: [clientPolicyProfile(rules)], policies: [clientPolicy(true)] }
+    : { profiles: [clientPolicyProfile(rules), wallClientPolicyProfile(rules)], policies: [clientPolicy(false), wallClientPolicy()] };
 }
 
 // ---- Keycloak admin REST representations of the same definitions (used by the lab fixture) ----
@@ -305,11 +337,13 @@ export function clientRepresentation(o: {
   rootUrl: string;
   redirectUris: readonly string[];
   webOrigins: readonly string[];
-  /** A caddy-security wall client (no PKCE, attribute factory.wall=true). Default false. */
+  /** A caddy-security wall client (see clientKindSettings). Default false. */
   wall?: boolean;
+  /** The stack setting wallPkce (default true): false registers a wall client without PKCE, marked factory.wall=true. */
+  wallPkce?: boolean;
 }): Record<string, unknown> {
   const h = CLIENT_HARDENING;
-  const kind = clientKindSettings(o.wall === true);
+  const kind = clientKindSettings(o.wall === true, o.wallPkce ?? true);
   return {
     clientId: o.clientId,
     name: o.clientId,
@@ -349,12 +383,12 @@ function policyRepresentation(p: ClientPolicySpec): Record<string, unknown> {
   };
 }
 
-/** Client profiles document as PUT to /admin/realms/<realm>/client-policies/profiles (main, then wall). */
-export function clientProfilesRepresentation(rules: UriRules = {}): Record<string, unknown> {
-  return { profiles: [clientPolicyProfile(rules), wallClientPolicyProfile(rules)].map(profileRepresentation) };
+/** Client profiles document as PUT to /admin/realms/<realm>/client-policies/profiles (clientPolicySet order). */
+export function clientProfilesRepresentation(rules: UriRules = {}, wallPkce = true): Record<string, unknown> {
+  return { profiles: clientPolicySet(wallPkce, rules).profiles.map(profileRepresentation) };
 }
 
-/** Client policies document as PUT to /admin/realms/<realm>/client-policies/policies (main, then wall). */
-export function clientPoliciesRepresentation(): Record<string, unknown> {
-  return { policies: [clientPolicy(), wallClientPolicy()].map(policyRepresentation) };
+/** Client policies document as PUT to /admin/realms/<realm>/client-policies/policies (clientPolicySet order). */
+export function clientPoliciesRepresentation(wallPkce = true): Record<string, unknown> {
+  return { policies: clientPolicySet(wallPkce).policies.map(policyRepresentation) };
 }

@@ -1,11 +1,13 @@
 // A real Keycloak configured like the program configures it (test/lab/support/keycloak.ts, from the pure
 // definitions in src/keycloak): tokens carry a flat top-level `roles` claim with exactly the tenant roles
-// scoped to the client, and `groups`; unregistered redirect URIs, PKCE-less requests (but those of wall
-// clients), wildcard or http clients and password grants are refused; only signing keys are published.
+// scoped to the client, and `groups`; unregistered redirect URIs, PKCE-less requests and PKCE-less
+// clients (the walls included: wallPkce true, the default), wildcard or http clients and password grants
+// are refused; only signing keys are published. The realm of `wallPkce: false` (the walls' exemption) and
+// the switch between the two, as the provider performs it, are checked too.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { CLIENT_DEFAULT_SCOPES, clientIdFor, roleName } from "../../src/keycloak/naming";
-import { clientProfilesRepresentation, clientRepresentation } from "../../src/keycloak/definitions";
+import { clientPoliciesRepresentation, clientProfilesRepresentation, clientRepresentation } from "../../src/keycloak/definitions";
 import { freePort, jwtClaims, KeycloakLab, keycloakSkipReason, LabClient, pkcePair, startKeycloak, submitLogin } from "./support/keycloak";
 
 const skip = keycloakSkipReason();
@@ -153,15 +155,14 @@ describe("Keycloak realm as the program configures it", { skip }, () => {
     assert.equal(star.status, 400, await star.text());
     const http = await kc.admin("POST", "/clients", { ...base, clientId: "rogue-http", redirectUris: ["http://rogue.example.org/cb"] });
     assert.equal(http.status, 400, await http.text());
-    // Keycloak's client-attributes condition abstains when a client is written, so the PKCE policy (which
-    // excludes the walls by that condition) does not judge registration: a PKCE-less client is stored, and
-    // every PKCE-less authorization request of it is refused (below and in the PKCE test above).
-    const noPkce = await kc.admin("POST", "/clients", { ...base, clientId: "rogue-nopkce", attributes: {} });
-    assert.equal(noPkce.status, 201, await noPkce.text());
-    const q = new URLSearchParams({ response_type: "code", client_id: "rogue-nopkce", scope: "openid", state: "s", redirect_uri: "https://rogue.example.org/cb" });
-    const refused = await fetch(`${kc.authorizationEndpoint}?${q}`, { redirect: "manual" });
-    assert.equal(refused.status, 302);
-    assert.equal(new URL(refused.headers.get("location")!).searchParams.get("error"), "invalid_request");
+    // The PKCE policy judges every client (any-client) when it is written too: a PKCE-less client, marked
+    // factory.wall=true or not, is not even stored.
+    for (const [clientId, attributes] of [["rogue-nopkce", {}], ["rogue-marked", { "factory.wall": "true" }], ["rogue-plain", { "pkce.code.challenge.method": "plain" }]] as const) {
+      const r = await kc.admin("POST", "/clients", { ...base, clientId, attributes });
+      const text = await r.text();
+      assert.equal(r.status, 400, `${clientId}: ${text}`);
+      assert.match(text, /code_challenge_method/, clientId);
+    }
     // The same representation with the factory's settings is accepted (the refusals above are the policy's).
     const ok = await kc.admin("POST", "/clients", base);
     assert.equal(ok.status, 201, await ok.text());
@@ -185,49 +186,161 @@ describe("Keycloak realm as the program configures it", { skip }, () => {
     assert.deepEqual(providers.map((p) => p.providerId).sort(), ["aes-generated", "hmac-generated", "rsa-generated"]);
   });
 
-  it("lets wall clients (factory.wall=true) log in without PKCE, still under the redirect-URI rules; nobody else", async () => {
-    const port = await freePort();
-    const cb = `http://127.0.0.1:${port}/_wall/oauth2/kc-w/authorization-code-callback`;
-    const rep = (clientId: string, wall: boolean, redirectUris = ["http://127.0.0.1/_wall/oauth2/kc-w/authorization-code-callback"]) =>
-      clientRepresentation({ clientId, secret: "wall-secret-wall-secret-wall", rootUrl: `http://127.0.0.1:${port}`, redirectUris, webOrigins: [`http://127.0.0.1:${port}`], wall });
-    // Created in one request, as the provider does, under the wall policy.
-    const created = await kc.admin("POST", "/clients", rep("wall-paheko-w", true));
-    assert.equal(created.status, 201, await created.text());
-    // The wall profile keeps the redirect-URI rules.
-    for (const bad of [["https://w.example.org/*"], ["*"], ["http://w.example.org/_wall/cb"]]) {
-      const r = await kc.admin("POST", "/clients", rep(`wall-bad-${bad[0].length}`, true, bad));
-      assert.equal(r.status, 400, `${bad}: ${await r.text()}`);
-    }
-    const q = (clientId: string) => `${kc.authorizationEndpoint}?${new URLSearchParams({ response_type: "code", client_id: clientId, scope: "openid", state: "s1", redirect_uri: cb })}`;
-    // Without the marker (or with another value), the same PKCE-less client gets no login.
-    const unmarked = rep("wall-unmarked", true);
-    const r = await kc.admin("POST", "/clients", { ...unmarked, attributes: { ...(unmarked.attributes as object), "factory.wall": "false" } });
-    assert.equal(r.status, 201, await r.text());
-    assert.match((await fetch(q("wall-unmarked"), { redirect: "manual" })).headers.get("location") ?? "", /error=invalid_request/);
-    // A PKCE-less authorization request (what caddy-security sends) gets the login form and a code.
-    const location = new URL(await kc.login(q("wall-paheko-w"), "alice", PASSWORD));
-    assert.equal(`${location.origin}${location.pathname}`, cb);
-    assert.ok(location.searchParams.get("code"));
+  /** Wall client representations on a loopback callback (the lab profile), and an authorization URL without PKCE. */
+  function wallFixture() {
+    return freePort().then((port) => {
+      const cb = `http://127.0.0.1:${port}/_wall/oauth2/kc-w/authorization-code-callback`;
+      const rep = (clientId: string, wallPkce: boolean, redirectUris = ["http://127.0.0.1/_wall/oauth2/kc-w/authorization-code-callback"]) =>
+        clientRepresentation({ clientId, secret: "wall-secret-wall-secret-wall", rootUrl: `http://127.0.0.1:${port}`, redirectUris, webOrigins: [`http://127.0.0.1:${port}`], wall: true, wallPkce });
+      const q = (clientId: string, pkce?: { challenge: string }) => `${kc.authorizationEndpoint}?${new URLSearchParams({
+        response_type: "code", client_id: clientId, scope: "openid", state: "s1", redirect_uri: cb,
+        ...(pkce ? { code_challenge: pkce.challenge, code_challenge_method: "S256" } : {}),
+      })}`;
+      const refusedWithoutPkce = async (clientId: string) => {
+        const r = await fetch(q(clientId), { redirect: "manual" });
+        assert.equal(r.status, 302, `${clientId}: ${r.status}`);
+        const loc = new URL(r.headers.get("location")!);
+        assert.equal(loc.searchParams.get("error"), "invalid_request", `${clientId}: ${loc}`);
+        assert.match(loc.searchParams.get("error_description") ?? "", /code_challenge_method/, clientId);
+      };
+      return { cb, rep, q, refusedWithoutPkce };
+    });
+  }
 
-    // Migration of a wall client made by an earlier version (as an application client, PKCE S256): the
-    // provider's single update (marker set, PKCE method emptied) is refused, because on updates Keycloak
-    // judges the stored client (not yet marked); with the marker set first (docs/keycloak.md, by hand),
-    // the provider's update goes through.
-    const old = await kc.admin("POST", "/clients", rep("wall-paheko-old", false));
-    assert.equal(old.status, 201, await old.text());
-    assert.match(await (await fetch(q("wall-paheko-old"), { redirect: "manual" })).headers.get("location") ?? "", /error=invalid_request/);
-    const id = old.headers.get("location")!.split("/").pop()!;
+  it("wallPkce (default): a wall client requires PKCE S256 like every client, and a factory.wall=true attribute exempts nothing", async () => {
+    assert.equal(kc.wallPkce, true);
+    const { cb, rep, q, refusedWithoutPkce } = await wallFixture();
+    const created = await kc.admin("POST", "/clients", rep("wall-paheko-p", true));
+    assert.equal(created.status, 201, await created.text());
+    const stored = (await (await kc.admin("GET", `/clients/${created.headers.get("location")!.split("/").pop()}`)).json()) as { attributes: Record<string, string> };
+    assert.equal(stored.attributes["pkce.code.challenge.method"], "S256");
+    assert.equal(stored.attributes["factory.wall"], undefined);
+    // What caddy-security v1.1.31 sends (no code_challenge) is refused; what v1.1.61+ sends logs in.
+    await refusedWithoutPkce("wall-paheko-p");
+    const p = pkcePair();
+    const back = new URL(await kc.login(q("wall-paheko-p", p), "alice", PASSWORD));
+    assert.equal(`${back.origin}${back.pathname}`, cb);
+    const code = back.searchParams.get("code");
+    assert.ok(code, String(back));
+    // The code needs the verifier and the client secret.
+    const token = (extra: Record<string, string>) => fetch(kc.tokenEndpoint, {
+      method: "POST",
+      body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: cb, client_id: "wall-paheko-p", client_secret: "wall-secret-wall-secret-wall", ...extra }),
+    });
+    assert.equal((await token({ code_verifier: pkcePair().verifier })).status, 400, "a wrong verifier is refused");
+    // (The failed exchange consumed the code: a fresh login for the good one.)
+    const p2 = pkcePair();
+    const code2 = new URL(await kc.login(q("wall-paheko-p", p2), "alice", PASSWORD)).searchParams.get("code")!;
+    const ok = await fetch(kc.tokenEndpoint, {
+      method: "POST",
+      body: new URLSearchParams({ grant_type: "authorization_code", code: code2, redirect_uri: cb, client_id: "wall-paheko-p", client_secret: "wall-secret-wall-secret-wall", code_verifier: p2.verifier }),
+    });
+    assert.equal(ok.status, 200, await ok.text());
+    // The marker of the exemption, set on an existing client by hand (or left by an earlier version: the
+    // provider does not clear an extraConfig key it stops sending when none is left), changes nothing.
+    const id = created.headers.get("location")!.split("/").pop()!;
     const current = (await (await kc.admin("GET", `/clients/${id}`)).json()) as { attributes: Record<string, string> };
-    const wallRep = rep("wall-paheko-old", true);
-    const providerUpdate = { ...current, attributes: { ...current.attributes, ...(wallRep.attributes as object), "pkce.code.challenge.method": "" } };
-    const oneStep = await kc.admin("PUT", `/clients/${id}`, providerUpdate);
-    assert.equal(oneStep.status, 400, await oneStep.text());
-    const mark = await kc.admin("PUT", `/clients/${id}`, { ...current, attributes: { ...current.attributes, "factory.wall": "true" } });
-    assert.equal(mark.status, 204, await mark.text());
-    const put = await kc.admin("PUT", `/clients/${id}`, providerUpdate);
-    assert.equal(put.status, 204, await put.text());
-    const migrated = new URL(await kc.login(q("wall-paheko-old"), "alice", PASSWORD));
-    assert.ok(migrated.searchParams.get("code"), String(migrated));
+    const marked = await kc.admin("PUT", `/clients/${id}`, { ...current, attributes: { ...current.attributes, "factory.wall": "true" } });
+    assert.equal(marked.status, 204, await marked.text());
+    await refusedWithoutPkce("wall-paheko-p");
+    // ...and neither does it let the client drop PKCE.
+    const drop = await kc.admin("PUT", `/clients/${id}`, { ...current, attributes: { ...current.attributes, "factory.wall": "true", "pkce.code.challenge.method": "" } });
+    assert.equal(drop.status, 400, await drop.text());
+    // A wall client as wallPkce: false registers it is refused outright in this realm.
+    const legacy = await kc.admin("POST", "/clients", rep("wall-paheko-legacy", false));
+    assert.equal(legacy.status, 400, await legacy.text());
+  });
+
+  it("wallPkce false: wall clients (factory.wall=true) log in without PKCE, still under the redirect-URI rules; nobody else", async () => {
+    await kc.setClientPolicies(false);
+    try {
+      const { cb, rep, q, refusedWithoutPkce } = await wallFixture();
+      // Created in one request, as the provider does, under the wall policy.
+      const created = await kc.admin("POST", "/clients", rep("wall-paheko-w", false));
+      assert.equal(created.status, 201, await created.text());
+      // The wall profile keeps the redirect-URI rules.
+      for (const bad of [["https://w.example.org/*"], ["*"], ["http://w.example.org/_wall/cb"]]) {
+        const r = await kc.admin("POST", "/clients", rep(`wall-bad-${bad[0].length}`, false, bad));
+        assert.equal(r.status, 400, `${bad}: ${await r.text()}`);
+      }
+      // Without the marker (or with another value), the same PKCE-less client gets no login.
+      const unmarked = rep("wall-unmarked", false);
+      const r = await kc.admin("POST", "/clients", { ...unmarked, attributes: { ...(unmarked.attributes as object), "factory.wall": "false" } });
+      assert.equal(r.status, 201, await r.text());
+      await refusedWithoutPkce("wall-unmarked");
+      // A PKCE-less authorization request (what caddy-security v1.1.31 sends) gets the login form and a code.
+      const location = new URL(await kc.login(q("wall-paheko-w"), "alice", PASSWORD));
+      assert.equal(`${location.origin}${location.pathname}`, cb);
+      assert.ok(location.searchParams.get("code"));
+      // A newer caddy-security sends PKCE anyway: an exempt client accepts it, and then checks the verifier.
+      const p = pkcePair();
+      const withPkce = new URL(await kc.login(q("wall-paheko-w", p), "alice", PASSWORD)).searchParams.get("code")!;
+      const exchange = (code: string, verifier?: string) => fetch(kc.tokenEndpoint, {
+        method: "POST",
+        body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: cb, client_id: "wall-paheko-w", client_secret: "wall-secret-wall-secret-wall", ...(verifier ? { code_verifier: verifier } : {}) }),
+      });
+      assert.equal((await exchange(withPkce)).status, 400, "a code issued with a challenge needs its verifier");
+      const p2 = pkcePair();
+      const again = new URL(await kc.login(q("wall-paheko-w", p2), "alice", PASSWORD)).searchParams.get("code")!;
+      const ok = await exchange(again, p2.verifier);
+      assert.equal(ok.status, 200, await ok.text());
+
+      // Switching a realm from wallPkce true to false, for a wall client made with PKCE S256: the provider's
+      // single update (marker set, PKCE method emptied) is refused, because on updates Keycloak judges the
+      // stored client (not yet marked); with the marker set first (docs/keycloak.md, by hand), it goes through.
+      const old = await kc.admin("POST", "/clients", rep("wall-paheko-old", true));
+      assert.equal(old.status, 201, await old.text());
+      await refusedWithoutPkce("wall-paheko-old");
+      const id = old.headers.get("location")!.split("/").pop()!;
+      const current = (await (await kc.admin("GET", `/clients/${id}`)).json()) as { attributes: Record<string, string> };
+      const wallRep = rep("wall-paheko-old", false);
+      const providerUpdate = { ...current, attributes: { ...current.attributes, ...(wallRep.attributes as object), "pkce.code.challenge.method": "" } };
+      const oneStep = await kc.admin("PUT", `/clients/${id}`, providerUpdate);
+      assert.equal(oneStep.status, 400, await oneStep.text());
+      const mark = await kc.admin("PUT", `/clients/${id}`, { ...current, attributes: { ...current.attributes, "factory.wall": "true" } });
+      assert.equal(mark.status, 204, await mark.text());
+      const put = await kc.admin("PUT", `/clients/${id}`, providerUpdate);
+      assert.equal(put.status, 204, await put.text());
+      const migrated = new URL(await kc.login(q("wall-paheko-old"), "alice", PASSWORD));
+      assert.ok(migrated.searchParams.get("code"), String(migrated));
+    } finally {
+      await kc.setClientPolicies(true);
+    }
+  });
+
+  it("upgrades a wallPkce: false realm to the default in the provider's order, without any step by hand", async () => {
+    await kc.setClientPolicies(false);
+    try {
+      const { rep, q, refusedWithoutPkce } = await wallFixture();
+      const created = await kc.admin("POST", "/clients", rep("wall-paheko-up", false));
+      assert.equal(created.status, 201, await created.text());
+      const id = created.headers.get("location")!.split("/").pop()!;
+      assert.ok(new URL(await kc.login(q("wall-paheko-up"), "alice", PASSWORD)).searchParams.get("code"), "exempt before the upgrade");
+      // 1. The main policy is updated in place (any-client); the walls' policy and profile are still there
+      //    (Pulumi deletes removed resources last).
+      const exempting = clientPoliciesRepresentation(false) as { policies: unknown[] };
+      const strict = clientPoliciesRepresentation(true) as { policies: unknown[] };
+      const mid = await kc.admin("PUT", "/client-policies/policies", { policies: [strict.policies[0], exempting.policies[1]] });
+      assert.equal(mid.status, 204, await mid.text());
+      await refusedWithoutPkce("wall-paheko-up");
+      // 2. The client's update, as the provider sends it: PKCE S256; extraConfig is now empty, and the
+      //    provider then sends nothing for it, so the stored factory.wall=true stays.
+      const current = (await (await kc.admin("GET", `/clients/${id}`)).json()) as { attributes: Record<string, string> };
+      const update = await kc.admin("PUT", `/clients/${id}`, { ...current, attributes: { ...current.attributes, "pkce.code.challenge.method": "S256" } });
+      assert.equal(update.status, 204, await update.text());
+      // 3. The walls' policy, then their profile, are deleted.
+      assert.equal((await kc.admin("PUT", "/client-policies/policies", strict)).status, 204);
+      const profiles = await kc.admin("PUT", "/client-policies/profiles", clientProfilesRepresentation({ allowLoopbackHttp: true }, true));
+      assert.equal(profiles.status, 204, await profiles.text());
+      await kc.setClientPolicies(true);
+      const after = (await (await kc.admin("GET", `/clients/${id}`)).json()) as { attributes: Record<string, string> };
+      assert.equal(after.attributes["factory.wall"], "true", "the marker is left, and inert");
+      await refusedWithoutPkce("wall-paheko-up");
+      const p = pkcePair();
+      assert.ok(new URL(await kc.login(q("wall-paheko-up", p), "alice", PASSWORD)).searchParams.get("code"), "logs in with PKCE");
+    } finally {
+      if (!kc.wallPkce) await kc.setClientPolicies(true);
+    }
   });
 
   it("accepts the program's own (strict) profile, which admits https clients and refuses loopback http", async () => {
@@ -236,13 +349,17 @@ describe("Keycloak realm as the program configures it", { skip }, () => {
     const stored = (await (await kc.admin("GET", "/client-policies/profiles")).json()) as { profiles: { name: string; executors: { executor: string }[] }[] };
     assert.deepEqual(stored.profiles.map((p) => [p.name, p.executors.map((e) => e.executor)]), [
       ["factory-secure-clients", ["secure-redirect-uris-enforcer", "pkce-enforcer"]],
-      ["factory-wall-clients", ["secure-redirect-uris-enforcer"]],
     ]);
+    const policies = (await (await kc.admin("GET", "/client-policies/policies")).json()) as { policies: { name: string; conditions: { condition: string }[] }[] };
+    assert.deepEqual(policies.policies.map((p) => [p.name, p.conditions.map((c) => c.condition)]), [["factory-secure-clients", ["any-client"]]]);
     const https = await kc.admin("POST", "/clients", clientRepresentation({ clientId: "strict-https", secret: "strict-secret-strict-secret", rootUrl: "https://s.example.org", redirectUris: ["https://s.example.org/cb"], webOrigins: ["https://s.example.org"] }));
     assert.equal(https.status, 201, await https.text());
     const loop = await kc.admin("POST", "/clients", clientRepresentation({ clientId: "strict-loop", secret: "strict-secret-strict-secret", rootUrl: "http://127.0.0.1", redirectUris: ["http://127.0.0.1/cb"], webOrigins: ["http://127.0.0.1"] }));
     assert.equal(loop.status, 400, await loop.text());
+    // The strict profiles of wallPkce: false are accepted too.
+    const both = await kc.admin("PUT", "/client-policies/profiles", clientProfilesRepresentation({}, false));
+    assert.equal(both.status, 204, await both.text());
     // Back to the lab profile for whatever runs after.
-    await kc.admin("PUT", "/client-policies/profiles", clientProfilesRepresentation({ allowLoopbackHttp: true }));
+    await kc.setClientPolicies(true);
   });
 });

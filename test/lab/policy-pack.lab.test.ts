@@ -1,6 +1,7 @@
 // Runs the policy pack the way the Pulumi CLI does for `--policy-pack policy`: the nodejs language host's
 // run-policy-pack entry point (ts-node with type checking) in the pack's directory, which serves the
-// Analyzer gRPC service and prints its port. The test then calls Analyze like the engine does.
+// Analyzer gRPC service and prints its port. The test then calls Analyze (one resource) and AnalyzeStack
+// (the whole stack: the wall-pkce-exemption rule) like the engine does.
 import assert from "node:assert/strict";
 import { ChildProcess, spawn } from "node:child_process";
 import * as path from "node:path";
@@ -8,7 +9,8 @@ import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
-import { AnalyzeRequest, AnalyzerResourceOptions, AnalyzeResponse } from "@pulumi/pulumi/proto/analyzer_pb";
+import { AnalyzeRequest, AnalyzerResource, AnalyzerResourceOptions, AnalyzeResponse, AnalyzeStackRequest } from "@pulumi/pulumi/proto/analyzer_pb";
+import { clientPolicySet } from "../../src/keycloak/definitions";
 
 const root = path.resolve(__dirname, "..", "..");
 let child: ChildProcess | undefined;
@@ -28,6 +30,25 @@ function analyze(type: string, name: string, props: Record<string, unknown>, pro
     client.analyze(req, (err: grpc.ServiceError | null, res: AnalyzeResponse) => {
       if (err) return reject(err);
       resolve(res.getDiagnosticsList().map((d) => ({ policy: d.getPolicyname(), message: d.getMessage(), level: d.getEnforcementlevel() })));
+    });
+  });
+}
+
+function analyzeStack(resources: { type: string; name: string; props: Record<string, unknown> }[]): Promise<{ policy: string; message: string; urn: string }[]> {
+  const req = new AnalyzeStackRequest();
+  req.setResourcesList(resources.map((r) => {
+    const a = new AnalyzerResource();
+    a.setType(r.type);
+    a.setName(r.name);
+    a.setUrn(`urn:pulumi:staging::service-factory::${r.type}::${r.name}`);
+    a.setProperties(Struct.fromJavaScript(r.props as Parameters<typeof Struct.fromJavaScript>[0]));
+    a.setOptions(new AnalyzerResourceOptions());
+    return a;
+  }));
+  return new Promise((resolve, reject) => {
+    client.analyzeStack(req, (err: grpc.ServiceError | null, res: AnalyzeResponse) => {
+      if (err) return reject(err);
+      resolve(res.getDiagnosticsList().map((d) => ({ policy: d.getPolicyname(), message: d.getMessage(), urn: d.getUrn() })));
     });
   });
 }
@@ -81,5 +102,16 @@ describe("policy pack served as the Pulumi CLI runs it", () => {
   it("checks OIDC clients", async () => {
     const bad = await analyze("keycloak:openid/client:Client", "k", { validRedirectUris: ["https://x.example.org/*"], directAccessGrantsEnabled: true }, false);
     assert.deepEqual(bad.map((d) => d.policy), ["oidc-client-hardened", "oidc-client-hardened", "oidc-client-hardened"]);
+  });
+
+  it("refuses a PKCE-less wall client in a stack whose realm does not exempt the walls (stack policy)", async () => {
+    const wall = { type: "keycloak:openid/client:Client", name: "a-wall-paheko-client", props: { clientId: "wall-paheko-a", extraConfig: { "factory.wall": "true" } } };
+    const policies = (wallPkce: boolean) => clientPolicySet(wallPkce).policies.map((p) => ({
+      type: "keycloak:index/realmClientPolicyProfilePolicy:RealmClientPolicyProfilePolicy", name: `realm-${p.name}`, props: { ...p, realmId: "factory" },
+    }));
+    const refused = await analyzeStack([wall, ...policies(true)]);
+    assert.deepEqual(refused.map((d) => [d.policy, d.urn]), [["wall-pkce-exemption", `urn:pulumi:staging::service-factory::${wall.type}::${wall.name}`]]);
+    assert.match(refused[0].message, /wall-paheko-a goes without PKCE/);
+    assert.deepEqual(await analyzeStack([wall, ...policies(false)]), []);
   });
 });

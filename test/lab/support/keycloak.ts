@@ -1,7 +1,7 @@
 // Keycloak lab fixture: a real Keycloak (the server distribution cached by scripts/lab/install-test-tools.sh)
 // on 127.0.0.1, with a realm configured exactly like components/identity.ts configures it, from the same
 // pure definitions (src/keycloak/*): realm settings, client policy profiles and policies (exact redirect URIs
-// everywhere, PKCE S256 for every client but the walls), no RSA-OAEP key (FactoryRealm's command, run as the
+// and PKCE S256 for every client; with `wallPkce: false`, PKCE for every client but the walls), no RSA-OAEP key (FactoryRealm's command, run as the
 // program registers it), the shared `factory-claims` client scope with the flat `roles` and `groups` mappers, the
 // realm's default default-scopes set to exactly CLIENT_DEFAULT_SCOPES (as RealmDefaultClientScopes: authoritative),
 // tenant groups and `<service>:<slug>` roles, confidential clients with full scope off and role scope mappings;
@@ -10,11 +10,15 @@
 // API (everything a wall or token test needs):
 //   const why = keycloakSkipReason();          // undefined when Keycloak can run; throws when CI is set and it cannot
 //   const kc = await startKeycloak();          // free ports, temp dir, realm "factory" ready; ~20-40 s
+//                                             // ({ wallPkce: false }: the realm of that stack setting)
+//   await kc.setClientPolicies(wallPkce)       // rewrites the realm's profiles and policies for that setting
 //   kc.url / kc.realm / kc.issuer / kc.discoveryUrl / kc.authorizationEndpoint / kc.tokenEndpoint
 //   await kc.addTenant("a", ["paheko"])        // group "a" holding role "paheko:a"; returns the role names
 //   const c = await kc.addClient({ clientId, rootUrl, redirectUris, webOrigins, scopeRoles: ["paheko:a"] })
 //                                             // confidential client like KeycloakClient; c.clientSecret
-//                                             // (wall: true → a wall client: no PKCE, factory.wall=true)
+//                                             // (wall: true → a wall client as the realm's wallPkce makes it:
+//                                             // PKCE S256, or with wallPkce false no PKCE and factory.wall=true;
+//                                             // `wallPkce` on the call overrides the realm's)
 //   await kc.addUser({ username, password, groups: ["a"], roles?: ["paheko:b"] })
 //   const cb = await kc.login(authorizeUrl, username, password)  // drives the login form, returns the
 //                                             // redirect (callback URL with ?code=…) Keycloak answers with
@@ -80,8 +84,15 @@ export interface KeycloakLab {
   logFile: string;
   admin(method: string, realmPath: string, body?: unknown): Promise<Response>;
   addTenant(slug: string, services: readonly ServiceName[]): Promise<Partial<Record<RoleService, string>>>;
-  /** wall: a caddy-security wall client as KeycloakClient makes it with `wall: true` (no PKCE, factory.wall=true). */
-  addClient(o: { clientId: string; rootUrl: string; redirectUris: string[]; webOrigins: string[]; scopeRoles: string[]; wall?: boolean }): Promise<LabClient>;
+  /**
+   * wall: a caddy-security wall client as KeycloakClient makes it with `wall: true` and the setting
+   * `wallPkce` (default: the realm's, see StartOptions).
+   */
+  addClient(o: { clientId: string; rootUrl: string; redirectUris: string[]; webOrigins: string[]; scopeRoles: string[]; wall?: boolean; wallPkce?: boolean }): Promise<LabClient>;
+  /** Rewrites the realm's client profiles and policies as FactoryRealm registers them for `wallPkce` (lab URI rules). */
+  setClientPolicies(wallPkce: boolean): Promise<void>;
+  /** The wallPkce the realm's client policies currently follow. */
+  readonly wallPkce: boolean;
   /**
    * Runs FactoryRealm's `drop-encryption-keys` command exactly as the program registers it (same
    * interpreter, script and environment variables); startKeycloak already ran it once.
@@ -97,6 +108,8 @@ export interface StartOptions {
   realm?: string;
   /** Upper bound for the server to answer, default 240 s (a safety net, not a measured threshold). */
   startTimeoutMs?: number;
+  /** The stack setting wallPkce the realm's client policies follow; default true (the setting's default). */
+  wallPkce?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -197,6 +210,17 @@ export async function startKeycloak(opts: StartOptions = {}): Promise<KeycloakLa
     return r;
   }
   const R = `/${realm}`;
+  let wallPkce = opts.wallPkce ?? true;
+  let written = false;
+  async function setClientPolicies(to: boolean): Promise<void> {
+    // A policy may only name a profile that exists: profiles first for a new realm and when the wall
+    // profile comes (FactoryRealm's order), policies first when it goes (wallPkce false -> true).
+    const profiles = () => must("PUT", `${R}/client-policies/profiles`, clientProfilesRepresentation({ allowLoopbackHttp: true }, to));
+    const policies = () => must("PUT", `${R}/client-policies/policies`, clientPoliciesRepresentation(to));
+    if (written && to && !wallPkce) { await policies(); await profiles(); } else { await profiles(); await policies(); }
+    wallPkce = to;
+    written = true;
+  }
   function dropEncryptionKeys(): Promise<{ code: number; stdout: string; stderr: string }> {
     const env: KeysScriptEnv = { KC_URL: url, KC_REALM: realm, KC_ADMIN_USER: "admin", KC_ADMIN_PASSWORD: adminPassword };
     const [cmd, ...args] = KEYS_SCRIPT_INTERPRETER;
@@ -232,8 +256,7 @@ export async function startKeycloak(opts: StartOptions = {}): Promise<KeycloakLa
       if (!s) throw new Error(`client scope ${name} missing in the realm`);
       if (!defaults.some((d) => d.id === s.id)) await must("PUT", `${R}/default-default-client-scopes/${s.id}`);
     }
-    await must("PUT", `${R}/client-policies/profiles`, clientProfilesRepresentation({ allowLoopbackHttp: true }));
-    await must("PUT", `${R}/client-policies/policies`, clientPoliciesRepresentation());
+    await setClientPolicies(wallPkce);
     const dropped = await dropEncryptionKeys();
     if (dropped.code !== 0) throw new Error(`drop-encryption-keys failed (${dropped.code}): ${dropped.stderr}`);
   } catch (err) {
@@ -244,6 +267,8 @@ export async function startKeycloak(opts: StartOptions = {}): Promise<KeycloakLa
   const issuer = `${url}/realms/${realm}`;
   return {
     url, realm, issuer, logFile,
+    get wallPkce() { return wallPkce; },
+    setClientPolicies,
     discoveryUrl: `${issuer}/.well-known/openid-configuration`,
     authorizationEndpoint: `${issuer}/protocol/openid-connect/auth`,
     tokenEndpoint: `${issuer}/protocol/openid-connect/token`,
@@ -273,7 +298,7 @@ export async function startKeycloak(opts: StartOptions = {}): Promise<KeycloakLa
       // OAuth 2.1 (the profile's oauth-2-1-compliant) registers loopback redirect URIs without a port and
       // accepts any port on them at authorization time (RFC 8252 §7.3): register them that way.
       const registered = uris.redirectUris.map(loopbackRegistration);
-      const id = idOf(await must("POST", `${R}/clients`, clientRepresentation({ clientId: o.clientId, secret, rootUrl: o.rootUrl, redirectUris: registered, webOrigins: uris.webOrigins, wall: o.wall })));
+      const id = idOf(await must("POST", `${R}/clients`, clientRepresentation({ clientId: o.clientId, secret, rootUrl: o.rootUrl, redirectUris: registered, webOrigins: uris.webOrigins, wall: o.wall, wallPkce: o.wall ? o.wallPkce ?? wallPkce : undefined })));
       // Nothing sets the client's default scopes: Keycloak must have given it exactly the realm's defaults.
       const current = (await (await must("GET", `${R}/clients/${id}/default-client-scopes`)).json()) as { name: string }[];
       const got = current.map((s) => s.name).sort();
