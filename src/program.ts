@@ -12,9 +12,10 @@ import { NextcloudFactory, TenantRoles } from "../components/nextcloud";
 import { roleName } from "./keycloak/naming";
 import { settingsStackFor, shardOf, StackRole, stackRole } from "./shards";
 import { ServiceName } from "./types";
-import { FactoryInputs, requireFactoryInputs } from "./inputs";
-import { loadStackFile, OPERATOR_SECRET_KEYS, PROJECT, SHARD_SECRET_KEYS } from "./settings";
+import { FactoryInputs, readFactoryInputs, requireFactoryInputs } from "./inputs";
+import { OPERATOR_SECRET_KEYS, PROJECT, SHARD_SECRET_KEYS } from "./settings";
 import { ImageMajors, imageMajors, majorChangeProblems } from "./majors";
+import { websiteMoveProblems, websiteOwners } from "./websites";
 import { pahekoHost, pahekoUpstream, PahekoFactory, PahekoInstanceRef, PahekoOrganisation, pahekoRef } from "../components/paheko";
 import { WordPressInstanceRef, WordPressMultisite, WordPressSite, wordpressRef } from "../components/wordpress";
 import { StaticSite } from "../components/staticSite";
@@ -49,6 +50,8 @@ export interface FactoryOutputs {
   role: StackRole["kind"];
   /** Majors of the guarded images (src/majors.ts): the next deployment compares its own with these. */
   imageMajors: ImageMajors;
+  /** Website hostname → `<slug>/<service>` of every tenant file (src/websites.ts): the next deployment refuses a move. */
+  websiteOwners: Record<string, string>;
   /** Platform and whole stacks: what tenant shards read through StackReference (docs/scale.md). */
   realmId?: pulumi.Output<string>;
   identities?: Record<string, Record<string, pulumi.Output<string>>>;
@@ -64,19 +67,31 @@ export function readSecrets(config: pulumi.Config): PlatformSecrets {
 }
 
 /**
- * Refuses, before any resource is registered, a change of major of a guarded image (PostgreSQL, MariaDB,
- * Keycloak) against the majors the last deployment of this stack recorded (its `imageMajors` output, read
- * through a reference to the stack itself), unless the `migrations` setting confirms it (src/majors.ts).
- * Settings that do not load are left to runFactory, which reports them.
+ * Refuses, before any resource is registered, what the last deployment of this stack makes unsafe, read
+ * back through a reference to the stack itself: a change of major of a guarded image (PostgreSQL, MariaDB,
+ * Keycloak; its `imageMajors` output) unless the `migrations` setting confirms it (src/majors.ts), and a
+ * website hostname passing to another tenant or service (its `websiteOwners` output, src/websites.ts).
+ * Inputs that do not load are left to runFactory, which reports them; nothing is read then either.
+ * Returns the inputs it validated, for runFactory (so the tenant files are read once).
  */
-export async function guardImageMajors(opts: RunOptions = {}): Promise<void> {
+export async function guardPreviousDeployment(opts: RunOptions = {}): Promise<FactoryInputs | undefined> {
   const { stack, projectDir, settingsStack } = stackOf(opts);
-  const { settings } = loadStackFile(settingsStack, opts.stackFile ?? path.join(projectDir, `Pulumi.${settingsStack}.yaml`));
-  if (!settings) return;
+  const loaded = readFactoryInputs({ stack: settingsStack, projectDir, stackFile: opts.stackFile, tenantsDir: tenantsDirOf(opts) });
+  if (!loaded.inputs || loaded.problems.length > 0) return undefined;
+  const { settings, tenants } = loaded.inputs;
   const self = new pulumi.StackReference("previous-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${stack}` });
-  const previous = (await self.getOutputDetails("imageMajors")).value;
-  const problems = majorChangeProblems(previous, imageMajors(settings.images), settings.migrations);
+  const [majors, websites] = await Promise.all([self.getOutputDetails("imageMajors"), self.getOutputDetails("websiteOwners")]);
+  const problems = [
+    ...majorChangeProblems(majors.value, imageMajors(settings.images), settings.migrations),
+    ...websiteMoveProblems(websites.value, websiteOwners(tenants)),
+  ];
   if (problems.length > 0) throw new pulumi.RunError(problems.join("\n"));
+  return loaded.inputs;
+}
+
+/** The tenant directory option, else the stack's tenantsDir setting (else the settings file's, in inputs.ts). */
+function tenantsDirOf(opts: RunOptions): string | undefined {
+  return opts.tenantsDir ?? (new pulumi.Config(PROJECT).get("tenantsDir") || undefined);
 }
 
 /** The stack being run, the project folder, and the stack whose settings file it uses. */
@@ -86,14 +101,15 @@ function stackOf(opts: RunOptions): { stack: string; projectDir: string; setting
   return { stack, projectDir, settingsStack: opts.settingsStack ?? settingsStackFor(stack, (f) => fs.existsSync(path.join(projectDir, f))) };
 }
 
-export function runFactory(opts: RunOptions = {}): FactoryOutputs {
+/** The program: `validated` are inputs guardPreviousDeployment already read with the same options. */
+export function runFactory(opts: RunOptions = {}, validated?: FactoryInputs): FactoryOutputs {
   const { stack, projectDir, settingsStack } = stackOf(opts);
   const config = new pulumi.Config(PROJECT);
-  const inputs: FactoryInputs = requireFactoryInputs({
+  const inputs: FactoryInputs = validated ?? requireFactoryInputs({
     stack: settingsStack,
     projectDir,
     stackFile: opts.stackFile,
-    tenantsDir: opts.tenantsDir ?? (config.get("tenantsDir") || undefined),
+    tenantsDir: tenantsDirOf(opts),
   });
   const role = stackRole(stack, settingsStack, inputs.settings.shards);
   // The tenants whose own resources this stack registers: all (whole), none (platform), its shard's.
@@ -108,7 +124,6 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     ? new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${role.platformStack}`)
     : undefined;
   const secrets = platformRef ? secretsFrom(platformRef) : readSecrets(config);
-  // Collabora accepts WOPI requests only from the live Nextcloud hostnames (a new tenant restarts it once).
   const platform = new Platform("platform", { settings: inputs.settings, secrets, reference: !fleet, provisioner: platformRef ? provisionerFrom(platformRef) : undefined });
 
   // Wiring, one section per area. Each section registers its resources for every tenant it concerns.
@@ -274,6 +289,7 @@ export function runFactory(opts: RunOptions = {}): FactoryOutputs {
     role: role.kind,
     tenants: owned.map((t) => t.slug),
     imageMajors: imageMajors(inputs.settings.images),
+    websiteOwners: websiteOwners(inputs.tenants),
     placement: Object.fromEntries(owned.map((t) => [t.slug, inputs.placement.get(t.slug)!])),
     staticSites: staticSiteOutputs,
     ...(fleet ? {

@@ -326,13 +326,39 @@ describe("e2e: the factory deployed with pulumi up on two Docker engines", { ski
     assert.deepEqual(bed.bind.dig(staticHost("delta"), "A"), [host("a").address]);
   });
 
+  it("a website hostname moving to another tenant is refused before anything is planned; the bucket stays its owner's", { timeout: 20 * 60_000 }, async () => {
+    // The tenants of the previous test, plus foxtrot with a site on a hostname of its own.
+    const now: TenantSpec[] = [TENANTS[0], { ...TENANTS[1], status: "archived" }, TENANTS[2], { slug: "delta", services: { staticSite: {} } }];
+    const site = "www.foxtrot-e2e.example.net";
+    writeTenants([...now, { slug: "foxtrot", dns: "external", services: { staticSite: { hostname: site } } }]);
+    await up("website owner up");
+    try {
+      // foxtrot renames its site and golf claims the old name, in one change.
+      writeTenants([...now,
+        { slug: "foxtrot", dns: "external", services: { staticSite: { hostname: "new.foxtrot-e2e.example.net" } } },
+        { slug: "golf", dns: "external", services: { staticSite: { hostname: site } } }]);
+      const refused = await bed.project.run(["preview", "--stack", E2E_STACK, "--json"]);
+      assert.notEqual(refused.code, 0, "the preview of a website move must fail");
+      const text = refused.stdout + refused.stderr;
+      assert.match(text, new RegExp(`website ${site.replace(/\./g, "\\.")}: its bucket belongs to foxtrot/staticSite .*so golf/staticSite cannot take the name`));
+      assert.doesNotMatch(text, /"op":\s*"(create|update|replace|delete)"/, "no step planned");
+      const buckets = (await garageAdmin("/v2/ListBuckets")).json as { globalAliases: string[] }[];
+      assert.equal(buckets.filter((b) => b.globalAliases.includes(site)).length, 1, "foxtrot's bucket still holds the name");
+    } finally {
+      writeTenants([...now, { slug: "foxtrot", dns: "external", services: { staticSite: { hostname: site } } }]);
+    }
+  });
+
   it("pulumi destroy is refused by protection and leaves every container running", { timeout: 20 * 60_000 }, async () => {
     const before = [containers("a"), containers("b")];
+    const listBuckets = async () => ((await garageAdmin("/v2/ListBuckets")).json as { globalAliases: string[] }[]).map((b) => b.globalAliases.join(",")).sort();
+    const bucketsBefore = await listBuckets();
+    // alpha, bravo (archived), charlie, delta and foxtrot: five website buckets.
+    assert.equal(bucketsBefore.length, 5, bucketsBefore.join(" "));
     const r = await bed.project.run(["destroy", "--yes", "--stack", E2E_STACK]);
     assert.notEqual(r.code, 0, "destroy must fail");
     assert.match(`${r.stdout}${r.stderr}`, /protect/i);
-    const buckets = (await garageAdmin("/v2/ListBuckets")).json as { globalAliases: string[] }[];
-    assert.equal(buckets.length, 4, "no bucket deleted");
+    assert.deepEqual(await listBuckets(), bucketsBefore, "no bucket deleted");
     assert.deepEqual([containers("a"), containers("b")], before, "every container still runs");
   });
 });
