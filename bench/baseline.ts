@@ -3,7 +3,7 @@
 // npx tsx bench/baseline.ts 7000
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { runUnderMocks } from "../src/harness";
+import { runUnderMocks } from "../program/harness";
 (async () => {
   const n = Number(process.argv[2]);
   const t0 = Date.now();

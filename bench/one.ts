@@ -3,8 +3,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { runUnderMocks } from "../src/harness";
-import { attributeAreas } from "../src/plan";
+import { runUnderMocks } from "../program/harness";
+import { attributeAreas } from "../program/plan";
 import { generateRoster, writeRoster } from "./roster";
 
 async function main(): Promise<void> {

@@ -2,9 +2,9 @@
 // Runs the real program under Pulumi's mocks with the stack's settings (secrets replaced by placeholders)
 // and prints what it would register, grouped by tenant. Needs no credentials and no Pulumi CLI.
 import * as fs from "node:fs";
-import { runUnderMocks } from "../src/harness";
+import { runUnderMocks } from "../program/harness";
 import { settingsStackFor } from "../src/shards";
-import { planJson, planText } from "../src/plan";
+import { planJson, planText } from "../program/plan";
 import { formatProblem, ValidationError } from "../src/types";
 import { parseArgs, UsageError } from "./args";
 

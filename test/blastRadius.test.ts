@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
-import { HarnessResult, RecordedResource, revealSecrets, runUnderMocks } from "../src/harness";
+import { HarnessResult, RecordedResource, revealSecrets, runUnderMocks } from "../program/harness";
 
 const ROOT = path.join(__dirname, "..");
 const STAGING_TENANTS = path.join(ROOT, "tenants", "staging");

@@ -17,7 +17,7 @@ import {
   wallTrustedRedirectDirective, wallTrustsLoginRedirect,
 } from "../src/caddy/wall";
 import { computeEndpoints } from "../src/endpoints";
-import { maskSecrets, RecordedResource, revealSecrets, runUnderMocks } from "../src/harness";
+import { maskSecrets, RecordedResource, revealSecrets, runUnderMocks } from "../program/harness";
 import { requireFactoryInputs } from "../src/inputs";
 import { Tenant } from "../src/types";
 

@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { runUnderMocks } from "../src/harness";
+import { runUnderMocks } from "../program/harness";
 import { ValidationError } from "../src/types";
 
 const root = path.join(__dirname, "..");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as path from "node:path";
-import { maskSecrets, revealSecrets, runUnderMocks, SECRET_MARK } from "../src/harness";
+import { maskSecrets, revealSecrets, runUnderMocks, SECRET_MARK } from "../program/harness";
 import {
   NAME_LINE_PREFIX, ownerTxt, renderDnsClaimShell, renderDnsReleaseDroppedShell, renderDnsReleaseShell, renderNameLines, renderNsupdateClaim,
   renderNsupdateRefresh, renderNsupdateRelease, renderTsigKeyFile,

@@ -32,7 +32,7 @@ import {
   websiteState,
 } from "../src/garage/provider";
 import { normalCorsRule } from "../src/garage/s3";
-import { maskSecrets, RecordedResource, revealSecrets, runUnderMocks, SECRET_MARK } from "../src/harness";
+import { maskSecrets, RecordedResource, revealSecrets, runUnderMocks, SECRET_MARK } from "../program/harness";
 
 const TOML_INPUT = {
   metadataDir: "/var/lib/garage/meta",

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import * as keycloak from "@pulumi/keycloak";
 import * as pulumi from "@pulumi/pulumi";
 import { FactoryRealm, KeycloakClient, TenantIdentity } from "../components/identity";
-import { RecordedResource, runUnderMocks, SECRET_MARK } from "../src/harness";
+import { RecordedResource, runUnderMocks, SECRET_MARK } from "../program/harness";
 import { WALL_AUTH_PATH, WALL_CLIENT_ATTRIBUTE } from "../src/caddy/wall";
 import {
   CLIENT_HARDENING, clientKindSettings, clientPoliciesRepresentation, clientPolicy, clientPolicyProfile, clientPolicySet, clientProfilesRepresentation,

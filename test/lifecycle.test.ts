@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import { isStateful } from "../policy/rules";
-import { HarnessResult, RecordedResource, revealSecrets, runUnderMocks, SECRET_MARK } from "../src/harness";
+import { HarnessResult, RecordedResource, revealSecrets, runUnderMocks, SECRET_MARK } from "../program/harness";
 
 const root = path.join(__dirname, "..");
 const ARCHIVED = "ancienne-asso"; // tenants/staging: nextcloud, status archived

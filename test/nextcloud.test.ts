@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ENTRYPOINT_SOURCE, NextcloudFactory } from "../components/nextcloud";
 import { TenantIdentity } from "../components/identity";
 import { Platform } from "../components/platform";
-import { HarnessResult, maskSecrets, RecordedResource, revealSecrets, runUnderMocks, SECRET_MARK } from "../src/harness";
+import { HarnessResult, maskSecrets, RecordedResource, revealSecrets, runUnderMocks, SECRET_MARK } from "../program/harness";
 import { requireFactoryInputs } from "../src/inputs";
 import { renderNextcloudSite } from "../src/nextcloud/caddy";
 import { cronOffsetSeconds, renderCronLoop } from "../src/nextcloud/cron";
@@ -23,7 +23,7 @@ import {
   renderConfigureScript, renderFactoryConfigSnippet, renderInitScript, renderMaintenanceScript, renderUpgradeScript, SCRIPT_SECRETS_DIR, withSecretFiles,
 } from "../src/nextcloud/scripts";
 import { ServiceName } from "../src/types";
-import { readSecrets } from "../src/program";
+import { readSecrets } from "../program/factory";
 import { PROJECT } from "../src/settings";
 import { sha256Hex } from "../src/platform/redis";
 

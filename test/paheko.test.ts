@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { pahekoHost, PAHEKO_HTTP_PORT, PAHEKO_PUBLISHED_PORT } from "../components/paheko";
-import { revealSecrets, SECRET_MARK } from "../src/harness";
+import { revealSecrets, SECRET_MARK } from "../program/harness";
 import { checkOrgs, PAHEKO_PATHS, renderCronOrganisations, renderPahekoConfig, renderPahekoMap } from "../src/paheko/config";
 import { renderCronLoop, renderFolderScript, renderImageCronLoop, renderOrganisationsScript } from "../src/paheko/scripts";
 import { phpQuote, shQuote } from "../src/quote";

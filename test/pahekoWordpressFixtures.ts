@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { garageMockState } from "../src/garage/mocks";
-import { HarnessResult, maskSecrets, RecordedResource, runUnderMocks } from "../src/harness";
+import { HarnessResult, maskSecrets, RecordedResource, runUnderMocks } from "../program/harness";
 import { OPERATOR_SECRET_KEYS, OperatorSecret } from "../src/settings";
 
 export const ROOT = path.resolve(__dirname, "..");

@@ -14,7 +14,7 @@ import {
   STACK_RULES, StackResource, stackViolations, TYPES, UNKNOWN, violations,
 } from "../policy/rules";
 import { clientPolicy, clientPolicySet, wallClientPolicy } from "../src/keycloak/definitions";
-import { revealSecrets, runUnderMocks } from "../src/harness";
+import { revealSecrets, runUnderMocks } from "../program/harness";
 
 /** The harness keeps unknown outputs as { __pulumiUnknown: true }; CrossGuard shows them as UNKNOWN. */
 function asPolicyInputs(v: unknown): unknown {

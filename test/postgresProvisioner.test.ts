@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { HarnessResult, RecordedResource, revealSecrets, runUnderMocks, SECRET_MARK } from "../src/harness";
+import { HarnessResult, RecordedResource, revealSecrets, runUnderMocks, SECRET_MARK } from "../program/harness";
 import { PROVISIONER_ROLE } from "../src/postgres/provisioner";
-import { runFactory } from "../src/program";
+import { runFactory } from "../program/factory";
 import { OPERATOR_SECRET_KEYS, OperatorSecret } from "../src/settings";
 
 const ROOT = path.join(__dirname, "..");

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { runUnderMocks } from "../src/harness";
+import { runUnderMocks } from "../program/harness";
 
 const STACKS = ["dev", "staging", "prod"];
 

@@ -6,8 +6,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import { isStateful } from "../policy/rules";
-import { HarnessResult, maskSecrets, RecordedResource, revealSecrets, runUnderMocks } from "../src/harness";
-import { planJson } from "../src/plan";
+import { HarnessResult, maskSecrets, RecordedResource, revealSecrets, runUnderMocks } from "../program/harness";
+import { planJson } from "../program/plan";
 import { OPERATOR_SECRET_KEYS, OperatorSecret } from "../src/settings";
 
 const root = path.join(__dirname, "..");

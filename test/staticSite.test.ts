@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { StaticSite } from "../components/staticSite";
-import { revealSecrets, runUnderMocks, SECRET_MARK } from "../src/harness";
+import { revealSecrets, runUnderMocks, SECRET_MARK } from "../program/harness";
 import { placeholderPage } from "../src/wordpress/placeholder";
 import { byName, defaults, FIVE, FixtureTenant, leaks, ONE, ROOT, runWith } from "./pahekoWordpressFixtures";
 

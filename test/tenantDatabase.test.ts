@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import * as postgresql from "@pulumi/postgresql";
 import { TenantDatabase } from "../components/tenantDatabase";
 import { TenantPostgresProvider } from "../components/postgresProvisioner";
-import { RecordedResource, runUnderMocks, SECRET_MARK } from "../src/harness";
+import { RecordedResource, runUnderMocks, SECRET_MARK } from "../program/harness";
 import { checkTenantDatabaseName, tenantDatabaseName } from "../src/postgres/names";
 import { quoteIdent, quoteLiteral } from "../src/quote";
 import { renderTenantDatabaseSql, tenantDatabaseSpec } from "../src/postgres/tenantDatabase";

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { runUnderMocks } from "../src/harness";
+import { runUnderMocks } from "../program/harness";
 import { loadTenantDir } from "../src/tenants";
 import { loadStackFile } from "../src/settings";
 

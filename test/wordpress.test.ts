@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { WORDPRESS_FPM_PORT, WORDPRESS_PUBLISHED_PORT } from "../components/wordpress";
-import { RecordedResource, revealSecrets, SECRET_MARK } from "../src/harness";
+import { RecordedResource, revealSecrets, SECRET_MARK } from "../program/harness";
 import { placeholderPage } from "../src/wordpress/placeholder";
 import {
   parsePinned, renderConfigExtra, renderNetworkInstallScript, renderPluginsScript, renderSiteScript, renderStaaticScript,

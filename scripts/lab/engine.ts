@@ -53,7 +53,7 @@ export function findEngine(): Engine | string {
 }
 
 /** Files and folders of the program the CLI reads; the copy links them, so it always runs the working tree. */
-const PROGRAM_ENTRIES = ["index.ts", "package.json", "tsconfig.json", "tsconfig.pulumi.json", "node_modules", "src", "components", "policy", "tenants", "scripts", "images"];
+const PROGRAM_ENTRIES = ["index.ts", "package.json", "tsconfig.json", "tsconfig.pulumi.json", "node_modules", "src", "program", "components", "policy", "tenants", "scripts", "images"];
 
 export interface Project {
   dir: string;

@@ -1,4 +1,4 @@
-// What the Garage dynamic providers would answer, for runs under Pulumi's mocks (src/harness.ts): the mocks
+// What the Garage dynamic providers would answer, for runs under Pulumi's mocks (program/harness.ts): the mocks
 // echo inputs, so without this a GarageBucket's bucketId, accessKeyId and secret would be undefined there.
 // Values are deterministic functions of the resource name; the secret is wrapped as a Pulumi secret.
 import { createHash } from "node:crypto";

@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { DnsRecords } from "../../components/dnsRecords";
 import { NAME_LINE_PREFIX, renderDnsClaimShell, renderTsigKeyFile } from "../../src/dns/nsupdate";
 import { DnsRecordSet, tenantDnsRecords } from "../../src/dns/records";
-import { revealSecrets, runUnderMocks } from "../../src/harness";
+import { revealSecrets, runUnderMocks } from "../../program/harness";
 import { Host, StackSettings, Tenant } from "../../src/types";
 import { BindServer, startBind } from "../../scripts/lab/bind";
 

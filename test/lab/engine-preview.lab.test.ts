@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseDocument, YAMLMap, YAMLSeq } from "yaml";
-import { runUnderMocks } from "../../src/harness";
+import { runUnderMocks } from "../../program/harness";
 import { Dockerd, dockerdUnavailable, startDockerd } from "../../scripts/lab/dockerd";
 import { diagnostics, findEngine, makeProject, Project, ROOT } from "../../scripts/lab/engine";
 

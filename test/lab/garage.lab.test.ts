@@ -40,7 +40,7 @@ import {
   ObjectInputs,
   ObjectOutputs,
 } from "../../src/garage/provider";
-import { runUnderMocks } from "../../src/harness";
+import { runUnderMocks } from "../../program/harness";
 
 const binary = findGarage();
 if (!binary && process.env.CI) throw new Error("garage binary missing: run scripts/lab/install-test-tools.sh (cargo install garage)");

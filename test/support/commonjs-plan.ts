@@ -1,6 +1,6 @@
 // Runs the whole program under mocks for the stacks given on the command line and prints, per stack, the
 // sorted `type::name` of every resource. Loaded through commonjs-register.js (the language host's loader).
-import { runUnderMocks } from "../../src/harness";
+import { runUnderMocks } from "../../program/harness";
 
 async function main(): Promise<void> {
   const out: Record<string, string[]> = {};

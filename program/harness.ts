@@ -5,9 +5,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { OPERATOR_SECRET_KEYS, OperatorSecret, PROJECT } from "./settings";
-import { settingsStackFor } from "./shards";
-import { garageMockState } from "./garage/mocks";
+import { OPERATOR_SECRET_KEYS, OperatorSecret, PROJECT } from "../src/settings";
+import { settingsStackFor } from "../src/shards";
+import { garageMockState } from "../src/garage/mocks";
 
 export const SECRET_MARK = "[secret]";
 
@@ -214,7 +214,7 @@ export async function runUnderMocks(opts: HarnessOptions): Promise<HarnessResult
   for (const [k, v] of Object.entries(opts.config ?? {})) config[`${PROJECT}:${k}`] = v;
   pulumi.runtime.setAllConfig(config, secretKeys);
 
-  const { runFactory } = await import("./program");
+  const { runFactory } = await import("./factory");
   try {
     const outputs = opts.program ? opts.program() : runFactory({ stack: opts.stack, projectDir, stackFile, tenantsDir: opts.tenantsDir, settingsStack: opts.settingsStack });
     // Resolve exported outputs, then wait for every outstanding registration.
