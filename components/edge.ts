@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { renderComputeCaddyfile, WordPressSiteInput } from "../src/caddy/compute";
 import { CADDY_PORTS, EDGE_STATE_DIR, EdgeUpstreams, edgeWalls, renderEdgeCaddyfile } from "../src/caddy/edge";
 import { renderApplyScript, renderBootstrapCaddyfile, renderSecretsScript, renderStartScript, secretsBundle } from "../src/caddy/reload";
-import { WALL_TOKEN_KEY_FILE } from "../src/caddy/wall";
+import { WALL_TOKEN_KEY_FILE, wallTrustsLoginRedirect } from "../src/caddy/wall";
 import { Host, StackSettings, Tenant } from "../src/types";
 
 /** Where the install volumes are mounted in a compute-host Caddy: `<root>/<volume name>`. */
@@ -88,6 +88,8 @@ export class CaddyEdge extends pulumi.ComponentResource {
     this.edgeConfig = renderEdgeCaddyfile({
       domain: s.domain, acmeEmail: s.acmeEmail, realm: s.realm, garageAdminUrl: args.garageAdminUrl,
       upstreams: args.upstreams, tenants: args.tenants, tls: s.edgeTls,
+      // What the pinned caddy-security release needs (and accepts): images.caddy's tag names it.
+      trustLoginRedirect: wallTrustsLoginRedirect(s.images.caddy),
     });
     const walls = edgeWalls(args.tenants);
     for (const w of walls) {

@@ -104,6 +104,27 @@ describe("caddy-security releases and the walls", () => {
     assert.equal(wallTrustsLoginRedirect(staging.settings.images.caddy), true);
   });
 
+  it("renders one trusted login redirect per wall portal by default (caddy-security >= v1.1.56), none when told not to", () => {
+    const tenants = [tenant("t1", "active", ["paheko", "wordpress"]), tenant("t2", "active", ["paheko"])];
+    const walls = edgeWalls(tenants);
+    assert.equal(walls.length, 3);
+    for (const config of [renderEdgeCaddyfile(input(tenants)), renderEdgeCaddyfile({ ...input(tenants), trustLoginRedirect: true })]) {
+      const lines = config.split("\n").filter((l) => l.includes("trust login redirect uri"));
+      assert.deepEqual(lines.map((l) => l.trim()).sort(), walls.map((w) => `trust login redirect uri domain exact ${w.hostname} path prefix /`).sort());
+      for (const w of walls) {
+        // The portal's block: from its opening line to the closing brace at the same indentation.
+        const all = config.split("\n");
+        const start = all.findIndex((l) => l.trim() === `authentication portal ${w.portal} {`);
+        assert.ok(start >= 0, w.portal);
+        const indent = /^\t*/.exec(all[start])![0];
+        const end = all.findIndex((l, i) => i > start && l === `${indent}}`);
+        const portal = all.slice(start + 1, end).join("\n");
+        assert.match(portal, new RegExp(`trust login redirect uri domain exact ${w.hostname.replace(/\./g, "\\.")} path prefix /`), w.portal);
+      }
+    }
+    assert.doesNotMatch(renderEdgeCaddyfile({ ...input(tenants), trustLoginRedirect: false }), /trust login redirect/);
+  });
+
   it("never renders `disable pkce`: the walls keep caddy-security's default (PKCE on; v1.1.31 refuses the directive)", () => {
     const config = renderEdgeCaddyfile(input(staging.tenants));
     assert.match(config, /oauth identity provider kc-/);

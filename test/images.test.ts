@@ -653,8 +653,8 @@ echo json_encode(['data_root' => DATA_ROOT, 'www_url' => WWW_URL, 'secret' => SE
 
 describe("Nextcloud needs no image of ours", () => {
   it("the patched entrypoint is uploaded into the official image's containers at run time", () => {
-    const nc = read("components/nextcloud.ts");
-    assert.match(nc, /\{ file: NC_PATHS\.entrypoint, content: a\.entrypoint, permissions: "0555" \}/);
+    const nc = read("components/nextcloudInstance.ts");
+    assert.match(nc, /\{ file: NC_PATHS\.entrypoint, content: this\.args\.entrypoint, permissions: "0555" \}/);
     assert.match(nc, /entrypoints: \[NC_PATHS\.entrypoint\]/);
     assert.match(nc, /path\.join\(__dirname, "\.\.", "scripts", "nextcloud", "entrypoint\.sh"\)/);
     for (const file of stackFiles) assert.equal(splitRef(stackImages(file).nextcloud as string).repository, "nextcloud", file);

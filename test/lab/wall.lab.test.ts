@@ -34,7 +34,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { edgeWalls, renderEdgeCaddyfile } from "../../src/caddy/edge";
-import { atLeast, PKCE_SINCE, Release, Wall, WALL_CLIENT_ATTRIBUTE, WALL_TOKEN_KEY_FILE, wallRedirectUri, wallRootUrl } from "../../src/caddy/wall";
+import {
+  atLeast, PKCE_SINCE, Release, TRUSTED_LOGIN_REDIRECT_SINCE, Wall, WALL_CLIENT_ATTRIBUTE, WALL_TOKEN_KEY_FILE, wallRedirectUri, wallRootUrl,
+} from "../../src/caddy/wall";
 import { Tenant } from "../../src/types";
 import { freePort, KeycloakLab, keycloakSkipReason, startKeycloak } from "./support/keycloak";
 
@@ -135,6 +137,13 @@ class Wallfront {
   private dir = "";
   constructor(readonly bin: string, readonly tenants: Tenant[]) {}
 
+  /** caddy-security release of the binary. */
+  release(): Release {
+    const v = securityVersion(this.bin);
+    if (typeof v === "string") throw new Error(v);
+    return v;
+  }
+
   origin(slug: string): string {
     return wallRootUrl(`${slug}.paheko.lab`, { port: this.httpsPort });
   }
@@ -181,6 +190,8 @@ class Wallfront {
         paheko: `127.0.0.1:${backendPort}`, wordpress: "127.0.0.1:9", nextcloud: {} },
       tenants: this.tenants, secretsDir: secrets, keycloakPublicUrl: kc!.url, adminAddress: `127.0.0.1:${await freePort()}`,
       lab: { httpPort, httpsPort: this.httpsPort },
+      // As CaddyEdge derives it from images.caddy: what the release of this binary needs and accepts.
+      trustLoginRedirect: atLeast(this.release(), TRUSTED_LOGIN_REDIRECT_SINCE),
     });
     const file = path.join(this.dir, "Caddyfile");
     fs.writeFileSync(file, this.config);
@@ -294,6 +305,8 @@ describe("the caddy-security OIDC walls with a real Keycloak", { skip }, () => {
     it("renders no `disable pkce`: the walls use caddy-security's default, PKCE on", () => {
       assert.doesNotMatch(front.config, /disable\s+pkce/);
       assert.match(front.config, /oauth identity provider kc-a_paheko_lab \{/);
+      // This release follows the login's redirect_url only to a trusted URI: the wall's own hostname.
+      assert.ok(front.config.includes(`trust login redirect uri domain exact a.paheko.lab:${front.httpsPort} path prefix /`), front.config);
     });
 
     it("sends an unauthenticated browser to Keycloak with the wall's client, exact redirect URI and a PKCE S256 challenge", async () => {
