@@ -6,27 +6,23 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Platform, PlatformSecrets } from "../components/platform";
 import { PostgresLogin } from "../components/postgresProvisioner";
-import { FactoryRealm, TenantIdentity } from "../components/identity";
+import { FactoryRealm } from "../components/identity";
 import { KEYCLOAK_ADMIN_USER } from "../src/platform/services";
-import { NextcloudFactory, TenantRoles } from "../components/nextcloud";
+import { NextcloudFactory, NextcloudInstance, TenantRoles } from "../components/nextcloud";
+import { Tenant, TenantIdentityContext, TenantServicesContext } from "../components/tenant";
 import { roleName } from "../src/keycloak/naming";
 import { settingsStackFor, shardOf, StackRole, stackRole } from "../src/shards";
-import { ServiceName } from "../src/types";
 import { FactoryInputs, readFactoryInputs, requireFactoryInputs } from "../src/inputs";
 import { OPERATOR_SECRET_KEYS, PROJECT, SHARD_SECRET_KEYS } from "../src/settings";
 import { ImageMajors, imageMajors, majorChangeProblems } from "../src/majors";
 import { websiteMoveProblems, websiteOwners } from "../src/websites";
-import { pahekoHost, pahekoUpstream, PahekoFactory, PahekoInstanceRef, PahekoOrganisation, pahekoRef } from "../components/paheko";
-import { WordPressInstanceRef, WordPressMultisite, WordPressSite, wordpressRef } from "../components/wordpress";
-import { StaticSite } from "../components/staticSite";
+import { pahekoHost, pahekoUpstream, PahekoFactory, pahekoRef } from "../components/paheko";
+import { WordPressMultisite, wordpressRef } from "../components/wordpress";
 import { SERVICE_HOST_LABEL, wordpressEditRoot } from "../src/types";
-import { DnsRecords } from "../components/dnsRecords";
-import { tenantDnsRecords } from "../src/dns/records";
 import { CaddyEdge } from "../components/edge";
-import { KeycloakClient } from "../components/identity";
 import { edgeUpstreams } from "../src/caddy/upstreams";
-import { tenantWalls, wallRootUrl } from "../src/caddy/wall";
 import { renderNextcloudSite } from "../src/nextcloud/caddy";
+import { imageVersionProblem } from "../src/nextcloud/layout";
 
 export interface RunOptions {
   /** Stack name; defaults to the current Pulumi stack. */
@@ -111,6 +107,10 @@ export function runFactory(opts: RunOptions = {}, validated?: FactoryInputs): Fa
     stackFile: opts.stackFile,
     tenantsDir: tenantsDirOf(opts),
   });
+  // Checked before anything is registered: the Nextcloud image's PHP must match the install volume's code.
+  const runsNextcloud = inputs.tenants.some((t) => t.services.nextcloud && t.status !== "archived");
+  const nextcloudImage = runsNextcloud ? imageVersionProblem(inputs.settings.images.nextcloud, inputs.settings.nextcloud.version) : undefined;
+  if (nextcloudImage) throw new Error(nextcloudImage);
   const role = stackRole(stack, settingsStack, inputs.settings.shards);
   // The tenants whose own resources this stack registers: all (whole), none (platform), its shard's.
   const owned = role.kind === "whole" ? inputs.tenants
@@ -126,11 +126,7 @@ export function runFactory(opts: RunOptions = {}, validated?: FactoryInputs): Fa
   const secrets = platformRef ? secretsFrom(platformRef) : readSecrets(config);
   const platform = new Platform("platform", { settings: inputs.settings, secrets, reference: !fleet, provisioner: platformRef ? provisionerFrom(platformRef) : undefined });
 
-  // Wiring, one section per area. Each section registers its resources for every tenant it concerns.
-  // [section: identity] realm, per-tenant groups/roles (TenantIdentity)
-  // The realm once; every tenant (archived included: group and roles are kept) gets its group and roles.
-  // Later sections create OIDC clients with KeycloakClient (not for archived tenants), realmId from
-  // `realm` and scopeRoles from `identities.get(slug)!.scopeRoles([...])`.
+  // The realm once (whole and platform stacks); in a shard its id comes from the platform stack.
   const realm = fleet ? new FactoryRealm("realm", {
     realm: inputs.settings.realm,
     wallPkce: inputs.settings.wallPkce,
@@ -138,47 +134,10 @@ export function runFactory(opts: RunOptions = {}, validated?: FactoryInputs): Fa
     admin: { url: platform.endpoints.keycloak.url, username: KEYCLOAK_ADMIN_USER, password: platform.secrets.keycloakAdminPassword },
   }) : undefined;
   const realmId: pulumi.Output<string> = realm ? realm.realmId : platformRef!.requireOutput("realmId") as pulumi.Output<string>;
-  const identities = new Map<string, TenantIdentity>();
-  const roles = new Map<string, TenantRoles>();
-  for (const t of fleet ? inputs.tenants : []) {
-    identities.set(t.slug, new TenantIdentity(`${t.slug}-identity`, {
-      tenant: t.slug,
-      realmId,
-      services: Object.keys(t.services) as ServiceName[],
-      provider: platform.keycloak,
-    }));
-    roles.set(t.slug, identities.get(t.slug)!);
-  }
-  if (platformRef) for (const t of owned) roles.set(t.slug, rolesFrom(platformRef, t.slug));
-  // [/section: identity]
-  // [section: nextcloud] NextcloudFactory
-  // Every Nextcloud tenant (archived ones keep their data resources only); the edge section serves
-  // `nextcloud.caddySites` from each compute host's Caddy, mounting `nextcloud.installs` read-only.
-  const nextcloud = new NextcloudFactory("nextcloud", {
-    settings: inputs.settings,
-    tenants: role.kind === "shard" ? owned : inputs.tenants,
-    scope: role.kind === "whole" ? "whole" : role.kind === "platform" ? "fleet" : "tenants",
-    placement: inputs.placement,
-    docker: platform.docker,
-    networks: platform.networks,
-    postgres: platform.postgres,
-    garageS3: platform.s3,
-    garageAdmin: { url: platform.endpoints.garage.adminUrl, token: platform.secrets.garageAdminToken },
-    keycloak: platform.keycloak,
-    realmId,
-    identities: roles,
-    redis: platform.endpoints.redis,
-    redisAdminPassword: platform.secrets.redisAdminPassword,
-    redisContainers: redisContainers(platform),
-    collaboraUrl: platform.endpoints.collaboraUrl,
-    smtpPassword: platform.secrets.smtpPassword,
-  });
-  // [/section: nextcloud]
-  // [section: paheko-wordpress-static] PahekoFactory, WordPressMultisite, static sites
-  // One Paheko and one WordPress Multisite for the whole factory, on the first compute host by name;
-  // per tenant a folder, a site + bucket, a static bucket. An instance is registered as soon as one
-  // tenant file names its service, archived tenants included (its volume is protected data), and not
-  // before: a factory that offers no WordPress runs no WordPress.
+
+  // The pooled instances: one Paheko and one WordPress Multisite for the whole factory, on the first
+  // compute host by name, registered as soon as one tenant file names the service (archived tenants
+  // included: the volume is protected data), and not before. A shard reaches the platform's by name.
   const pooledHost = pahekoHost(inputs.settings.hosts);
   const garageAdmin = { url: platform.endpoints.garage.adminUrl, token: platform.secrets.garageAdminToken };
   const offers = (svc: "paheko" | "wordpress") => inputs.tenants.some((t) => t.services[svc] !== undefined);
@@ -204,69 +163,65 @@ export function runFactory(opts: RunOptions = {}, validated?: FactoryInputs): Fa
     plugins: inputs.settings.wordpress.plugins,
     themes: inputs.settings.wordpress.themes,
   }) : undefined;
-  // In a tenant shard the shared instances are the platform stack's: reached by their names.
-  const pahekoInstance: PahekoInstanceRef = paheko ?? pahekoRef("paheko", inputs.settings.hosts);
-  const wordpressInstance: WordPressInstanceRef = wordpress ?? wordpressRef("wordpress", pooledHost);
-  const staticSiteOutputs: Record<string, { bucket: pulumi.Output<string>; accessKeyId: pulumi.Output<string>; secretAccessKey: pulumi.Output<string> }> = {};
-  for (const t of owned) {
-    const active = t.status !== "archived";
-    if (t.services.paheko) new PahekoOrganisation(`${t.slug}-paheko`, { tenant: t.slug, factory: pahekoInstance, active });
-    const wp = t.services.wordpress;
-    if (wp) {
-      new WordPressSite(`${t.slug}-wordpress`, {
-        tenant: t.slug, multisite: wordpressInstance, title: wp.title, email: t.contact, hostname: wp.hostname,
-        editHostname: wp.editHostname, garageAdmin, garageS3: platform.s3, active,
-        s3: { endpoint: platform.endpoints.garage.s3Url, region: platform.endpoints.garage.region },
-      });
-    }
-    const st = t.services.staticSite;
-    if (st) {
-      const site = new StaticSite(`${t.slug}-static`, { tenant: t.slug, hostname: st.hostname, garageAdmin, garageS3: platform.s3 });
-      staticSiteOutputs[t.slug] = { bucket: site.bucketName, accessKeyId: site.accessKeyId, secretAccessKey: site.secretAccessKey };
-    }
-  }
-  // [/section: paheko-wordpress-static]
-  // [section: dns] DNS records for managed tenants
-  // Every tenant's releases (names it dropped) run before any tenant claims: a hostname moved from one
-  // tenant to another in one change is free when it is claimed (src/dns/nsupdate.ts, ownership records).
-  const dnsRecords: DnsRecords[] = [];
-  for (const t of owned) {
-    const records = tenantDnsRecords(t, inputs.settings);
-    if (records.length === 0) continue; // dns: external, archived, or no service
-    const dns = inputs.settings.dns;
-    dnsRecords.push(new DnsRecords(`${t.slug}-dns`, {
-      tenant: t.slug,
-      stack: inputs.settings.stack,
-      records,
-      server: { server: dns.server, port: dns.port },
-      tsig: { keyName: dns.tsigKeyName, algorithm: dns.tsigAlgorithm, secret: platform.secrets.dnsTsigSecret },
+
+  // One Tenant component per tenant file: its identity and walls where the fleet is (whole, platform),
+  // its services and DNS where its resources are (whole, its shard). Fleet parts only get plain data.
+  const identityContext: TenantIdentityContext = { provider: platform.keycloak, realmId, wallPkce: inputs.settings.wallPkce };
+  const dns = inputs.settings.dns;
+  const servicesContext: TenantServicesContext = {
+    nextcloud: {
+      settings: inputs.settings, placement: inputs.placement, docker: platform.docker, postgres: platform.postgres,
+      garageS3: platform.s3, garageAdmin, keycloak: platform.keycloak, realmId, redis: platform.endpoints.redis,
+      redisAdminPassword: platform.secrets.redisAdminPassword, redisContainers: redisContainers(platform),
+      collaboraUrl: platform.endpoints.collaboraUrl, smtpPassword: platform.secrets.smtpPassword,
+    },
+    paheko: paheko ?? pahekoRef("paheko", inputs.settings.hosts),
+    wordpress: wordpress ?? wordpressRef("wordpress", pooledHost),
+    garageAdmin,
+    garageS3: platform.s3,
+    s3: { endpoint: platform.endpoints.garage.s3Url, region: platform.endpoints.garage.region },
+    settings: inputs.settings,
+    dns: { server: { server: dns.server, port: dns.port }, tsig: { keyName: dns.tsigKeyName, algorithm: dns.tsigAlgorithm, secret: platform.secrets.dnsTsigSecret } },
+  };
+  const ownedSlugs = new Set(owned.map((t) => t.slug));
+  const tenants = new Map<string, Tenant>();
+  for (const t of inputs.tenants) {
+    const mine = ownedSlugs.has(t.slug);
+    if (!fleet && !mine) continue;
+    tenants.set(t.slug, new Tenant(t.slug, {
+      tenant: t,
+      identity: fleet ? identityContext : undefined,
+      services: mine ? servicesContext : undefined,
+      roles: platformRef && mine ? rolesFrom(platformRef, t.slug) : undefined,
     }));
   }
+  // Every tenant's DNS releases (names it dropped) run before any tenant claims: a hostname moved from
+  // one tenant to another in one change is free when it is claimed (src/dns/nsupdate.ts, ownership records).
+  const dnsRecords = [...tenants.values()].flatMap((t) => (t.dns ? [t.dns] : []));
   const dnsReleases = dnsRecords.flatMap((d) => (d.release ? [d.release] : []));
   for (const d of dnsRecords) d.claim(dnsReleases);
-  // [/section: dns]
-  // [section: edge] Caddy edge and compute configs
-  // One Keycloak client per wall (tenant and walled service, suspended included, archived not), then the
-  // Caddy containers: the edge config holds every wall and route, each compute host's config its
-  // Nextcloud sites (and the WordPress editing hostnames on the WordPress host).
-  const wallClientSecrets: Record<string, pulumi.Output<string>> = {};
-  for (const t of fleet ? inputs.tenants : []) {
-    for (const w of tenantWalls(t)) {
-      const client = new KeycloakClient(`${t.slug}-wall-${w.service}`, {
-        tenant: t.slug,
-        realmId,
-        clientId: w.clientId,
-        rootUrl: wallRootUrl(w.hostname),
-        redirectUris: [w.redirectUri],
-        webOrigins: [wallRootUrl(w.hostname)],
-        scopeRoles: identities.get(t.slug)!.scopeRoles([w.service]),
-        wall: true,
-        wallPkce: inputs.settings.wallPkce,
-        provider: platform.keycloak,
-      });
-      wallClientSecrets[w.clientId] = client.clientSecret;
-    }
+
+  // The Nextcloud fleet: install volumes per host and version, and the rollout that runs each tenant's
+  // instance in order; the edge serves `nextcloud.caddySites` from each compute host's Caddy.
+  const instances = new Map<string, NextcloudInstance>();
+  for (const [slug, t] of tenants) if (t.nextcloud) instances.set(slug, t.nextcloud);
+  const nextcloud = new NextcloudFactory("nextcloud", {
+    settings: inputs.settings,
+    tenants: role.kind === "shard" ? owned : inputs.tenants,
+    scope: role.kind === "whole" ? "whole" : role.kind === "platform" ? "fleet" : "tenants",
+    placement: inputs.placement,
+    docker: platform.docker,
+    networks: platform.networks,
+    instances,
+  });
+
+  const wallClientSecrets: Record<string, pulumi.Output<string>> = Object.assign({}, ...[...tenants.values()].map((t) => t.wallClientSecrets));
+  const staticSiteOutputs: Record<string, { bucket: pulumi.Output<string>; accessKeyId: pulumi.Output<string>; secretAccessKey: pulumi.Output<string> }> = {};
+  for (const [slug, t] of tenants) {
+    if (t.staticSite) staticSiteOutputs[slug] = { bucket: t.staticSite.bucketName, accessKeyId: t.staticSite.accessKeyId, secretAccessKey: t.staticSite.secretAccessKey };
   }
+  // The Caddy containers: the edge config holds every wall and route, each compute host's config its
+  // Nextcloud sites (and the WordPress editing hostnames on the WordPress host).
   if (fleet) new CaddyEdge("caddy", {
     settings: inputs.settings,
     tenants: inputs.tenants,
@@ -294,7 +249,7 @@ export function runFactory(opts: RunOptions = {}, validated?: FactoryInputs): Fa
     staticSites: staticSiteOutputs,
     ...(fleet ? {
       realmId,
-      identities: Object.fromEntries([...identities].map(([slug, id]) => [slug, id.scopeRoles()])),
+      identities: Object.fromEntries([...tenants].map(([slug, t]) => [slug, t.identity!.scopeRoles()])),
       // Only what tenant shards need; a Pulumi secret, readable only by those with the stack's secrets provider.
       platformSecrets: pulumi.secret(pulumi.all(Object.fromEntries(SHARD_SECRET_KEYS.map((k) => [k, secrets[k]])) as Record<string, pulumi.Output<string>>)),
       // Instead of the superuser's password: the shards create tenant databases as this role.

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { ENTRYPOINT_SOURCE, NextcloudFactory } from "../components/nextcloud";
+import { ENTRYPOINT_SOURCE, NextcloudContext, NextcloudFactory, NextcloudInstance, nextcloudInstanceArgs } from "../components/nextcloud";
 import { TenantIdentity } from "../components/identity";
 import { Platform } from "../components/platform";
 import { HarnessResult, maskSecrets, RecordedResource, revealSecrets, runUnderMocks, SECRET_MARK } from "../program/harness";
@@ -73,10 +73,11 @@ const byName = (r: HarnessResult, name: string): RecordedResource => {
 function nextcloudResources(r: HarnessResult): RecordedResource[] {
   const factory = r.resources.find((x) => x.type === "factory:nextcloud:NextcloudFactory");
   assert.ok(factory, "the program registers the NextcloudFactory");
+  // The fleet's resources, and each tenant's instance (a child of its Tenant) with everything under it.
   const inside = new Set([factory.urn]);
   const out: RecordedResource[] = [];
   for (const x of r.resources) {
-    if (x.parent && inside.has(x.parent)) {
+    if ((x.parent && inside.has(x.parent)) || x.type === "factory:nextcloud:NextcloudInstance") {
       inside.add(x.urn);
       out.push(x);
     }
@@ -610,11 +611,16 @@ describe("nextcloud: what the edge consumes", () => {
         const identities = new Map(inputs.tenants.map((t) => [t.slug, new TenantIdentity(`${t.slug}-identity`, {
           tenant: t.slug, realmId, services: Object.keys(t.services) as ServiceName[], provider: platform.keycloak,
         })]));
-        factory = new NextcloudFactory("nextcloud", {
-          settings: inputs.settings, tenants: inputs.tenants, placement: inputs.placement, docker: platform.docker, networks: platform.networks,
-          postgres: platform.postgres, garageS3: platform.s3, garageAdmin: { url: platform.endpoints.garage.adminUrl, token: platform.secrets.garageAdminToken },
-          keycloak: platform.keycloak, realmId, identities, redis: platform.endpoints.redis, redisAdminPassword: platform.secrets.redisAdminPassword,
+        const context: NextcloudContext = {
+          settings: inputs.settings, placement: inputs.placement, docker: platform.docker, postgres: platform.postgres,
+          garageS3: platform.s3, garageAdmin: { url: platform.endpoints.garage.adminUrl, token: platform.secrets.garageAdminToken },
+          keycloak: platform.keycloak, realmId, redis: platform.endpoints.redis, redisAdminPassword: platform.secrets.redisAdminPassword,
           collaboraUrl: platform.endpoints.collaboraUrl, smtpPassword: platform.secrets.smtpPassword,
+        };
+        const instances = new Map(inputs.tenants.filter((t) => t.services.nextcloud).map((t) =>
+          [t.slug, new NextcloudInstance(`${t.slug}-nextcloud`, nextcloudInstanceArgs(t, identities.get(t.slug), context))]));
+        factory = new NextcloudFactory("nextcloud", {
+          settings: inputs.settings, tenants: inputs.tenants, placement: inputs.placement, docker: platform.docker, networks: platform.networks, instances,
         });
         return {
           sites: factory.caddySites.map((s) => ({ ...s, installVolume: s.installVolume })),

@@ -2,8 +2,8 @@
 // dependencies (by name), hashed per resource and compared with test/golden/resources.<stack>.txt. URNs
 // are left out on purpose: a change of structure (which component parents what) renames URNs and must
 // leave this file alone, which is how a refactoring proves "the same resources with the same inputs up to
-// the renames". The shape of the URNs is checked on its own: everything of a tenant hangs under its
-// `factory:tenant:Tenant`, nothing of the fleet does. UPDATE_GOLDEN=1 rewrites the golden files.
+// the renames". The shape is checked on its own: everything of a tenant hangs (through its parents) under
+// its `factory:tenant:Tenant`, nothing of the fleet does. UPDATE_GOLDEN=1 rewrites the golden files.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -53,9 +53,16 @@ describe("the shape of every committed stack", () => {
       const tenants = r.resources.filter((x) => x.type === TENANT_TYPE);
       assert.ok(tenants.length > 0);
       assert.deepEqual(tenants.map((t) => t.name).sort(), [...new Set(tenants.map((t) => t.tenant))].sort(), "one Tenant per tenant, named by its slug");
+      const byUrn = new Map(r.resources.map((x) => [x.urn, x]));
+      // A URN names only the parent's type: walk the parents up to a Tenant or the stack.
+      const tenantAncestor = (urn: string | null): string | undefined => {
+        for (let u = urn; u; u = byUrn.get(u)?.parent ?? null) if (byUrn.get(u)?.type === TENANT_TYPE) return byUrn.get(u)!.name;
+        return undefined;
+      };
       for (const x of r.resources) {
         if (x.type === TENANT_TYPE || x.type === "pulumi:pulumi:Stack") continue;
-        const underTenant = x.urn.split("::")[2].split("$").includes(TENANT_TYPE);
+        const underTenant = tenantAncestor(x.parent) !== undefined;
+        if (underTenant) assert.equal(tenantAncestor(x.parent), x.tenant, `${x.name} hangs under its own tenant`);
         assert.equal(underTenant, x.tenant !== null, `${x.name} (${x.tenant ?? "fleet"}): ${x.urn}`);
       }
     });

@@ -110,10 +110,17 @@ describe("sharded stacks", () => {
   });
 
   it("platform + shards register the same per-tenant resources, with the same inputs, as one stack", () => {
-    const sharded = [platform, ...shards].flatMap((r) => tenantKeys(r.resources)).sort();
-    const expected = tenantKeys(whole.resources);
+    // The Tenant component itself is in both stacks of a tenant (identity and walls in the platform, the
+    // rest in its shard); everything under it is in exactly one.
+    const TENANT = "factory:tenant:Tenant";
+    const under = (rs: RecordedResource[]) => tenantKeys(rs.filter((r) => r.type !== TENANT));
+    const sharded = [platform, ...shards].flatMap((r) => under(r.resources)).sort();
+    const expected = under(whole.resources);
     assert.ok(expected.length > 100, `${expected.length} per-tenant resources`);
     assert.deepEqual(sharded, expected);
+    const tenantsIn = (r: HarnessResult) => r.resources.filter((x) => x.type === TENANT).map((x) => x.name).sort();
+    assert.deepEqual(tenantsIn(platform), slugs, "the platform holds every tenant's identity side");
+    assert.deepEqual(shards.flatMap(tenantsIn).sort(), slugs, "each tenant's services side is in its one shard");
   });
 
   it("a shard deploys no shared service and owns no fleet resource", () => {
