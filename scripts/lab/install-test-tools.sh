@@ -50,6 +50,9 @@ if [ "${#want_apt[@]}" -gt 0 ]; then
   service named stop >/dev/null 2>&1 || true
 fi
 
+# PostgreSQL 16.4 (the major the stacks pin; Debian has 15): the provisioning role's lab runs on both.
+SF_CACHE="$SF_CACHE" bash "$(dirname "$0")/install-postgres-16.sh"
+
 if [ ! -x "$BIN/actionlint" ]; then
   log "go install actionlint $ACTIONLINT_VERSION"
   GOBIN="$BIN" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
