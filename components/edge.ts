@@ -8,6 +8,7 @@ import { CADDY_PORTS, EDGE_STATE_DIR, EdgeUpstreams, edgeWalls, renderEdgeCaddyf
 import { renderApplyScript, renderBootstrapCaddyfile, renderSecretsScript, renderStartScript, secretsBundle } from "../src/caddy/reload";
 import { WALL_TOKEN_KEY_FILE, wallTrustsLoginRedirect } from "../src/caddy/wall";
 import { Host, StackSettings, Tenant } from "../src/types";
+import { hardenedContainer } from "./container";
 
 /** Where the install volumes are mounted in a compute-host Caddy: `<root>/<volume name>`. */
 export const NEXTCLOUD_INSTALL_ROOT = "/srv/nextcloud";
@@ -175,10 +176,9 @@ export class CaddyEdge extends pulumi.ComponentResource {
     const data = new docker.Volume(`${name}-${id}-data`, { name: `${name}-${id}-data` }, keep);
     // The live Caddyfile (last good config) and the secret files.
     const state = new docker.Volume(`${name}-${id}-state`, { name: `${name}-${id}-state` }, keep);
-    const container = new docker.Container(`${name}-${id}`, {
+    const container = new docker.Container(`${name}-${id}`, hardenedContainer({
       name: `${name}-${id}`,
       image: args.settings.images.caddy,
-      restart: "unless-stopped",
       entrypoints: ["/bin/sh", "-c"],
       command: [renderStartScript({
         dir: EDGE_STATE_DIR,
@@ -193,12 +193,9 @@ export class CaddyEdge extends pulumi.ComponentResource {
       networksAdvanced: o.network ? [{ name: o.network }] : undefined,
       readOnly: true,
       tmpfs: { "/tmp": "rw,size=16m", "/config": "rw,size=16m" },
-      securityOpts: ["no-new-privileges:true"],
       capabilities: { drops: ["ALL"], adds: ["NET_BIND_SERVICE"] },
-      logDriver: "json-file",
-      logOpts: { "max-size": "10m", "max-file": "3" },
       labels: [{ label: "factory.service", value: `caddy-${o.labels}` }],
-    }, pulumi.mergeOptions(onHost, { dependsOn: [data, state] }));
+    }), pulumi.mergeOptions(onHost, { dependsOn: [data, state] }));
     this.containers[id] = container;
     return container;
   }

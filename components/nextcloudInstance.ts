@@ -25,6 +25,7 @@ import { containerName, serviceAddressFrom } from "../src/platform/layout";
 import { redisTenantUser, redisUserCommands, renderRedisUserScript, sha256Hex } from "../src/platform/redis";
 import { tenantDatabaseName } from "../src/postgres/names";
 import { Host, StackSettings, Tenant } from "../src/types";
+import { hardenedContainer } from "./container";
 import { GarageBucket, GarageS3 } from "./garageBucket";
 import { KeycloakClient, TenantIdentity } from "./identity";
 import { TenantDatabase } from "./tenantDatabase";
@@ -41,7 +42,6 @@ function entrypointSource(): string {
   return (entrypointText ??= fs.readFileSync(ENTRYPOINT_SOURCE, "utf8"));
 }
 
-const LOG = { logDriver: "json-file", logOpts: { "max-size": "10m", "max-file": "3" } };
 
 /** What an instance needs of its tenant's identity: a TenantIdentity, or in a tenant shard its roles read from the platform stack. */
 export type TenantRoles = Pick<TenantIdentity, "roleNames" | "scopeRoles">;
@@ -357,7 +357,7 @@ export class NextcloudInstance extends pulumi.ComponentResource {
     const secrets: docker.types.input.ContainerUpload[] = RUNTIME_SECRETS.map((f) => ({
       file: `${NC_PATHS.secrets}/${SECRET_FILES[f]}`, content: this.runtimeSecrets[f]!, owner: "0", group: String(WWW_DATA_UID), permissions: "0440",
     }));
-    return new docker.Container(`${this.name}-${role}`, {
+    return new docker.Container(`${this.name}-${role}`, hardenedContainer({
       name: this.names[role],
       image: o.image,
       user: "www-data",
@@ -371,9 +371,6 @@ export class NextcloudInstance extends pulumi.ComponentResource {
         { type: "volume", source: this.dataVolume.name, target: NC_PATHS.data },
       ],
       networksAdvanced: [{ name: o.network.name, aliases: own.aliases }],
-      restart: "unless-stopped",
-      ...LOG,
-      securityOpts: ["no-new-privileges:true"],
       capabilities: { drops: ["ALL"] },
       memory: NC_LIMITS[role].memoryMb,
       memorySwap: NC_LIMITS[role].memoryMb,
@@ -383,7 +380,7 @@ export class NextcloudInstance extends pulumi.ComponentResource {
         { label: NC_LABELS.role, value: role },
         { label: NC_LABELS.tenant, value: a.tenant },
       ],
-    }, {
+    }), {
       parent: this,
       provider: a.provider,
       // Fixed container name: the old one must go before its replacement starts.

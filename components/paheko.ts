@@ -6,6 +6,7 @@ import { PAHEKO_PATHS, PahekoOrg, renderCronOrganisations, renderPahekoConfig, r
 import { renderCronLoop, renderFolderScript, renderOrganisationsScript } from "../src/paheko/scripts";
 import { Host, MailSettings } from "../src/types";
 import { urlHost } from "../src/endpoints";
+import { hardenedContainer } from "./container";
 
 /** Port the Paheko image serves HTTP on inside the container (image contract, docs/paheko.md). */
 export const PAHEKO_HTTP_PORT = 8080;
@@ -112,28 +113,24 @@ export class PahekoFactory extends pulumi.ComponentResource {
     const containerOpts = pulumi.mergeOptions(onHost, { dependsOn: [this.volume, image], deleteBeforeReplace: true });
     const common = {
       image: args.image,
-      restart: "unless-stopped",
       volumes: [{ volumeName: this.volume.name, containerPath: PAHEKO_PATHS.data }],
       labels: [{ label: "factory.service", value: "paheko" }],
-      securityOpts: ["no-new-privileges:true"],
-      logDriver: "json-file",
-      logOpts: { "max-size": "10m", "max-file": "3" },
     };
 
-    this.container = new docker.Container(`${name}-app`, {
+    this.container = new docker.Container(`${name}-app`, hardenedContainer({
       ...common,
       name,
       uploads,
       ports: [{ internal: PAHEKO_HTTP_PORT, external: PAHEKO_PUBLISHED_PORT, ip: args.host.privateAddress }],
-    }, containerOpts);
+    }), containerOpts);
 
     // The cron sidecar: same image, same volume and config, runs the per-organisation loop.
-    this.cron = new docker.Container(`${name}-cron`, {
+    this.cron = new docker.Container(`${name}-cron`, hardenedContainer({
       ...common,
       name: `${name}-cron`,
       uploads: [...uploads, { file: PAHEKO_CRON_SCRIPT, content: cronLoop, permissions: "0555" }],
       entrypoints: ["/bin/sh", PAHEKO_CRON_SCRIPT],
-    }, containerOpts);
+    }), containerOpts);
 
     this.organisations = new command.local.Command(`${name}-organisations`, {
       create: `docker exec -i ${name} sh -s`,

@@ -19,6 +19,7 @@ import { Host, platformHostnames, StackSettings } from "../src/types";
 import { hostPidsLimits, LimitedContainer } from "./pidsLimits";
 import type { PlatformSecrets } from "./platform";
 import { REDIS_PATHS, REDIS_START_SCRIPT, redisHealthTest, renderRedisBootstrapAcl, sha256Hex } from "../src/platform/redis";
+import { hardenedContainer } from "./container";
 
 export interface SharedServicesArgs {
   /** Validated stack settings: which services are deployed (and on which host) or external. */
@@ -249,7 +250,7 @@ export class SharedServices extends pulumi.ComponentResource {
       mounts.push({ type: "volume", source: volume.name, target: o.volumeTarget });
     }
     const image = this.image(svc, host.name);
-    const c = new docker.Container(`${this.baseName}-${key}`, {
+    const c = new docker.Container(`${this.baseName}-${key}`, hardenedContainer({
       name: containerName(this.settings.stack, svc),
       image: image.imageId,
       entrypoints: o.entrypoints,
@@ -261,17 +262,13 @@ export class SharedServices extends pulumi.ComponentResource {
       ports: privatePorts(svc, host.privateAddress),
       memory: limits.memoryMb,
       memorySwap: limits.memoryMb,
-      securityOpts: ["no-new-privileges:true"],
-      restart: "unless-stopped",
       shmSize: o.shmSize,
       stopTimeout: o.stopTimeout,
       healthcheck: o.healthcheck,
       wait: true,
       waitTimeout: WAIT_TIMEOUT_S[svc],
-      logDriver: "json-file",
-      logOpts: { "max-size": "20m", "max-file": "5" },
       labels: [{ label: "service-factory.stack", value: this.settings.stack }, { label: "service-factory.service", value: svc }],
-    }, { parent: this, provider, dependsOn: o.dependsOn });
+    }, { maxSize: "20m", maxFiles: 5 }), { parent: this, provider, dependsOn: o.dependsOn });
     this.containers[key] = c;
     this.limited.push({ resource: c, name: containerName(this.settings.stack, svc), pids: limits.pids, host: host.name });
     return c;

@@ -10,6 +10,7 @@ import { Host } from "../src/types";
 import { placeholderPage } from "../src/wordpress/placeholder";
 import { GarageBucket, GarageS3 } from "./garageBucket";
 import { urlHost } from "../src/endpoints";
+import { hardenedContainer } from "./container";
 
 /** PHP-FPM port inside the WordPress container (official -fpm image). */
 export const WORDPRESS_FPM_PORT = 9000;
@@ -84,17 +85,13 @@ export class WordPressMultisite extends pulumi.ComponentResource {
     this.htmlVolume = htmlVolume.name;
     const network = new docker.Network(`${name}-net`, { name: `${name}-net`, internal: false }, onHost);
 
-    // Logs bounded; no process may gain privileges (the entrypoints only drop them, to www-data / mysql).
-    const log = { logDriver: "json-file", logOpts: { "max-size": "10m", "max-file": "3" }, securityOpts: ["no-new-privileges:true"] };
     // Pulled once on the host; containers reference the pinned tags and wait for the pulls.
     const dbImage = new docker.RemoteImage(`${name}-db-image`, { name: args.mariadbImage, keepLocally: true }, onHost);
     const appImage = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, onHost);
     const dbSecrets = "/run/secrets/mariadb";
-    this.database = new docker.Container(`${name}-db`, {
+    this.database = new docker.Container(`${name}-db`, hardenedContainer({
       name: `${name}-db`,
       image: args.mariadbImage,
-      restart: "unless-stopped",
-      ...log,
       envs: [
         "MARIADB_DATABASE=wordpress",
         "MARIADB_USER=wordpress",
@@ -109,15 +106,13 @@ export class WordPressMultisite extends pulumi.ComponentResource {
       volumes: [{ volumeName: dbVolume.name, containerPath: "/var/lib/mysql" }],
       networksAdvanced: [{ name: network.name, aliases: ["mariadb"] }],
       labels: [{ label: "factory.service", value: "wordpress-db" }],
-    }, pulumi.mergeOptions(onHost, { dependsOn: [dbVolume, network, dbImage], deleteBeforeReplace: true }));
+    }), pulumi.mergeOptions(onHost, { dependsOn: [dbVolume, network, dbImage], deleteBeforeReplace: true }));
 
     const wpSecrets = WORDPRESS_PATHS.secrets;
     const adminPasswordFile = `${wpSecrets}/admin_password`;
-    this.container = new docker.Container(`${name}-app`, {
+    this.container = new docker.Container(`${name}-app`, hardenedContainer({
       name,
       image: args.image,
-      restart: "unless-stopped",
-      ...log,
       envs: [
         "WORDPRESS_DB_HOST=mariadb",
         "WORDPRESS_DB_NAME=wordpress",
@@ -133,7 +128,7 @@ export class WordPressMultisite extends pulumi.ComponentResource {
       networksAdvanced: [{ name: network.name, aliases: ["wordpress"] }],
       ports: [{ internal: WORDPRESS_FPM_PORT, external: WORDPRESS_PUBLISHED_PORT, ip: args.host.privateAddress }],
       labels: [{ label: "factory.service", value: "wordpress" }],
-    }, pulumi.mergeOptions(onHost, { dependsOn: [htmlVolume, network, this.database, appImage], deleteBeforeReplace: true }));
+    }), pulumi.mergeOptions(onHost, { dependsOn: [htmlVolume, network, this.database, appImage], deleteBeforeReplace: true }));
 
     const exec = `docker exec -i -u www-data ${name} sh -s`;
     const env = { DOCKER_HOST: this.dockerHost };

@@ -14,6 +14,16 @@ import { HarnessResult, revealSecrets, runUnderMocks } from "../program/harness"
 const ROOT = path.join(__dirname, "..");
 const TENANT_TYPE = "factory:tenant:Tenant";
 
+/** JSON with object keys sorted: the same meaning gives the same text, whatever order a component wrote. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    return `{${Object.keys(value).sort().filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
 /** One line per resource: `<name> <type> <sha256 of everything but its URN and parent>`, sorted. */
 export function resourceLines(r: HarnessResult): string[] {
   const nameOf = new Map(r.resources.map((x) => [x.urn, x.name]));
@@ -30,7 +40,7 @@ export function resourceLines(r: HarnessResult): string[] {
       provider: providerName(x.provider), dependsOn: x.dependsOn.map((d) => nameOf.get(d) ?? d).sort(),
       inputs: revealSecrets(x.inputs),
     };
-    return `${x.name} ${x.type} ${createHash("sha256").update(JSON.stringify(meaning)).digest("hex").slice(0, 16)}`;
+    return `${x.name} ${x.type} ${createHash("sha256").update(canonical(meaning)).digest("hex").slice(0, 16)}`;
   }).sort();
 }
 
