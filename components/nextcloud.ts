@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { caddyInstallRoot, fpmUpstream, hostNames, imageVersionProblem, installVolumeName, NC_LABELS, NC_LIMITS } from "../src/nextcloud/layout";
 import { planRollout, RolloutStep } from "../src/nextcloud/rollout";
 import { dockerCommands, renderMaintenanceScript, renderPopulateScript } from "../src/nextcloud/scripts";
+import { StackRole } from "../src/shards";
 import { Host, StackSettings, Tenant } from "../src/types";
 import { NextcloudInstance } from "./nextcloudInstance";
 import { hostPidsLimits, LimitedContainer } from "./pidsLimits";
@@ -52,16 +53,15 @@ export interface NextcloudFactoryArgs {
   networks: Record<string, docker.Network>;
   /**
    * The tenants' instances, by slug (each a child of its Tenant component): every running Nextcloud
-   * tenant of `tenants` must have one, except in the "fleet" scope, which runs no tenant step.
+   * tenant of `tenants` must have one, except in a platform stack, which runs no tenant step.
    */
   instances: ReadonlyMap<string, NextcloudInstance>;
   /**
-   * Sharded stacks (docs/scale.md): "fleet" registers only the per-host install volumes and their updater
-   * runs (the platform stack) and computes `caddySites` for every tenant; "tenants" registers the tenants'
-   * instances and their rollout steps, mounting the fleet's install volumes by name. Default "whole":
-   * everything, in one stack.
+   * The stack's role (src/shards.ts, docs/scale.md): "platform" registers only the per-host install
+   * volumes and their updater runs and computes `caddySites` for every tenant; "shard" runs its tenants'
+   * rollout steps, mounting the platform's install volumes by name. Default "whole": everything.
    */
-  scope?: "whole" | "fleet" | "tenants";
+  role?: StackRole["kind"];
 }
 
 /**
@@ -99,8 +99,8 @@ export class NextcloudFactory extends pulumi.ComponentResource {
       return h;
     };
     const volumeName = installVolumeName(s.stack, nc.version, nc.apps);
-    const scope = args.scope ?? "whole";
-    if (scope !== "fleet") {
+    const role = args.role ?? "whole";
+    if (role !== "platform") {
       for (const t of running) if (!args.instances.has(t.slug)) throw new Error(`tenant ${t.slug}: no Nextcloud instance (its Tenant must be created first)`);
     }
     this.instances = args.instances;
@@ -108,7 +108,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
     // Then the rollout, host after host, exactly as planned.
     this.plan = planRollout(running.map((t) => ({ slug: t.slug, host: hostOf(t.slug).name })));
     const hostState = new Map<string, { volume: docker.Volume; image: docker.RemoteImage }>();
-    const deps = (step: RolloutStep) => step.after.filter((id) => scope !== "fleet" || this.steps.has(id)).map((id) => {
+    const deps = (step: RolloutStep) => step.after.filter((id) => role !== "platform" || this.steps.has(id)).map((id) => {
       const r = this.steps.get(id);
       if (!r) throw new Error(`rollout step ${step.id} needs ${id}, which was not created before it`);
       return r;
@@ -116,7 +116,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
     // Per host, the containers whose pids cgroup limit one command sets once they exist (NC_LIMITS.*.pids).
     const limited = new Map<string, LimitedContainer[]>();
     const limit = (host: string, c: LimitedContainer) => limited.set(host, [...(limited.get(host) ?? []), c]);
-    const inScope = (step: RolloutStep) => scope === "whole" || (scope === "fleet" ? step.kind === "populate" : true);
+    const inScope = (step: RolloutStep) => role !== "platform" || step.kind === "populate";
     for (const step of this.plan) {
       if (!inScope(step)) continue;
       const host = s.hosts.find((h) => h.name === step.host)!;
@@ -138,7 +138,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
         }
         case "populate": {
           const img = new docker.RemoteImage(`${base}-image-${nc.version}`, { name: image, keepLocally: true }, onHost);
-          if (scope === "tenants") {
+          if (role === "shard") {
             // The platform stack owns and populates this volume; a tenant stack only mounts it by name.
             const ref = docker.Volume.get(`${base}-install-${nc.version}`, volumeName, undefined, onHost);
             hostState.set(host.name, { volume: ref, image: img });
@@ -162,7 +162,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
           hostState.set(host.name, { volume, image: img });
           this.installs.push({ host: host.name, version: nc.version, volumeName: volume.name, mountPath: caddyInstallRoot(volumeName), ready: populate });
           this.steps.set(step.id, populate);
-          if (scope === "fleet") {
+          if (role === "platform") {
             for (const slug of running.filter((t) => hostOf(t.slug).name === host.name).map((t) => t.slug)) {
               this.caddySites.push({
                 host: host.name, tenant: slug, hostname: running.find((t) => t.slug === slug)!.services.nextcloud!.hostname,

@@ -208,7 +208,7 @@ export function runFactory(opts: RunOptions = {}, validated?: FactoryInputs): Fa
   const nextcloud = new NextcloudFactory("nextcloud", {
     settings: inputs.settings,
     tenants: role.kind === "shard" ? owned : inputs.tenants,
-    scope: role.kind === "whole" ? "whole" : role.kind === "platform" ? "fleet" : "tenants",
+    role: role.kind,
     placement: inputs.placement,
     docker: platform.docker,
     networks: platform.networks,
