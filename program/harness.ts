@@ -78,30 +78,27 @@ function normalize(value: unknown): unknown {
   return value;
 }
 
-/** Replaces every secret value by the string "[secret]". */
-export function maskSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(maskSecrets);
+/** Walks plain data, handing each secret wrapper's content to `onSecret` and keeping everything else. */
+function mapSecrets(value: unknown, onSecret: (inner: unknown) => unknown): unknown {
+  if (Array.isArray(value)) return value.map((v) => mapSecrets(v, onSecret));
   if (value && typeof value === "object") {
     const obj = value as Record<string, unknown>;
-    if (SECRET_MARK in obj && Object.keys(obj).length === 1) return SECRET_MARK;
+    if (SECRET_MARK in obj && Object.keys(obj).length === 1) return onSecret(obj[SECRET_MARK]);
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(obj)) out[k] = maskSecrets(v);
+    for (const [k, v] of Object.entries(obj)) out[k] = mapSecrets(v, onSecret);
     return out;
   }
   return value;
 }
 
+/** Replaces every secret value by the string "[secret]". */
+export function maskSecrets(value: unknown): unknown {
+  return mapSecrets(value, () => SECRET_MARK);
+}
+
 /** The inputs with secret wrappers removed (what the provider would receive). */
 export function revealSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(revealSecrets);
-  if (value && typeof value === "object") {
-    const obj = value as Record<string, unknown>;
-    if (SECRET_MARK in obj && Object.keys(obj).length === 1) return revealSecrets(obj[SECRET_MARK]);
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(obj)) out[k] = revealSecrets(v);
-    return out;
-  }
-  return value;
+  return mapSecrets(value, revealSecrets);
 }
 
 /** Config of a stack file as `pulumi config` would hand it to the program (objects as JSON strings). */
