@@ -349,7 +349,9 @@ describe("caddy-security image: what components/edge.ts and src/caddy/reload.ts 
     assert.doesNotMatch(dockerfile, /^USER /m);
     const edge = read("components/edge.ts");
     assert.match(edge, /capabilities: \{ drops: \["ALL"\], adds: \["NET_BIND_SERVICE"\] \}/);
-    assert.match(edge, /securityOpts: \["no-new-privileges:true"\]/);
+    // no-new-privileges comes from the one hardening helper every factory container is built with.
+    assert.match(edge, /new docker\.Container\(`\$\{name\}-\$\{id\}`, hardenedContainer\(\{/);
+    assert.match(read("components/container.ts"), /securityOpts: \["no-new-privileges:true"\]/);
   });
 
   it("is the official builder + runtime pair, with caddy-security built by the pinned xcaddy", () => {
