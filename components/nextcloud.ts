@@ -14,7 +14,8 @@ import { Host, StackSettings, Tenant } from "../src/types";
 import { NextcloudInstance } from "./nextcloudInstance";
 import { hostPidsLimits, LimitedContainer } from "./pidsLimits";
 
-export { ENTRYPOINT_SOURCE, NEXTCLOUD_ADMIN_USER, NextcloudContext, nextcloudInstanceArgs, NextcloudInstance, TenantRoles } from "./nextcloudInstance";
+export { NextcloudContext, nextcloudInstanceArgs } from "./nextcloudContext";
+export { ENTRYPOINT_SOURCE, NEXTCLOUD_ADMIN_USER, NextcloudInstance, TenantRoles } from "./nextcloudInstance";
 
 /** What the compute Caddy (edge helper) needs to serve one tenant's Nextcloud. */
 export interface NextcloudCaddySite {

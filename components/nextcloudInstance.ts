@@ -1,30 +1,26 @@
 // One tenant's Nextcloud: its database, bucket (primary storage), config and data volumes, generated
 // passwords, OIDC client and Redis user, then, when the fleet's rollout (components/nextcloud.ts) calls
 // them in its order, the one-time install, the FPM and cron containers, the upgrade and the settings.
-// The instance is a child of the tenant's Tenant component; nextcloudInstanceArgs turns the fleet's data
-// into its Args. See docs/nextcloud.md.
+// The instance is a child of the tenant's Tenant component; nextcloudInstanceArgs (nextcloudContext.ts)
+// turns the fleet's data into its Args. See docs/nextcloud.md.
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as keycloak from "@pulumi/keycloak";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import * as fs from "node:fs";
 import * as path from "node:path";
-import { GARAGE_REGION, PORTS } from "../src/endpoints";
-import { keycloakPublicUrl } from "../src/caddy/edge";
 import { serviceBucketName } from "../src/garage/naming";
 import { clientIdFor } from "../src/keycloak/naming";
 import { renderCronLoop } from "../src/nextcloud/cron";
-import { renderTenantEnv, RUNTIME_SECRETS, SECRET_FILES, SecretFile } from "../src/nextcloud/env";
+import { RUNTIME_SECRETS, SECRET_FILES, SecretFile } from "../src/nextcloud/env";
 import { fpmUpstream, FPM_PORT, NC_LABELS, NC_LIMITS, NC_PATHS, quotaPolicy, tenantNames, WWW_DATA_UID } from "../src/nextcloud/layout";
 import {
   dockerCommands, renderConfigureScript, renderInitScript, renderUpgradeScript, SCRIPT_SECRETS_DIR, withSecretFiles,
 } from "../src/nextcloud/scripts";
-import { containerName, serviceAddressFrom } from "../src/platform/layout";
 import { redisTenantUser, redisUserCommands, renderRedisUserScript, sha256Hex } from "../src/platform/redis";
 import { tenantDatabaseName } from "../src/postgres/names";
-import { Host, StackSettings, Tenant } from "../src/types";
+import { Host } from "../src/types";
 import { hardenedContainer } from "./container";
 import { GarageBucket, GarageS3 } from "./garageBucket";
 import { KeycloakClient, TenantIdentity } from "./identity";
@@ -36,88 +32,7 @@ export const ENTRYPOINT_SOURCE = path.join(__dirname, "..", "scripts", "nextclou
 /** Nextcloud's local break-glass administrator (SSO is the normal login). */
 export const NEXTCLOUD_ADMIN_USER = "factory-admin";
 
-let entrypointText: string | undefined;
-/** The entrypoint's text, read once per program run. */
-function entrypointSource(): string {
-  return (entrypointText ??= fs.readFileSync(ENTRYPOINT_SOURCE, "utf8"));
-}
-
-
-/** What an instance needs of its tenant's identity: a TenantIdentity, or in a tenant shard its roles read from the platform stack. */
 export type TenantRoles = Pick<TenantIdentity, "roleNames" | "scopeRoles">;
-
-/** What every Nextcloud instance of the stack shares: the fleet's settings, providers and endpoints. */
-export interface NextcloudContext {
-  /** Validated stack settings (hosts, mail, domain, realm, nextcloud apps and cron interval, services). */
-  settings: StackSettings;
-  /** Compute host of every tenant, by slug. */
-  placement: ReadonlyMap<string, string>;
-  /** Docker provider per host (Platform.docker). */
-  docker: Record<string, docker.Provider>;
-  /** Provider tenant databases are created with (Platform.postgres, the provisioning role). */
-  postgres: postgresql.Provider;
-  /** Garage's S3 API with the platform key, and its readiness (Platform.s3). */
-  garageS3: GarageS3;
-  /** Garage admin API URL and token. */
-  garageAdmin: { url: string; token: pulumi.Input<string> };
-  /** Keycloak provider and the realm id. */
-  keycloak: keycloak.Provider;
-  realmId: pulumi.Input<string>;
-  /** Redis per compute host (Platform.endpoints.redis). */
-  redis: Record<string, { host: string; port: number }>;
-  /** Password of each Redis's admin user (operator secret redisAdminPassword). */
-  redisAdminPassword: pulumi.Input<string>;
-  /** The Redis containers this stack deploys, by host; absent in a tenant shard. */
-  redisContainers?: Record<string, pulumi.Resource>;
-  /** Collabora's public URL (Platform.endpoints.collaboraUrl). */
-  collaboraUrl: string;
-  /** SMTP relay password (operator secret). */
-  smtpPassword: pulumi.Input<string>;
-}
-
-/** The Args of a tenant's instance, from its tenant file, its roles (undefined only when archived) and the fleet's data. */
-export function nextcloudInstanceArgs(t: Tenant, identity: TenantRoles | undefined, ctx: NextcloudContext): NextcloudInstanceArgs {
-  const s = ctx.settings;
-  const svc = t.services.nextcloud;
-  if (!svc) throw new Error(`tenant ${t.slug} has no Nextcloud`);
-  const host = s.hosts.find((h) => h.name === ctx.placement.get(t.slug));
-  if (!host) throw new Error(`tenant ${t.slug}: no placement on a known host`);
-  if (!identity && t.status !== "archived") throw new Error(`tenant ${t.slug}: no identity (the identity section must run first)`);
-  const env = (secretsDir: string) => renderTenantEnv({
-    slug: t.slug,
-    s3: { ...serviceAddressFrom(s, "garage", host.name, PORTS.garageS3), region: GARAGE_REGION, bucket: serviceBucketName(t.slug, "nextcloud"), ssl: false },
-    redis: { ...(ctx.redis[host.name] ?? { host: "redis", port: PORTS.redis }), user: redisTenantUser(t.slug) },
-    mail: s.mail,
-    secretsDir,
-  });
-  return {
-    tenant: t.slug,
-    stack: s.stack,
-    active: t.status !== "archived",
-    hostname: svc.hostname,
-    quotaGb: svc.quotaGb,
-    adminEmail: t.contact,
-    host,
-    provider: ctx.docker[host.name],
-    postgres: ctx.postgres,
-    garageS3: ctx.garageS3,
-    garageAdmin: ctx.garageAdmin,
-    database: serviceAddressFrom(s, "postgres", host.name, PORTS.postgres),
-    keycloak: ctx.keycloak,
-    realmId: ctx.realmId,
-    identity,
-    discoveryUri: `${keycloakPublicUrl(s.domain)}/realms/${s.realm}/.well-known/openid-configuration`,
-    trustedProxies: s.hosts.filter((h) => h.roles.includes("edge")).map((h) => h.privateAddress).sort(),
-    apps: s.nextcloud.apps,
-    collaboraUrl: ctx.collaboraUrl,
-    smtpPassword: ctx.smtpPassword,
-    redis: { container: containerName(s.stack, "redis"), adminPassword: ctx.redisAdminPassword, ready: ctx.redisContainers?.[host.name] },
-    entrypoint: entrypointSource(),
-    env: env(NC_PATHS.secrets),
-    initEnv: env(SCRIPT_SECRETS_DIR),
-    cronIntervalMinutes: s.nextcloud.cronIntervalMinutes,
-  };
-}
 
 export interface NextcloudInstanceArgs {
   /** Tenant slug. */
