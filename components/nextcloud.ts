@@ -6,7 +6,7 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { caddyInstallRoot, fpmUpstream, hostNames, imageVersionProblem, installVolumeName, NC_LABELS, NC_LIMITS } from "../src/nextcloud/layout";
+import { caddyInstallRoot, fleetImageProblem, fpmUpstream, hostNames, installVolumeName, NC_LABELS, NC_LIMITS } from "../src/nextcloud/layout";
 import { planRollout, RolloutStep } from "../src/nextcloud/rollout";
 import { dockerCommands, renderMaintenanceScript, renderPopulateScript } from "../src/nextcloud/scripts";
 import { StackRole } from "../src/shards";
@@ -84,8 +84,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
 
   constructor(name: string, args: NextcloudFactoryArgs, opts?: pulumi.ComponentResourceOptions) {
     // Checked before anything is registered: the image's PHP must match the install volume's code.
-    const runningAny = args.tenants.some((t) => t.services.nextcloud && t.status !== "archived");
-    const problem = runningAny ? imageVersionProblem(args.settings.images.nextcloud, args.settings.nextcloud.version) : undefined;
+    const problem = fleetImageProblem({ image: args.settings.images.nextcloud, version: args.settings.nextcloud.version, tenants: args.tenants });
     if (problem) throw new Error(problem);
     super("factory:nextcloud:NextcloudFactory", name, {}, opts);
     const s = args.settings;

@@ -22,7 +22,7 @@ import { SERVICE_HOST_LABEL, wordpressEditRoot } from "../src/types";
 import { CaddyEdge } from "../components/edge";
 import { edgeUpstreams } from "../src/caddy/upstreams";
 import { renderNextcloudSite } from "../src/nextcloud/caddy";
-import { imageVersionProblem } from "../src/nextcloud/layout";
+import { fleetImageProblem } from "../src/nextcloud/layout";
 
 export interface RunOptions {
   /** Stack name; defaults to the current Pulumi stack. */
@@ -108,8 +108,7 @@ export function runFactory(opts: RunOptions = {}, validated?: FactoryInputs): Fa
     tenantsDir: tenantsDirOf(opts),
   });
   // Checked before anything is registered: the Nextcloud image's PHP must match the install volume's code.
-  const runsNextcloud = inputs.tenants.some((t) => t.services.nextcloud && t.status !== "archived");
-  const nextcloudImage = runsNextcloud ? imageVersionProblem(inputs.settings.images.nextcloud, inputs.settings.nextcloud.version) : undefined;
+  const nextcloudImage = fleetImageProblem({ image: inputs.settings.images.nextcloud, version: inputs.settings.nextcloud.version, tenants: inputs.tenants });
   if (nextcloudImage) throw new Error(nextcloudImage);
   const role = stackRole(stack, settingsStack, inputs.settings.shards);
   // The tenants whose own resources this stack registers: all (whole), none (platform), its shard's.

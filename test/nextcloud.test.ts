@@ -16,7 +16,7 @@ import { requireFactoryInputs } from "../src/inputs";
 import { renderNextcloudSite } from "../src/nextcloud/caddy";
 import { cronOffsetSeconds, renderCronLoop } from "../src/nextcloud/cron";
 import { renderTenantEnv, splitMailFrom } from "../src/nextcloud/env";
-import { caddyInstallRoot, fpmUpstream, imageVersionProblem, installVolumeName, quotaPolicy } from "../src/nextcloud/layout";
+import { caddyInstallRoot, fleetImageProblem, fpmUpstream, imageVersionProblem, installVolumeName, quotaPolicy } from "../src/nextcloud/layout";
 import { planRollout } from "../src/nextcloud/rollout";
 import { renderPidsLimitScript } from "../src/platform/pids";
 import {
@@ -106,6 +106,10 @@ describe("nextcloud: pure pieces", () => {
     assert.equal(imageVersionProblem("registry.example.org:5000/nextcloud:31.0.9-fpm-alpine", "31.0.9"), undefined);
     assert.match(imageVersionProblem("nextcloud:31.0.8-fpm", "31.0.9")!, /does not match nextcloud.version 31.0.9/);
     assert.match(imageVersionProblem("nextcloud:31.0.9-apache", "31.0.9")!, /must be an -fpm variant/);
+    const nc = { services: { nextcloud: {} } };
+    assert.match(fleetImageProblem({ image: "nextcloud:31.0.8-fpm", version: "31.0.9", tenants: [{ ...nc, status: "archived" }, { ...nc, status: "suspended" }] })!, /does not match/);
+    // Only archived Nextclouds (data, no PHP) or none at all: nothing to match.
+    assert.equal(fleetImageProblem({ image: "nextcloud:31.0.8-fpm", version: "31.0.9", tenants: [{ ...nc, status: "archived" }, { status: "active", services: {} }] }), undefined);
   });
 
   it("turns quotaGb into the bucket quota and the default user quota", () => {

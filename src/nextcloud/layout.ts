@@ -109,6 +109,15 @@ export function imageVersionProblem(image: string, version: string): string | un
   return undefined;
 }
 
+/**
+ * The same check for a stack: only when some tenant runs Nextcloud (archived ones keep data, no PHP).
+ * The program calls it before registering anything; NextcloudFactory again, for its own callers.
+ */
+export function fleetImageProblem(o: { image: string; version: string; tenants: readonly { status: string; services: { nextcloud?: unknown } }[] }): string | undefined {
+  const running = o.tenants.some((t) => t.services.nextcloud && t.status !== "archived");
+  return running ? imageVersionProblem(o.image, o.version) : undefined;
+}
+
 /** Major version of MAJOR.MINOR.PATCH. */
 export function majorOf(version: string): number {
   const m = /^(\d+)\./.exec(version);
