@@ -8,6 +8,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { caddyInstallRoot, fleetImageProblem, fpmUpstream, hostNames, installVolumeName, NC_LABELS, NC_LIMITS } from "../src/nextcloud/layout";
 import { planRollout, RolloutStep } from "../src/nextcloud/rollout";
+import { placedHost } from "../src/placement";
 import { dockerCommands, renderMaintenanceScript, renderPopulateScript } from "../src/nextcloud/scripts";
 import { StackRole } from "../src/shards";
 import { Host, StackSettings, Tenant } from "../src/types";
@@ -92,12 +93,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
     const image = s.images.nextcloud;
     const nextcloudTenants = args.tenants.filter((t) => t.services.nextcloud).sort((a, b) => (a.slug < b.slug ? -1 : 1));
     const running = nextcloudTenants.filter((t) => t.status !== "archived");
-    const hostOf = (slug: string): Host => {
-      const name = args.placement.get(slug);
-      const h = s.hosts.find((x) => x.name === name);
-      if (!h) throw new Error(`tenant ${slug}: no placement on a known host`);
-      return h;
-    };
+    const hostOf = (slug: string): Host => placedHost(slug, args.placement, s.hosts);
     const volumeName = installVolumeName(s.stack, nc.version, nc.apps);
     const role = args.role ?? "whole";
     if (role !== "platform") {

@@ -13,6 +13,7 @@ import { renderTenantEnv } from "../src/nextcloud/env";
 import { NC_PATHS } from "../src/nextcloud/layout";
 import { SCRIPT_SECRETS_DIR } from "../src/nextcloud/scripts";
 import { containerName, serviceAddressFrom } from "../src/platform/layout";
+import { placedHost } from "../src/placement";
 import { redisTenantUser } from "../src/platform/redis";
 import { StackSettings, Tenant } from "../src/types";
 import { GarageS3 } from "./garageBucket";
@@ -60,8 +61,7 @@ export function nextcloudInstanceArgs(t: Tenant, identity: TenantRoles | undefin
   const s = ctx.settings;
   const svc = t.services.nextcloud;
   if (!svc) throw new Error(`tenant ${t.slug} has no Nextcloud`);
-  const host = s.hosts.find((h) => h.name === ctx.placement.get(t.slug));
-  if (!host) throw new Error(`tenant ${t.slug}: no placement on a known host`);
+  const host = placedHost(t.slug, ctx.placement, s.hosts);
   if (!identity && t.status !== "archived") throw new Error(`tenant ${t.slug}: no identity (the identity section must run first)`);
   const env = (secretsDir: string) => renderTenantEnv({
     slug: t.slug,

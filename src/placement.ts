@@ -44,3 +44,11 @@ export function placeTenant(tenant: Pick<Tenant, "slug" | "pinnedHost">, hosts: 
 export function placeAll(tenants: readonly Pick<Tenant, "slug" | "pinnedHost">[], hosts: readonly Host[]): Map<string, string> {
   return new Map(tenants.map((t) => [t.slug, placeTenant(t, hosts)]));
 }
+
+/** The host a placed tenant runs on; throws when the placement names no host of the inventory. */
+export function placedHost(slug: string, placement: ReadonlyMap<string, string>, hosts: readonly Host[]): Host {
+  const name = placement.get(slug);
+  const host = hosts.find((h) => h.name === name);
+  if (!host) throw new Error(`tenant ${slug}: no placement on a known host`);
+  return host;
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { eligibleHosts, placeAll, placeTenant } from "../src/placement";
+import { eligibleHosts, placeAll, placedHost, placeTenant } from "../src/placement";
 import { Host } from "../src/types";
 
 const host = (name: string, weight = 1, drain = false, roles: Host["roles"] = ["compute"]): Host =>
@@ -82,5 +82,12 @@ describe("placement (weighted rendezvous hashing)", () => {
 
   it("refuses to place when every compute host is drained", () => {
     assert.throws(() => placeTenant({ slug: "abc" }, [host("a", 1, true)]), /no compute host/);
+  });
+
+  it("finds a placed tenant's host, and refuses a placement on no host of the inventory", () => {
+    const hosts = [host("a"), host("b")];
+    assert.equal(placedHost("abc", new Map([["abc", "b"]]), hosts), hosts[1]);
+    assert.throws(() => placedHost("abc", new Map([["abc", "gone"]]), hosts), /tenant abc: no placement on a known host/);
+    assert.throws(() => placedHost("abc", new Map(), hosts), /no placement/);
   });
 });
