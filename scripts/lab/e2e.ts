@@ -3,6 +3,9 @@
 // the host, like two machines on a private network), the lab images loaded into both, a BIND for the
 // managed zone, and a throwaway project with the `e2e` stack file and tenant directory.
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { stringify } from "yaml";
 import { BindServer, missingBindTools, startBind } from "./bind";
 import { Dockerd, dockerdUnavailable, startDockerd } from "./dockerd";
@@ -12,11 +15,54 @@ import { LAB_IMAGES, loadLabImages, missingLabImages } from "./lab-images";
 export const E2E_STACK = "e2e";
 export const E2E_DOMAIN = "e2e.factory.test";
 export const E2E_TENANTS_DIR = "e2e-tenants";
-/** The two hosts: name, private address (on lo), address pool of its engine. */
+/** The two hosts: name and roles; their addresses and pools come from the slot a test bed claims. */
 export const E2E_HOSTS = [
-  { name: "e2e-a", address: "10.250.0.1", pool: "10.221.0.0/16", roles: ["edge", "storage"] },
-  { name: "e2e-b", address: "10.250.0.2", pool: "10.222.0.0/16", roles: ["compute"] },
+  { name: "e2e-a", roles: ["edge", "storage"] },
+  { name: "e2e-b", roles: ["compute"] },
 ] as const;
+
+/** How many test beds may run side by side on one machine (one slot each). */
+const E2E_SLOTS = 16;
+const SLOT_DIR = path.join(os.tmpdir(), "sf-e2e-slots");
+
+/** Slot N's private addresses (on lo) and the address pools of its two engines; distinct per slot. */
+export function slotNetwork(slot: number): { address: string; pool: string }[] {
+  return [0, 1].map((i) => ({ address: `10.250.${slot}.${i + 1}`, pool: `10.${160 + 2 * slot + i}.0.0/16` }));
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Claims a free slot: the first whose owner file can be created exclusively, or whose owner died without
+ * cleaning up (a killed run leaves its addresses on lo; they are reused, not fought over). Returns the
+ * slot and a release function.
+ */
+export function claimSlot(): { slot: number; release(): void } {
+  fs.mkdirSync(SLOT_DIR, { recursive: true });
+  for (let slot = 0; slot < E2E_SLOTS; slot++) {
+    const owner = path.join(SLOT_DIR, `slot-${slot}.pid`);
+    try {
+      fs.writeFileSync(owner, String(process.pid), { flag: "wx" });
+    } catch {
+      const pid = Number(fs.readFileSync(owner, "utf8").trim());
+      if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) continue;
+      // Stale: take it over atomically (rename replaces), then check nobody else won the same race.
+      const mine = `${owner}.${process.pid}`;
+      fs.writeFileSync(mine, String(process.pid));
+      fs.renameSync(mine, owner);
+      if (fs.readFileSync(owner, "utf8").trim() !== String(process.pid)) continue;
+    }
+    return { slot, release: () => fs.rmSync(owner, { force: true }) };
+  }
+  throw new Error(`all ${E2E_SLOTS} e2e slots are held by running test beds (${SLOT_DIR})`);
+}
 
 /** Why the e2e cannot run here, or undefined. */
 export function e2eUnavailable(): string | undefined {
@@ -109,26 +155,28 @@ export interface TestBed {
 export async function startTestBed(): Promise<TestBed> {
   const engine = findEngine();
   if (typeof engine === "string") throw new Error(engine);
-  const added: string[] = [];
+  const claimed = claimSlot();
+  const network = slotNetwork(claimed.slot);
   const engines: Dockerd[] = [];
   let bind: BindServer | undefined;
   const cleanup = async () => {
     for (const d of engines) await d.stop();
     await bind?.stop();
-    for (const a of added) spawnSync("ip", ["addr", "del", `${a}/32`, "dev", "lo"]);
+    for (const n of network) spawnSync("ip", ["addr", "del", `${n.address}/32`, "dev", "lo"]);
+    claimed.release();
   };
   try {
-    for (const h of E2E_HOSTS) {
-      const r = spawnSync("ip", ["addr", "add", `${h.address}/32`, "dev", "lo"], { encoding: "utf8" });
-      if (r.status !== 0 && !/File exists/.test(r.stderr)) throw new Error(`ip addr add ${h.address}: ${r.stderr}`);
-      if (r.status === 0) added.push(h.address);
+    for (const n of network) {
+      const r = spawnSync("ip", ["addr", "add", `${n.address}/32`, "dev", "lo"], { encoding: "utf8" });
+      // A run killed before its cleanup leaves its addresses behind; the slot is ours now, so they are too.
+      if (r.status !== 0 && !/File exists|already assigned/i.test(r.stderr)) throw new Error(`ip addr add ${n.address}: ${r.stderr}`);
     }
     const hosts: TestBed["hosts"] = [];
-    for (const h of E2E_HOSTS) {
-      const d = await startDockerd({ name: h.name, addressPool: h.pool });
+    for (const [i, h] of E2E_HOSTS.entries()) {
+      const d = await startDockerd({ name: h.name, addressPool: network[i].pool });
       engines.push(d);
       await loadLabImages(d.host);
-      hosts.push({ name: h.name, address: h.address, dockerd: d, roles: h.roles });
+      hosts.push({ name: h.name, address: network[i].address, dockerd: d, roles: h.roles });
     }
     bind = await startBind({ zones: [E2E_DOMAIN], keyName: "factory-e2e", extraRecords: ["keep IN A 192.0.2.250"] });
     const stackFile = e2eStackFile({ hosts: hosts.map((h) => ({ ...h, docker: h.dockerd.host })), dnsPort: bind.port, keyName: bind.keyName });
