@@ -10,15 +10,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { tenantWalls, wallRootUrl } from "../src/caddy/wall";
 import { NsupdateTarget, TsigAlgorithm } from "../src/dns/nsupdate";
 import { tenantDnsRecords } from "../src/dns/records";
-import { ServiceName, StackSettings, Tenant as TenantFile } from "../src/types";
+import { SERVICE_NAMES, ServiceName } from "../src/services/registry";
+import { StackSettings, Tenant as TenantFile } from "../src/types";
 import { DnsRecords } from "./dnsRecords";
-import { GarageS3 } from "./garageBucket";
 import { KeycloakClient, TenantIdentity } from "./identity";
-import { NextcloudContext, nextcloudInstanceArgs } from "./nextcloudContext";
-import { NextcloudInstance, TenantRoles } from "./nextcloudInstance";
-import { PahekoInstanceRef, PahekoOrganisation } from "./paheko";
-import { StaticSite } from "./staticSite";
-import { WordPressInstanceRef, WordPressSite } from "./wordpress";
+import { TenantRoles } from "./nextcloudInstance";
+import { createServiceComponent, ServiceComponents, ServiceFleet } from "./services";
 
 /** The fleet's identity side: the realm every tenant's group, roles and clients live in. */
 export interface TenantIdentityContext {
@@ -30,20 +27,12 @@ export interface TenantIdentityContext {
   wallPkce: boolean;
 }
 
-/** The fleet's service side: what the tenant's service instances are built on. */
+/** The fleet's service side: what the tenant's service instances and DNS records are built on. */
 export interface TenantServicesContext {
-  /** What every Nextcloud instance shares (providers, endpoints, settings). */
-  nextcloud: NextcloudContext;
-  /** The pooled Paheko, as its organisations reach it. */
-  paheko: PahekoInstanceRef;
-  /** The pooled WordPress Multisite, as its sites reach it. */
-  wordpress: WordPressInstanceRef;
-  /** Garage's admin API, its S3 API with the platform key, and the S3 endpoint Staatic publishes to. */
-  garageAdmin: { url: string; token: pulumi.Input<string> };
-  garageS3: GarageS3;
-  s3: { endpoint: string; region: string };
-  /** Validated stack settings (domain, stack, the DNS server and its TSIG key's name). */
-  settings: StackSettings;
+  /** What each service's component is built on (components/services.ts). */
+  fleet: ServiceFleet;
+  /** The stack (ownership records of DNS names), the inventory (edge addresses) and the DNS settings. */
+  dnsSettings: Pick<StackSettings, "stack" | "hosts" | "dns">;
   /** The DNS server and the TSIG key's secret (operator secret dnsTsigSecret). */
   dns: { server: NsupdateTarget; tsig: { keyName: string; algorithm: TsigAlgorithm; secret: pulumi.Input<string> } };
 }
@@ -68,10 +57,8 @@ export class Tenant extends pulumi.ComponentResource {
   readonly identity?: TenantIdentity;
   /** Wall client secrets by client id (identity side): the edge's caddy-security reads them. */
   readonly wallClientSecrets: Record<string, pulumi.Output<string>> = {};
-  readonly nextcloud?: NextcloudInstance;
-  readonly paheko?: PahekoOrganisation;
-  readonly wordpress?: WordPressSite;
-  readonly staticSite?: StaticSite;
+  /** The component of each subscribed service (service side), by service name. */
+  readonly services: Partial<ServiceComponents> = {};
   /** DNS records of a managed tenant; the program orders every release before any claim (DnsRecords.claim). */
   readonly dns?: DnsRecords;
 
@@ -107,22 +94,15 @@ export class Tenant extends pulumi.ComponentResource {
     if (args.services) {
       const svc = args.services;
       const roles = this.identity ?? args.roles;
-      if (t.services.nextcloud) {
-        this.nextcloud = new NextcloudInstance(`${name}-nextcloud`, nextcloudInstanceArgs(t, roles, svc.nextcloud), child);
+      for (const service of SERVICE_NAMES) {
+        const value = t.services[service];
+        if (value === undefined) continue;
+        (this.services as Record<ServiceName, pulumi.ComponentResource>)[service] =
+          createServiceComponent(service, name, { tenant: t, value, fleet: svc.fleet, roles }, child);
       }
-      if (t.services.paheko) this.paheko = new PahekoOrganisation(`${name}-paheko`, { tenant: t.slug, factory: svc.paheko, active }, child);
-      const wp = t.services.wordpress;
-      if (wp) {
-        this.wordpress = new WordPressSite(`${name}-wordpress`, {
-          tenant: t.slug, multisite: svc.wordpress, title: wp.title, email: t.contact, hostname: wp.hostname,
-          editHostname: wp.editHostname, garageAdmin: svc.garageAdmin, garageS3: svc.garageS3, active, s3: svc.s3,
-        }, child);
-      }
-      const st = t.services.staticSite;
-      if (st) this.staticSite = new StaticSite(`${name}-static`, { tenant: t.slug, hostname: st.hostname, garageAdmin: svc.garageAdmin, garageS3: svc.garageS3 }, child);
-      const records = tenantDnsRecords(t, svc.settings);
+      const records = tenantDnsRecords(t, svc.dnsSettings);
       if (records.length > 0) {
-        this.dns = new DnsRecords(`${name}-dns`, { tenant: t.slug, stack: svc.settings.stack, records, server: svc.dns.server, tsig: svc.dns.tsig }, child);
+        this.dns = new DnsRecords(`${name}-dns`, { tenant: t.slug, stack: svc.dnsSettings.stack, records, server: svc.dns.server, tsig: svc.dns.tsig }, child);
       }
     }
     this.registerOutputs({ slug: this.slug });

@@ -18,7 +18,8 @@ import { ImageMajors, imageMajors, majorChangeProblems } from "../src/majors";
 import { websiteMoveProblems, websiteOwners } from "../src/websites";
 import { pahekoHost, pahekoUpstream, PahekoFactory, pahekoRef } from "../components/paheko";
 import { WordPressMultisite, wordpressRef } from "../components/wordpress";
-import { SERVICE_HOST_LABEL, wordpressEditRoot } from "../src/types";
+import { SERVICE_HOST_LABEL } from "../src/services/registry";
+import { wordpressEditRoot } from "../src/services/wordpress";
 import { CaddyEdge } from "../components/edge";
 import { edgeUpstreams } from "../src/caddy/upstreams";
 import { renderNextcloudSite } from "../src/nextcloud/caddy";
@@ -168,18 +169,20 @@ export function runFactory(opts: RunOptions = {}, validated?: FactoryInputs): Fa
   const identityContext: TenantIdentityContext = { provider: platform.keycloak, realmId, wallPkce: inputs.settings.wallPkce };
   const dns = inputs.settings.dns;
   const servicesContext: TenantServicesContext = {
-    nextcloud: {
-      settings: inputs.settings, placement: inputs.placement, docker: platform.docker, postgres: platform.postgres,
-      garageS3: platform.s3, garageAdmin, keycloak: platform.keycloak, realmId, redis: platform.endpoints.redis,
-      redisAdminPassword: platform.secrets.redisAdminPassword, redisContainers: redisContainers(platform),
-      collaboraUrl: platform.endpoints.collaboraUrl, smtpPassword: platform.secrets.smtpPassword,
+    fleet: {
+      nextcloud: {
+        settings: inputs.settings, placement: inputs.placement, docker: platform.docker, postgres: platform.postgres,
+        garageS3: platform.s3, garageAdmin, keycloak: platform.keycloak, realmId, redis: platform.endpoints.redis,
+        redisAdminPassword: platform.secrets.redisAdminPassword, redisContainers: redisContainers(platform),
+        collaboraUrl: platform.endpoints.collaboraUrl, smtpPassword: platform.secrets.smtpPassword,
+      },
+      paheko: paheko ?? pahekoRef("paheko", inputs.settings.hosts),
+      wordpress: wordpress ?? wordpressRef("wordpress", pooledHost),
+      garageAdmin,
+      garageS3: platform.s3,
+      s3: { endpoint: platform.endpoints.garage.s3Url, region: platform.endpoints.garage.region },
     },
-    paheko: paheko ?? pahekoRef("paheko", inputs.settings.hosts),
-    wordpress: wordpress ?? wordpressRef("wordpress", pooledHost),
-    garageAdmin,
-    garageS3: platform.s3,
-    s3: { endpoint: platform.endpoints.garage.s3Url, region: platform.endpoints.garage.region },
-    settings: inputs.settings,
+    dnsSettings: inputs.settings,
     dns: { server: { server: dns.server, port: dns.port }, tsig: { keyName: dns.tsigKeyName, algorithm: dns.tsigAlgorithm, secret: platform.secrets.dnsTsigSecret } },
   };
   const ownedSlugs = new Set(owned.map((t) => t.slug));
@@ -203,7 +206,7 @@ export function runFactory(opts: RunOptions = {}, validated?: FactoryInputs): Fa
   // The Nextcloud fleet: install volumes per host and version, and the rollout that runs each tenant's
   // instance in order; the edge serves `nextcloud.caddySites` from each compute host's Caddy.
   const instances = new Map<string, NextcloudInstance>();
-  for (const [slug, t] of tenants) if (t.nextcloud) instances.set(slug, t.nextcloud);
+  for (const [slug, t] of tenants) if (t.services.nextcloud) instances.set(slug, t.services.nextcloud);
   const nextcloud = new NextcloudFactory("nextcloud", {
     settings: inputs.settings,
     tenants: role.kind === "shard" ? owned : inputs.tenants,
@@ -217,7 +220,8 @@ export function runFactory(opts: RunOptions = {}, validated?: FactoryInputs): Fa
   const wallClientSecrets: Record<string, pulumi.Output<string>> = Object.assign({}, ...[...tenants.values()].map((t) => t.wallClientSecrets));
   const staticSiteOutputs: Record<string, { bucket: pulumi.Output<string>; accessKeyId: pulumi.Output<string>; secretAccessKey: pulumi.Output<string> }> = {};
   for (const [slug, t] of tenants) {
-    if (t.staticSite) staticSiteOutputs[slug] = { bucket: t.staticSite.bucketName, accessKeyId: t.staticSite.accessKeyId, secretAccessKey: t.staticSite.secretAccessKey };
+    const site = t.services.staticSite;
+    if (site) staticSiteOutputs[slug] = { bucket: site.bucketName, accessKeyId: site.accessKeyId, secretAccessKey: site.secretAccessKey };
   }
   // The Caddy containers: the edge config holds every wall and route, each compute host's config its
   // Nextcloud sites (and the WordPress editing hostnames on the WordPress host).

@@ -1,14 +1,19 @@
 // Hostname rules for tenant services: RFC 1123 names, punycode for Unicode, no collision with the
 // platform's own names, no reserved labels under the factory domain.
 import { domainToASCII } from "node:url";
+import { SERVICE_HOST_LABEL } from "./services/registry";
 import { PlatformHostnames } from "./types";
 
-/** Labels a tenant may not use directly under the factory domain (nor as a slug). */
+/**
+ * Labels a tenant may not use directly under the factory domain (nor as a slug): well-known service
+ * names, the platform's own labels, and every service's default-hostname label (from the registry).
+ */
 export const RESERVED_LABELS: ReadonlySet<string> = new Set([
   "www", "mail", "smtp", "imap", "pop", "pop3", "mx", "ns", "ns1", "ns2", "ns3", "admin", "administrator",
   "root", "autoconfig", "autodiscover", "webmail", "postmaster", "hostmaster", "abuse", "noc", "security",
-  "api", "auth", "sso", "login", "id", "status", "s3", "web", "office", "wp", "static", "nextcloud",
-  "paheko", "wordpress", "cdn", "dns", "vpn", "git", "ci", "support", "help", "docs",
+  "api", "auth", "sso", "login", "id", "status", "s3", "web", "office", "wp",
+  "cdn", "dns", "vpn", "git", "ci", "support", "help", "docs",
+  ...Object.values(SERVICE_HOST_LABEL),
 ]);
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;

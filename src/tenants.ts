@@ -4,11 +4,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Node } from "yaml";
 import { checkHostname, platformConflict, PlatformOwnedName, RESERVED_LABELS, reservedNameConflict } from "./hostnames";
-import {
-  DnsMode, platformHostnames, Problem, SERVICE_HOST_LABEL, SERVICE_NAMES, ServiceName, Tenant, TenantStatus,
-  wordpressEditRoot,
-} from "./types";
+import { DnsMode, platformHostnames, Problem, Tenant, TenantStatus } from "./types";
 import { bucketNameProblem } from "./garage/naming";
+import { ServiceBlock } from "./services/contract";
+import { SERVICE_HOST_LABEL, SERVICE_NAMES, serviceModule, ServiceName, tenantRoutes, TenantServices } from "./services/registry";
+import { wordpressEditRoot } from "./services/wordpress";
 import { YamlChecker } from "./yamlcheck";
 
 export const SLUG_PATTERN = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
@@ -16,13 +16,6 @@ export const SLUG_PATTERN = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
 const EMAIL_LOCAL = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
 
 export const TENANT_KEYS = ["slug", "name", "contact", "status", "host", "dns", "services", "admins"] as const;
-export const SERVICE_KEYS: Record<ServiceName, readonly string[]> = {
-  nextcloud: ["hostname", "quotaGb"],
-  paheko: ["hostname"],
-  wordpress: ["hostname", "editHostname", "title"],
-  staticSite: ["hostname"],
-};
-export const DEFAULT_NEXTCLOUD_QUOTA_GB = 10;
 
 /** What the tenant loader needs to know about the stack. */
 export interface TenantContext {
@@ -46,6 +39,36 @@ export function isEmail(value: string): boolean {
   if (local.length > 64 || !EMAIL_LOCAL.test(local)) return false;
   const host = checkHostname(domain.toLowerCase());
   return host.ok && !host.converted;
+}
+
+/**
+ * A service block's hostname: the value of `key` checked (and converted to punycode), or the default.
+ * A website's hostname is also the name of the Garage bucket its web endpoint serves it from
+ * (websiteBucketName), so it must be a valid bucket name: at most 63 characters, no punycode.
+ */
+function blockHostname(
+  c: YamlChecker,
+  o: { service: ServiceName; key: string; block: Map<string, { value: Node | null }>; blockKey: Node | null; fallback: string; website: boolean },
+): string | undefined {
+  const given = o.block.has(o.key);
+  const node = given ? o.block.get(o.key)!.value : o.blockKey;
+  let value = o.fallback;
+  if (given) {
+    const raw = c.string(node, `services.${o.service}.${o.key}`);
+    if (raw === undefined) return undefined;
+    const check = checkHostname(raw);
+    if (!check.ok) {
+      c.at(node, `services.${o.service}.${o.key} "${raw}" ${check.reason}`);
+      return undefined;
+    }
+    value = check.hostname;
+  }
+  const problem = o.website ? bucketNameProblem(value) : undefined;
+  if (problem) {
+    c.at(node, `services.${o.service}.${o.key} "${value}"${given ? "" : " (the default)"} is served from a Garage bucket of that name, which ${problem}`);
+    return undefined;
+  }
+  return value;
 }
 
 /** Parses and checks one tenant file on its own (cross-tenant rules are applied by loadTenantSources). */
@@ -99,56 +122,33 @@ export function parseTenant(file: string, source: string, ctx: TenantContext): {
     }
   }
 
-  const services: Tenant["services"] = {};
+  const services: TenantServices = {};
   if (top.has("services") && get("services") !== null) {
     const svc = c.map(get("services"), "services", SERVICE_NAMES);
-    const slugForDefaults = slug ?? expected;
-    const hostname = (service: ServiceName, block: Map<string, { value: Node | null }>, key = "hostname", fallback?: string): string | undefined => {
-      const fallbackName = fallback ?? `${slugForDefaults}.${SERVICE_HOST_LABEL[service]}.${ctx.domain}`;
-      const node = block.has(key) ? block.get(key)!.value : svc!.get(service)!.key;
-      let value = fallbackName;
-      if (block.has(key)) {
-        const raw = c.string(node, `services.${service}.${key}`);
-        if (raw === undefined) return undefined;
-        const check = checkHostname(raw);
-        if (!check.ok) {
-          c.at(node, `services.${service}.${key} "${raw}" ${check.reason}`);
-          return undefined;
-        }
-        remember(`services.${service}.${key}`, node);
-        value = check.hostname;
-      }
-      // A website's public hostname is also the name of the Garage bucket its web endpoint serves it from
-      // (websiteBucketName), so it must be a valid bucket name: at most 63 characters, no punycode.
-      const website = key === "hostname" && (service === "wordpress" || service === "staticSite");
-      const problem = website ? bucketNameProblem(value) : undefined;
-      if (problem) {
-        c.at(node, `services.${service}.${key} "${value}"${block.has(key) ? "" : " (the default)"} is served from a Garage bucket of that name, which ${problem}`);
-        return undefined;
-      }
-      return value;
-    };
     for (const service of SERVICE_NAMES) {
       if (!svc?.has(service)) continue;
+      const module = serviceModule(service);
       const blockNode = svc.get(service)!.value;
       // `paheko: {}` and `paheko:` (null) both mean "subscribed with defaults".
       const block = blockNode === null || (blockNode as { value?: unknown }).value === null
-        ? new Map()
-        : c.map(blockNode, `services.${service}`, SERVICE_KEYS[service]);
+        ? new Map<string, { value: Node | null }>()
+        : c.map(blockNode, `services.${service}`, module.keys);
       if (!block) continue;
-      const h = hostname(service, block);
-      if (service === "nextcloud") {
-        const quota = block.has("quotaGb") ? c.integer(block.get("quotaGb")!.value, "services.nextcloud.quotaGb", { min: 1, max: 100_000 }) : DEFAULT_NEXTCLOUD_QUOTA_GB;
-        if (h !== undefined && quota !== undefined) services.nextcloud = { hostname: h, quotaGb: quota };
-      } else if (service === "paheko") {
-        if (h !== undefined) services.paheko = { hostname: h };
-      } else if (service === "wordpress") {
-        const title = block.has("title") ? c.string(block.get("title")!.value, "services.wordpress.title") : name;
-        const edit = hostname(service, block, "editHostname", `${slugForDefaults}.${wordpressEditRoot(ctx.domain)}`);
-        if (h !== undefined && edit !== undefined && title !== undefined) services.wordpress = { hostname: h, editHostname: edit, title };
-      } else if (h !== undefined) {
-        services.staticSite = { hostname: h };
-      }
+      const reader: ServiceBlock = {
+        checker: c,
+        has: (key) => block.has(key),
+        node: (key) => block.get(key)?.value ?? null,
+        hostname: (key, o = {}) => {
+          const value = blockHostname(c, { service, key, block, blockKey: svc.get(service)!.key, fallback: o.fallback ?? `${slug ?? expected}.${SERVICE_HOST_LABEL[service]}.${ctx.domain}`, website: o.website ?? false });
+          if (value !== undefined && block.has(key)) remember(`services.${service}.${key}`, block.get(key)!.value);
+          return value;
+        },
+        slug: slug ?? expected,
+        tenantName: name,
+        domain: ctx.domain,
+      };
+      const value = module.parse(reader);
+      if (value !== undefined) (services as Record<ServiceName, unknown>)[service] = value;
     }
   }
   if (!c.ok || slug === undefined || name === undefined || contact === undefined) return { problems: c.problems, positions };
@@ -156,15 +156,8 @@ export function parseTenant(file: string, source: string, ctx: TenantContext): {
 }
 
 /** Every hostname a tenant answers on, with the key it comes from. */
-export function tenantHostnames(t: Tenant): { key: string; hostname: string }[] {
-  const out: { key: string; hostname: string }[] = [];
-  for (const service of SERVICE_NAMES) {
-    const s = t.services[service];
-    if (!s) continue;
-    out.push({ key: `services.${service}.hostname`, hostname: s.hostname });
-    if (service === "wordpress") out.push({ key: "services.wordpress.editHostname", hostname: (s as { editHostname: string }).editHostname });
-  }
-  return out;
+export function tenantHostnames(t: Tenant): { key: string; hostname: string; service: ServiceName }[] {
+  return tenantRoutes(t).map(({ key, hostname, service }) => ({ key, hostname, service }));
 }
 
 /** Validates a set of tenant sources together: per-file rules plus uniqueness and platform rules. */
@@ -190,9 +183,8 @@ export function loadTenantSources(sources: { file: string; source: string }[], c
       at("slug", `slug "${t.slug}" is already used by ${seenSlug.get(t.slug)}`);
       ok = false;
     } else seenSlug.set(t.slug, file);
-    for (const { key, hostname } of tenantHostnames(t)) {
+    for (const { key, hostname, service } of tenantHostnames(t)) {
       const lower = hostname.toLowerCase();
-      const service = key.split(".")[1];
       const conflict = platformConflict(lower, ctx.domain, platform)
         ?? reservedNameConflict(lower, { slug: t.slug, service, domain: ctx.domain, platformNames: ctx.platformNames ?? [], serviceLabels: SERVICE_HOST_LABEL });
       const underEdit = lower.endsWith(`.${editRoot}`) || lower === editRoot;

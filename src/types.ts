@@ -1,40 +1,17 @@
 // The data model shared by the pure logic (validation, placement, rendering) and the components.
 // Nothing here imports Pulumi: these are plain values read from YAML.
 
-/** The services a tenant may subscribe to, in the order they appear in tenant files. */
-export const SERVICE_NAMES = ["nextcloud", "paheko", "wordpress", "staticSite"] as const;
-export type ServiceName = (typeof SERVICE_NAMES)[number];
+import type { TenantServices } from "./services/registry";
 
-/** The label a service contributes to a default hostname: `<slug>.<label>.<factory domain>`. */
-export const SERVICE_HOST_LABEL: Record<ServiceName, string> = {
-  nextcloud: "nextcloud",
-  paheko: "paheko",
-  wordpress: "wordpress",
-  staticSite: "static",
-};
+// The services themselves (names, blocks, routes) live in the registry: src/services/.
+export type { ServiceName, TenantServices } from "./services/registry";
+export type { NextcloudService } from "./services/nextcloud";
+export type { PahekoService } from "./services/paheko";
+export type { StaticSiteService } from "./services/staticSite";
+export type { WordPressService } from "./services/wordpress";
 
 export type TenantStatus = "active" | "suspended" | "archived";
 export type DnsMode = "managed" | "external";
-
-export interface NextcloudService {
-  /** Public hostname of the tenant's Nextcloud. */
-  hostname: string;
-  /** Storage quota in GiB: the bucket quota and the per-user default quota. */
-  quotaGb: number;
-}
-export interface PahekoService {
-  hostname: string;
-}
-export interface WordPressService {
-  /** Public hostname, served by Garage from the site's bucket. */
-  hostname: string;
-  /** Editing hostname, behind the OIDC wall, served by the Multisite instance. */
-  editHostname: string;
-  title: string;
-}
-export interface StaticSiteService {
-  hostname: string;
-}
 
 /** A tenant as the program uses it: validated, with every default filled in. */
 export interface Tenant {
@@ -45,12 +22,8 @@ export interface Tenant {
   /** The host pinned in the file, if any (placement honours it). */
   pinnedHost?: string;
   dns: DnsMode;
-  services: {
-    nextcloud?: NextcloudService;
-    paheko?: PahekoService;
-    wordpress?: WordPressService;
-    staticSite?: StaticSiteService;
-  };
+  /** Subscribed services, each with its parsed block (src/services/registry.ts). */
+  services: TenantServices;
   admins: string[];
   /** The file the tenant came from, relative to the project root (for messages). */
   file: string;
@@ -181,11 +154,6 @@ export function platformHostnames(domain: string): PlatformHostnames {
     garageWebRoot: `web.${domain}`,
     collabora: `office.${domain}`,
   };
-}
-
-/** Parent of the WordPress editing hostnames (`<slug>.wp.<domain>`); only editing hostnames live under it. */
-export function wordpressEditRoot(domain: string): string {
-  return `wp.${domain}`;
 }
 
 /** A validation problem, reported as `file:line:col: message`. */

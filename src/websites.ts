@@ -4,14 +4,14 @@
 // change: the old bucket still holds the alias, and creating the new one would fail half-way through a
 // deployment. Every deployment records the owners (`websiteOwners` output); the next one compares with
 // them before registering anything and refuses a move, naming the runbook. Pure.
+import { tenantRoutes } from "./services/registry";
 import { Tenant } from "./types";
 
 /** Hostname → `<slug>/<service>` for every website bucket of the tenant files, whatever their status. */
 export function websiteOwners(tenants: readonly Tenant[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const t of [...tenants].sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0))) {
-    if (t.services.staticSite) out[t.services.staticSite.hostname] = `${t.slug}/staticSite`;
-    if (t.services.wordpress) out[t.services.wordpress.hostname] = `${t.slug}/wordpress`;
+    for (const r of tenantRoutes(t)) if (r.kind === "website") out[r.hostname] = `${t.slug}/${r.service}`;
   }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
 }

@@ -26,7 +26,7 @@ const staging = requireFactoryInputs({ stack: "staging", projectDir: ROOT });
 
 const UPSTREAMS: EdgeConfigInput["upstreams"] = {
   keycloak: "http://10.0.0.5:8080", collabora: "http://10.0.0.6:9980", garageS3: "http://10.0.0.7:3900",
-  garageWeb: "10.0.0.7:3902", paheko: "10.0.0.5:8480", wordpress: "10.0.0.5:8081", nextcloud: {},
+  garageWeb: "10.0.0.7:3902", services: { paheko: "10.0.0.5:8480", wordpress: "10.0.0.5:8081", nextcloud: {} },
 };
 
 function tenant(slug: string, status: Tenant["status"], services: (keyof Tenant["services"])[]): Tenant {
@@ -46,7 +46,7 @@ function input(tenants: readonly Tenant[]): EdgeConfigInput {
   const nextcloud: Record<string, string> = {};
   for (const t of tenants) if (t.services.nextcloud) nextcloud[t.slug] = "10.0.0.8:8081";
   return { domain: "factory.test", acmeEmail: "ops@factory.test", realm: "factory", garageAdminUrl: "http://10.0.0.7:3903",
-    upstreams: { ...UPSTREAMS, nextcloud }, tenants };
+    upstreams: { ...UPSTREAMS, services: { ...UPSTREAMS.services, nextcloud } }, tenants };
 }
 
 /** The body of the site block of one hostname (undefined when there is none). */
@@ -223,7 +223,7 @@ describe("edge Caddyfile", () => {
     const a = tenant("aaa", "active", ["paheko"]);
     const b = { ...tenant("bbb", "active", ["paheko"]), services: { paheko: { hostname: "aaa.paheko.factory.test" } } };
     assert.throws(() => renderEdgeCaddyfile(input([a, b])), /aaa\.paheko\.factory\.test is routed twice/);
-    assert.throws(() => renderEdgeCaddyfile({ ...input([]), tenants: [tenant("ccc", "active", ["nextcloud"])] }), /ccc: no compute-host upstream/);
+    assert.throws(() => renderEdgeCaddyfile({ ...input([]), tenants: [tenant("ccc", "active", ["nextcloud"])] }), /ccc: no upstream for its nextcloud/);
   });
 
   it("lab mode uses the internal CA on given ports, without on-demand TLS", () => {
@@ -241,8 +241,11 @@ describe("edge upstreams and compute Caddyfile", () => {
     const host = (slug: string) => staging.settings.hosts.find((h) => h.name === staging.placement.get(slug))!;
     assert.deepEqual(u, {
       keycloak: "http://10.20.0.11:8080", collabora: "http://10.20.0.12:9980", garageS3: "http://10.20.0.20:3900",
-      garageWeb: "10.20.0.20:3902", paheko: "10.20.0.11:8480", wordpress: "10.20.0.11:8081",
-      nextcloud: { "asso-exemple": computeCaddyAddress(host("asso-exemple")), "club-velo": "10.20.0.12:8081" },
+      garageWeb: "10.20.0.20:3902",
+      services: {
+        paheko: "10.20.0.11:8480", wordpress: "10.20.0.11:8081",
+        nextcloud: { "asso-exemple": computeCaddyAddress(host("asso-exemple")), "club-velo": "10.20.0.12:8081" },
+      },
     });
   });
 
@@ -352,7 +355,7 @@ describe("CaddyEdge under mocks", () => {
       stack: "staging", projectDir: ROOT,
       program: () => new CaddyEdge("edge", {
         settings: staging.settings, tenants: staging.tenants, docker: {}, garageAdminUrl: "http://x:3903",
-        upstreams: { ...UPSTREAMS, nextcloud: { "asso-exemple": "a:1", "club-velo": "b:1" } }, wallClientSecrets: {},
+        upstreams: { ...UPSTREAMS, services: { ...UPSTREAMS.services, nextcloud: { "asso-exemple": "a:1", "club-velo": "b:1" } } }, wallClientSecrets: {},
       }),
     }), /no client secret for wall client wall-paheko-asso-exemple/);
   });

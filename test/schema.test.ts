@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import Ajv from "ajv";
 import { parseDocument } from "yaml";
+import { renderTenantSchema } from "../src/services/schema";
 import { BAD_CASES, GOOD_CASES } from "./fixtures/tenant-cases";
 
 const root = path.join(__dirname, "..");
@@ -20,6 +21,10 @@ function schemaAccepts(source: string): boolean {
 }
 
 describe("tenant JSON Schema agrees with the loader", () => {
+  it("the committed schema is the one the service registry renders (npm run schema)", () => {
+    assert.equal(fs.readFileSync(path.join(root, "tenants/tenant.schema.json"), "utf8"), renderTenantSchema());
+  });
+
   const exampleFiles = ["staging", "prod", "dev"].flatMap((stack) => {
     const dir = path.join(root, "tenants", stack);
     return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).map((f) => path.join(dir, f)) : [];

@@ -2,6 +2,7 @@
 // slug and every list by a fixed order, so the same tenants in any order give byte-identical text.
 // Secrets never appear in it: wall client secrets and the token key are `{file.<path>}` placeholders,
 // which Caddy (and caddy-security) resolve when the config is adapted inside the container.
+import { ServiceName, tenantRoutes } from "../services/registry";
 import { platformHostnames, Tenant } from "../types";
 import { tenantWalls, Wall, WALL_AUTH_PATH, WALL_TOKEN_KEY_FILE, WallOrigin, wallTrustedRedirectDirective } from "./wall";
 import { caddyString } from "../quote";
@@ -34,12 +35,12 @@ export interface EdgeUpstreams {
   garageS3: string;
   /** Garage web endpoint (website buckets), host:port; the Host header is passed unchanged. */
   garageWeb: string;
-  /** The shared Paheko instance (HTTP). */
-  paheko: string;
-  /** The shared WordPress Multisite instance (HTTP front of its PHP-FPM). */
-  wordpress: string;
-  /** Compute-host Caddy of each tenant with Nextcloud, by slug (host:port). */
-  nextcloud: Record<string, string>;
+  /**
+   * Where each service's app routes go (host:port): one upstream for a pooled instance (Paheko, the
+   * WordPress Multisite's compute-host Caddy), or one per tenant by slug (each Nextcloud's compute-host
+   * Caddy). Website routes need none: Garage serves them.
+   */
+  services: { [K in ServiceName]?: string | Record<string, string> };
 }
 
 export interface EdgeConfigInput {
@@ -201,25 +202,26 @@ export function renderEdgeCaddyfile(input: EdgeConfigInput): string {
   const onDemand = ["tls {", "\ton_demand", "}"];
   for (const t of tenants) {
     if (t.status === "archived") continue;
-    const s = t.services;
     const tw = tenantWalls(t, wallOrigin);
-    const wallOf = (service: Wall["service"]) => tw.find((w) => w.service === service)!;
     const suspended = t.status === "suspended";
     const maintenance = ["import maintenance"];
     if (!suspended) walls.push(...tw);
-    if (s.nextcloud) {
-      const upstream = u.nextcloud[t.slug];
-      if (!suspended && !upstream) throw new Error(`tenant ${t.slug}: no compute-host upstream for its Nextcloud`);
-      sites.push({ hostname: s.nextcloud.hostname, body: suspended ? maintenance : proxy(upstream) });
-    }
-    if (s.paheko) sites.push({ hostname: s.paheko.hostname, body: suspended ? maintenance : walled(wallOf("paheko"), u.paheko) });
-    if (s.wordpress) {
-      sites.push({ hostname: s.wordpress.editHostname, body: suspended ? maintenance : walled(wallOf("wordpress"), u.wordpress) });
-      // Public website: served by Garage from the bucket named after the hostname, certificate on demand.
-      sites.push({ hostname: s.wordpress.hostname, body: [...(lab ? [] : onDemand), ...(suspended ? maintenance : proxy(u.garageWeb))] });
-    }
-    if (s.staticSite) {
-      sites.push({ hostname: s.staticSite.hostname, body: [...(lab ? [] : onDemand), ...(suspended ? maintenance : proxy(u.garageWeb))] });
+    for (const r of tenantRoutes(t)) {
+      if (r.kind === "website") {
+        // Public website: served by Garage from the bucket named after the hostname, certificate on demand.
+        sites.push({ hostname: r.hostname, body: [...(lab ? [] : onDemand), ...(suspended ? maintenance : proxy(u.garageWeb))] });
+        continue;
+      }
+      if (suspended) {
+        sites.push({ hostname: r.hostname, body: maintenance });
+        continue;
+      }
+      const pool = u.services[r.service];
+      const upstream = typeof pool === "string" ? pool : pool?.[t.slug];
+      if (!upstream) throw new Error(`tenant ${t.slug}: no upstream for its ${r.service} (${r.key} ${r.hostname})`);
+      const wall = r.walled ? tw.find((w) => w.hostname === r.hostname) : undefined;
+      if (r.walled && !wall) throw new Error(`tenant ${t.slug}: ${r.key} ${r.hostname} is walled but has no wall`);
+      sites.push({ hostname: r.hostname, body: wall ? walled(wall, upstream) : proxy(upstream) });
     }
   }
   sites.sort(byString((x) => x.hostname));

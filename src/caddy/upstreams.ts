@@ -50,8 +50,10 @@ export function edgeUpstreams(o: UpstreamInput): EdgeUpstreams {
     collabora,
     garageS3: o.endpoints.garage.s3Url,
     garageWeb: `${garageHost}:${o.endpoints.garage.webPort}`,
-    paheko: o.paheko,
-    wordpress: computeCaddyAddress(hostByName(o.settings, o.wordpressHost)),
-    nextcloud,
+    services: {
+      nextcloud,
+      paheko: o.paheko,
+      wordpress: computeCaddyAddress(hostByName(o.settings, o.wordpressHost)),
+    },
   };
 }

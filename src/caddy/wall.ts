@@ -12,6 +12,7 @@
 // its clients are confidential clients that authenticate with their secret only, exempt from the realm's
 // `pkce-enforcer` policy (docs/keycloak.md).
 import { clientIdFor, WALLED_SERVICES } from "../keycloak/naming";
+import { tenantRoutes, WalledService } from "../services/registry";
 import { Tenant } from "../types";
 
 export { WALLED_SERVICES };
@@ -20,7 +21,7 @@ export { WALLED_SERVICES };
 export const WALL_IDP_PREFIX = "kc";
 /** Path prefix under which the wall's authentication portal answers on each walled hostname. */
 export const WALL_AUTH_PATH = "/_wall";
-export type WalledService = (typeof WALLED_SERVICES)[number];
+export type { WalledService };
 
 /** caddy-security realm (and identity provider name) of a walled hostname; injective (hostnames have no `_`). */
 export function wallRealm(hostname: string): string {
@@ -107,9 +108,10 @@ export interface Wall {
 export function tenantWalls(tenant: Tenant, o: WallOrigin = {}): Wall[] {
   if (tenant.status === "archived") return [];
   const out: Wall[] = [];
-  for (const service of WALLED_SERVICES) {
-    const hostname = service === "paheko" ? tenant.services.paheko?.hostname : tenant.services.wordpress?.editHostname;
-    if (!hostname) continue;
+  for (const route of tenantRoutes(tenant)) {
+    if (!route.walled) continue;
+    const service = route.service as WalledService;
+    const hostname = route.hostname;
     out.push({
       tenant: tenant.slug,
       service,

@@ -1,10 +1,11 @@
 // Which DNS records a tenant gets. Pure: no Pulumi.
 //
 // Only tenants with `dns: managed` get records, and archived tenants none (their records go away).
-// Every hostname served through the edge Caddy (Nextcloud, Paheko, the WordPress editing hostname)
-// points at the public addresses of ALL edge hosts (traffic always enters there); website buckets
-// (the WordPress public hostname, the static site) point at `dns.webEndpoints` (the Garage web endpoints).
+// Every route of the tenant's services (src/services/) gets one: app hostnames (served through the edge
+// Caddy) point at the public addresses of ALL edge hosts (traffic always enters there); website buckets
+// (a WordPress public hostname, a static site) point at `dns.webEndpoints` (the Garage web endpoints).
 import { isIPv4, isIPv6 } from "../settings";
+import { tenantRoutes } from "../services/registry";
 import { Host, StackSettings, Tenant } from "../types";
 
 export interface DnsRecordSet {
@@ -46,14 +47,7 @@ export function tenantDnsRecords(tenant: Tenant, settings: Pick<StackSettings, "
     }
     out.push({ hostname, ttl, a: addrs.ipv4, aaaa: addrs.ipv6, target, key });
   };
-  const s = tenant.services;
-  if (s.nextcloud) add(s.nextcloud.hostname, "edge", "services.nextcloud.hostname");
-  if (s.paheko) add(s.paheko.hostname, "edge", "services.paheko.hostname");
-  if (s.wordpress) {
-    add(s.wordpress.editHostname, "edge", "services.wordpress.editHostname");
-    add(s.wordpress.hostname, "web", "services.wordpress.hostname");
-  }
-  if (s.staticSite) add(s.staticSite.hostname, "web", "services.staticSite.hostname");
+  for (const r of tenantRoutes(tenant)) add(r.hostname, r.kind === "app" ? "edge" : "web", r.key);
   for (const r of out) {
     for (const a of r.a) if (!isIPv4(a)) throw new Error(`${r.hostname}: "${a}" is not an IPv4 address`);
     for (const a of r.aaaa) if (!isIPv6(a)) throw new Error(`${r.hostname}: "${a}" is not an IPv6 address`);

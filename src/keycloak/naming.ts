@@ -1,13 +1,12 @@
 // Names the factory gives to Keycloak objects. Pure: the components (components/identity.ts), the Caddy
 // walls (edge), Nextcloud's group mapping and the Keycloak lab fixture all derive names from here.
-import { ServiceName, Tenant } from "../types";
+import { ROLE_SERVICES, RoleService, ServiceName, WALLED_SERVICES } from "../services/registry";
+import { Tenant } from "../types";
 
-/** Services whose access is decided by a tenant role: paheko and wordpress at the Caddy wall, nextcloud by group mapping. */
-export const ROLE_SERVICES = ["nextcloud", "paheko", "wordpress"] as const satisfies readonly ServiceName[];
-export type RoleService = (typeof ROLE_SERVICES)[number];
-
-/** Services guarded by the caddy-security OIDC wall (the wall checks `roles` for `<service>:<slug>`). */
-export const WALLED_SERVICES = ["paheko", "wordpress"] as const satisfies readonly RoleService[];
+// Which services a tenant role guards (role `group` or `walled` in the registry: Nextcloud by group
+// mapping, Paheko and WordPress at the Caddy wall, which checks `roles` for `<service>:<slug>`).
+export { ROLE_SERVICES, WALLED_SERVICES };
+export type { RoleService };
 
 /** The shared client scope carrying the flat `roles` and `groups` claims; a realm default scope, so every client has it. */
 export const CLAIMS_SCOPE = "factory-claims";

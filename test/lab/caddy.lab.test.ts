@@ -151,7 +151,7 @@ describe("generated Caddy configs against the real caddy (with caddy-security)",
     const input: EdgeConfigInput = {
       domain: "factory.test", acmeEmail: "ops@factory.test", realm: "factory", garageAdminUrl: "http://10.0.0.7:3903",
       upstreams: { keycloak: "http://10.0.0.5:8080", collabora: "http://10.0.0.6:9980", garageS3: "http://10.0.0.7:3900",
-        garageWeb: "10.0.0.7:3902", paheko: "10.0.0.5:8480", wordpress: "10.0.0.5:8081", nextcloud: { alpha: "10.0.0.8:8081", gamma: "10.0.0.8:8081" } },
+        garageWeb: "10.0.0.7:3902", services: { paheko: "10.0.0.5:8480", wordpress: "10.0.0.5:8081", nextcloud: { alpha: "10.0.0.8:8081", gamma: "10.0.0.8:8081" } } },
       tenants: FIXTURE, secretsDir: writeSecrets(path.join(dir, "fixture"), FIXTURE),
     };
     const config = renderEdgeCaddyfile(input);
@@ -171,7 +171,7 @@ describe("generated Caddy configs against the real caddy (with caddy-security)",
     const config = renderEdgeCaddyfile({
       domain: "factory.test", acmeEmail: "ops@factory.test", realm: "factory", garageAdminUrl: "http://127.0.0.1:9",
       upstreams: { keycloak: "http://127.0.0.1:9", collabora: "http://127.0.0.1:9", garageS3: "http://127.0.0.1:9",
-        garageWeb: "127.0.0.1:9", paheko: "127.0.0.1:9", wordpress: "127.0.0.1:9", nextcloud: { alpha: "127.0.0.1:9", gamma: "127.0.0.1:9" } },
+        garageWeb: "127.0.0.1:9", services: { paheko: "127.0.0.1:9", wordpress: "127.0.0.1:9", nextcloud: { alpha: "127.0.0.1:9", gamma: "127.0.0.1:9" } } },
       tenants: FIXTURE, secretsDir: writeSecrets(path.join(dir, "live"), FIXTURE),
       lab: { httpPort, httpsPort }, adminAddress: `127.0.0.1:${adminPort}`,
     });

@@ -187,7 +187,7 @@ class Wallfront {
     this.config = renderEdgeCaddyfile({
       domain: "factory.lab", acmeEmail: "ops@factory.lab", realm: kc!.realm, garageAdminUrl: "http://127.0.0.1:9/",
       upstreams: { keycloak: kc!.url, collabora: "127.0.0.1:9", garageS3: "127.0.0.1:9", garageWeb: "127.0.0.1:9",
-        paheko: `127.0.0.1:${backendPort}`, wordpress: "127.0.0.1:9", nextcloud: {} },
+        services: { paheko: `127.0.0.1:${backendPort}`, wordpress: "127.0.0.1:9", nextcloud: {} } },
       tenants: this.tenants, secretsDir: secrets, keycloakPublicUrl: kc!.url, adminAddress: `127.0.0.1:${await freePort()}`,
       lab: { httpPort, httpsPort: this.httpsPort },
       // As CaddyEdge derives it from images.caddy: what the release of this binary needs and accepts.
