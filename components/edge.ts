@@ -25,9 +25,12 @@ export interface NextcloudCaddySite {
 /** The renderer of one Nextcloud site block (renderNextcloudSite of src/nextcloud/caddy.ts). */
 export type NextcloudSiteRenderer = (o: { hostname: string; fpmUpstream: string; installRoot: string; maxUploadMb: number }) => string;
 
+/** The stack settings CaddyEdge reads. */
+export type EdgeSettings = Pick<StackSettings, "hosts" | "images" | "domain" | "acmeEmail" | "realm" | "edgeTls">;
+
 export interface CaddyEdgeArgs {
-  /** Validated stack settings: hosts (edge and compute roles), images.caddy, domain, acmeEmail, realm. */
-  settings: StackSettings;
+  /** Hosts (edge and compute roles), images.caddy (and its caddy-security release), domain, ACME e-mail, realm, TLS mode. */
+  settings: EdgeSettings;
   /** Every tenant (sorted or not: the config is sorted); archived ones get no route. */
   tenants: readonly Tenant[];
   /** Docker provider per host name. */

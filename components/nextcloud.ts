@@ -43,8 +43,8 @@ export interface NextcloudInstall {
 }
 
 export interface NextcloudFactoryArgs {
-  /** Validated stack settings (stack, nextcloud version and apps, the Nextcloud image, hosts). */
-  settings: StackSettings;
+  /** The stack name, the hosts, the Nextcloud image and the fleet's version, apps and cron interval. */
+  settings: Pick<StackSettings, "stack" | "hosts" | "images" | "nextcloud">;
   /** Every validated tenant; only those with a Nextcloud service are used (archived: data resources only). */
   tenants: readonly Tenant[];
   /** Compute host of every tenant, by slug. */

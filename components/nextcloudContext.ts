@@ -26,11 +26,10 @@ function entrypointSource(): string {
 }
 
 
-/** What an instance needs of its tenant's identity: a TenantIdentity, or in a tenant shard its roles read from the platform stack. */
 /** What every Nextcloud instance of the stack shares: the fleet's settings, providers and endpoints. */
 export interface NextcloudContext {
-  /** Validated stack settings (hosts, mail, domain, realm, nextcloud apps and cron interval, services). */
-  settings: StackSettings;
+  /** The stack, hosts, shared-service modes, mail relay, domain and realm, and the fleet's Nextcloud apps and cron interval. */
+  settings: Pick<StackSettings, "stack" | "hosts" | "services" | "mail" | "domain" | "realm" | "nextcloud">;
   /** Compute host of every tenant, by slug. */
   placement: ReadonlyMap<string, string>;
   /** Docker provider per host (Platform.docker). */

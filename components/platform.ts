@@ -2,37 +2,23 @@ import * as docker from "@pulumi/docker";
 import * as keycloak from "@pulumi/keycloak";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
-import { computeEndpoints } from "../src/endpoints";
+import { computeEndpoints, Endpoints } from "../src/endpoints";
 import { factoryNetworkName } from "../src/platform/layout";
 import { KEYCLOAK_ADMIN_USER } from "../src/platform/services";
 import { imageMajor } from "../src/majors";
 import { PROVISIONER_MIN_MAJOR } from "../src/postgres/provisioner";
-import { OperatorSecret } from "../src/settings";
 import { Host, StackSettings } from "../src/types";
 import type { GarageS3 } from "./garageBucket";
+import { PlatformSecrets } from "./secrets";
 import { SharedServices } from "./sharedServices";
 import { PostgresLogin, PostgresProvisioner, PostgresServer, provisionedTenantsProvider, TenantPostgresProvider, tenantsProvider } from "./postgresProvisioner";
 
-/** Operator secrets, read with requireSecret: always Pulumi secrets. */
-export type PlatformSecrets = Record<OperatorSecret, pulumi.Output<string>>;
-
-/** Where the shared services answer, as tenant components need it (plain, serializable values). */
-export interface PlatformEndpoints {
-  /** PostgreSQL host:port as seen from the hosts' private network. */
-  postgres: { host: string; port: number };
-  /** Keycloak base URL (public, https) and the realm holding the factory's users. */
-  keycloak: { url: string; realm: string };
-  /** Garage admin API and S3 endpoints (private network), the S3 region and the web root domain. */
-  garage: { adminUrl: string; s3Url: string; region: string; webRootDomain: string; webPort: number };
-  /** Redis per compute host, as host:port reachable from that host's containers. */
-  redis: Record<string, { host: string; port: number }>;
-  /** Collabora (CODE) public URL used by Nextcloud's richdocuments. */
-  collaboraUrl: string;
-}
+/** The stack settings Platform reads. */
+export type PlatformSettings = Pick<StackSettings, "stack" | "hosts" | "images" | "services" | "domain" | "realm">;
 
 export interface PlatformArgs {
-  /** Validated stack settings (hosts, images, shared-service modes). */
-  settings: StackSettings;
+  /** The stack, hosts, images, shared-service modes, domain and realm (the endpoints derive from them). */
+  settings: PlatformSettings;
   /** Operator secrets from the stack config. */
   secrets: PlatformSecrets;
   /**
@@ -59,7 +45,8 @@ export class Platform extends pulumi.ComponentResource {
   readonly shared?: SharedServices;
   /** The factory network of each host (user bridge network every factory container on that host joins). */
   readonly networks: Record<string, docker.Network>;
-  readonly endpoints: PlatformEndpoints;
+  /** Where the shared services answer (plain, serializable values tenant components take). */
+  readonly endpoints: Endpoints;
   /**
    * The provider tenant databases are created with, logged in as the provisioning role (never the
    * superuser), in every kind of stack.
@@ -79,26 +66,15 @@ export class Platform extends pulumi.ComponentResource {
    */
   readonly s3: GarageS3;
   readonly secrets: PlatformSecrets;
-  readonly settings: StackSettings;
 
   constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     // Only the stack name goes to state: settings are large and secrets must never be component args.
     super("factory:platform:Platform", name, { stack: args.settings.stack }, opts);
-    this.settings = args.settings;
     this.secrets = args.secrets;
     this.docker = dockerProviders(name, args.settings.hosts, this);
     this.endpoints = computeEndpoints(args.settings);
     // The deployed server makes a self-signed pair on first start: encrypted, not verified (private network).
     const server: PostgresServer = { host: this.endpoints.postgres.host, port: this.endpoints.postgres.port, sslmode: "require", connectTimeout: 15 };
-    const postgresProvider = (dependsOn: pulumi.Resource[]) => new postgresql.Provider(`${name}-postgres`, {
-      host: server.host,
-      port: server.port,
-      username: "postgres",
-      password: args.secrets.postgresAdminPassword,
-      sslmode: server.sslmode,
-      superuser: true,
-      connectTimeout: server.connectTimeout,
-    }, { parent: this, dependsOn });
     let keycloakReady: pulumi.Resource[] = [];
     let garageReady: pulumi.Resource[] = [];
     if (args.reference) {
@@ -115,9 +91,10 @@ export class Platform extends pulumi.ComponentResource {
       // container (healthy) -> layout -> platform key -> every Garage resource (this.s3.ready). See docs/platform.md.
       this.shared = new SharedServices(`${name}-shared`, {
         settings: args.settings,
+        endpoints: this.endpoints,
         secrets: args.secrets,
         docker: this.docker,
-        postgresProvider,
+        postgresServer: server,
       }, { parent: this });
       this.networks = this.shared.networks;
       this.postgresAdmin = this.shared.postgresProvider;
@@ -157,7 +134,7 @@ export class Platform extends pulumi.ComponentResource {
 }
 
 /** The major of the PostgreSQL this stack deploys, or undefined (an external server, a digest pin). */
-function deployedPostgresMajor(settings: StackSettings): number | undefined {
+function deployedPostgresMajor(settings: Pick<StackSettings, "services" | "images">): number | undefined {
   return settings.services.postgres.mode === "deploy" ? imageMajor(settings.images.postgres) : undefined;
 }
 

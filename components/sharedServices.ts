@@ -3,7 +3,8 @@ import * as docker from "@pulumi/docker";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { computeEndpoints, Endpoints } from "../src/endpoints";
+import { Endpoints } from "../src/endpoints";
+import { PostgresServer } from "./postgresProvisioner";
 import { renderGarageToml } from "../src/garage/config";
 import {
   containerName, deployHost, factoryNetworkName, NETWORK_ALIAS, privatePorts, redisHosts, redisMaxMemoryMb,
@@ -17,22 +18,27 @@ import {
 import { garageTomlOptions, GARAGE_PATHS, KEYCLOAK_ADMIN_USER, KEYCLOAK_DATABASE, PLATFORM_GARAGE_KEY_NAME } from "../src/platform/services";
 import { Host, platformHostnames, StackSettings } from "../src/types";
 import { hostPidsLimits, LimitedContainer } from "./pidsLimits";
-import type { PlatformSecrets } from "./platform";
+import { PlatformSecrets } from "./secrets";
 import { REDIS_PATHS, REDIS_START_SCRIPT, redisHealthTest, renderRedisBootstrapAcl, sha256Hex } from "../src/platform/redis";
 import { hardenedContainer } from "./container";
 
+/** The stack settings SharedServices reads: what is deployed where, with which images, under which names. */
+export type SharedServicesSettings = Pick<StackSettings, "stack" | "domain" | "hosts" | "images" | "services">;
+
 export interface SharedServicesArgs {
-  /** Validated stack settings: which services are deployed (and on which host) or external. */
-  settings: StackSettings;
+  /** Which services are deployed (and on which host) or external, their images, the stack and domain. */
+  settings: SharedServicesSettings;
+  /** Where the shared services answer (computeEndpoints of the same settings). */
+  endpoints: Endpoints;
   /** Operator secrets (admin passwords, Garage tokens); only ever passed as Pulumi secrets. */
   secrets: PlatformSecrets;
   /** Docker provider per inventory host, by host name (Platform creates exactly one per host). */
   docker: Record<string, docker.Provider>;
   /**
-   * Creates the PostgreSQL provider, depending on the resources given (the server's readiness); called
-   * exactly once. Platform owns the provider; Keycloak's own database is created here with it.
+   * How the superuser reaches the deployed PostgreSQL: a provider is made from it
+   * (`<name>-postgres-admin`) once the server is healthy, and creates Keycloak's database and the provisioning role.
    */
-  postgresProvider: (dependsOn: pulumi.Resource[]) => postgresql.Provider;
+  postgresServer: PostgresServer;
 }
 
 /**
@@ -48,14 +54,14 @@ export class SharedServices extends pulumi.ComponentResource {
   readonly networks: Record<string, docker.Network> = {};
   /** Deployed containers, keyed `postgres`, `garage`, `keycloak`, `collabora` and `redis-<host>`. */
   readonly containers: Record<string, docker.Container> = {};
-  /** The PostgreSQL provider (created through args.postgresProvider once the server answers). */
+  /** The superuser's PostgreSQL provider, created once the deployed server is healthy. */
   readonly postgresProvider: postgresql.Provider;
   /** Resources a provider of that service must wait for (empty for an external service). */
   readonly postgresReady: pulumi.Resource[] = [];
   readonly keycloakReady: pulumi.Resource[] = [];
   readonly garageReady: pulumi.Resource[] = [];
 
-  private readonly settings: StackSettings;
+  private readonly settings: SharedServicesSettings;
   private readonly providers: Record<string, docker.Provider>;
   private readonly images = new Map<string, docker.RemoteImage>();
   private readonly baseName: string;
@@ -66,7 +72,7 @@ export class SharedServices extends pulumi.ComponentResource {
     this.baseName = name;
     this.settings = args.settings;
     this.providers = args.docker;
-    this.endpoints = computeEndpoints(args.settings);
+    this.endpoints = args.endpoints;
     const s = args.settings;
     const names = platformHostnames(s.domain);
 
@@ -93,7 +99,15 @@ export class SharedServices extends pulumi.ComponentResource {
       });
       this.postgresReady.push(pg);
     }
-    this.postgresProvider = args.postgresProvider([...this.postgresReady]);
+    this.postgresProvider = new postgresql.Provider(`${name}-postgres-admin`, {
+      host: args.postgresServer.host,
+      port: args.postgresServer.port,
+      username: "postgres",
+      password: args.secrets.postgresAdminPassword,
+      sslmode: args.postgresServer.sslmode,
+      superuser: true,
+      connectTimeout: args.postgresServer.connectTimeout,
+    }, { parent: this, dependsOn: [...this.postgresReady] });
 
     // Redis on every compute host: reached by its alias on that host's network, no published port. Its
     // admin is `default` with the operator's redisAdminPassword (a hash in the uploaded bootstrap ACL);

@@ -4,7 +4,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { Platform, PlatformSecrets } from "../components/platform";
+import { Platform } from "../components/platform";
+import { PlatformSecrets } from "../components/secrets";
 import { PostgresLogin } from "../components/postgresProvisioner";
 import { FactoryRealm } from "../components/identity";
 import { KEYCLOAK_ADMIN_USER } from "../src/platform/services";

@@ -17,16 +17,22 @@ export const PORTS = {
 
 export const GARAGE_REGION = "garage";
 
+/** Where the shared services answer, as the platform and tenant components need it (plain, serializable values). */
 export interface Endpoints {
+  /** PostgreSQL host:port as seen from the hosts' private network. */
   postgres: { host: string; port: number };
+  /** Keycloak base URL and the realm holding the factory's users. */
   keycloak: { url: string; realm: string };
+  /** Garage admin API and S3 endpoints (private network), the S3 region, the web root domain and web port. */
   garage: { adminUrl: string; s3Url: string; region: string; webRootDomain: string; webPort: number };
+  /** Redis per compute host, as host:port reachable from that host's containers. */
   redis: Record<string, { host: string; port: number }>;
+  /** Collabora (CODE) public URL used by Nextcloud's richdocuments. */
   collaboraUrl: string;
 }
 
 /** The host a shared service is deployed on, or undefined when it is external. */
-export function deployHost(settings: StackSettings, mode: SharedServiceMode): Host | undefined {
+export function deployHost(settings: Pick<StackSettings, "hosts">, mode: SharedServiceMode): Host | undefined {
   if (mode.mode !== "deploy") return undefined;
   const host = settings.hosts.find((h) => h.name === mode.host);
   if (!host) throw new Error(`shared service host ${mode.host} is not in the inventory`);
@@ -38,7 +44,7 @@ export function urlHost(addr: string): string {
   return addr.includes(":") ? `[${addr}]` : addr;
 }
 
-function deployedAddress(settings: StackSettings, mode: SharedServiceMode): string | undefined {
+function deployedAddress(settings: Pick<StackSettings, "hosts">, mode: SharedServiceMode): string | undefined {
   const host = deployHost(settings, mode);
   return host && urlHost(host.privateAddress);
 }
@@ -53,7 +59,7 @@ function url(endpoint: string, scheme = "http"): string {
   return /^[a-z]+:\/\//.test(endpoint) ? endpoint.replace(/\/$/, "") : `${scheme}://${endpoint}`;
 }
 
-export function computeEndpoints(settings: StackSettings): Endpoints {
+export function computeEndpoints(settings: Pick<StackSettings, "hosts" | "services" | "domain" | "realm">): Endpoints {
   const s = settings.services;
   const pg = deployedAddress(settings, s.postgres);
   const kc = deployedAddress(settings, s.keycloak);

@@ -283,7 +283,7 @@ describe("platform on the staging stack", () => {
   });
 
   it("creates Keycloak's protected role and database on the shared PostgreSQL before Keycloak starts", () => {
-    const pgProvider = one(resources, "platform-postgres");
+    const pgProvider = one(resources, "platform-shared-postgres-admin");
     const role = one(resources, "platform-shared-keycloak-db-role");
     const db = one(resources, "platform-shared-keycloak-db");
     const pw = one(resources, "platform-shared-keycloak-db-password");
@@ -313,7 +313,7 @@ describe("platform on the staging stack", () => {
 
   it("makes each provider depend on its service's readiness", () => {
     const urn = (n: string) => one(resources, n).urn;
-    const pg = one(resources, "platform-postgres");
+    const pg = one(resources, "platform-shared-postgres-admin");
     assert.deepEqual(pg.dependsOn, [urn("platform-shared-postgres")]);
     assert.equal(pg.inputs.host, "10.20.0.20");
     assert.equal(pg.inputs.sslmode, "require");
@@ -365,14 +365,14 @@ describe("platform on a fixture with two compute hosts and an external PostgreSQ
       "collabora@fx-c1", "garage@fx-store", "keycloak@fx-c2", "redis@fx-c1", "redis@fx-c2",
     ]);
     assert.ok(!resources.some((r) => /postgres/.test(String(r.inputs.name ?? "")) && r.type.startsWith("docker:")));
-    const pg = one(resources, "platform-postgres");
+    const pg = one(resources, "platform-shared-postgres-admin");
     // Provider configuration reaches the engine as strings.
     assert.deepEqual([pg.inputs.host, String(pg.inputs.port), pg.dependsOn], ["pg.db.example.net", "6432", []]);
   });
 
   it("still creates Keycloak's database on the external server and points Keycloak at it", () => {
     const role = one(resources, "platform-shared-keycloak-db-role");
-    assert.ok(role.provider!.startsWith(one(resources, "platform-postgres").urn));
+    assert.ok(role.provider!.startsWith(one(resources, "platform-shared-postgres-admin").urn));
     const kc = one(resources, "platform-shared-keycloak");
     const text = (revealSecrets(kc.inputs.uploads) as { content: string }[])[0].content;
     assert.match(text, /^db-url=jdbc:postgresql:\/\/pg\.db\.example\.net:6432\/keycloak\?sslmode=require$/m);

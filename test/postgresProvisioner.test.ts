@@ -68,7 +68,7 @@ describe("the provisioning role (staging, whole stack)", () => {
       assert.ok(r.protect && r.retainOnDelete, `${r.name} protected and retained`);
     }
     const admin = providerOf(role)!;
-    assert.equal(admin.name, "platform-postgres");
+    assert.equal(admin.name, "platform-shared-postgres-admin");
     assert.deepEqual([admin.inputs.username, admin.inputs.superuser, admin.inputs.password], ["postgres", "true", { [SECRET_MARK]: ADMIN_PASSWORD }]);
   });
 
@@ -99,7 +99,7 @@ describe("the provisioning role (staging, whole stack)", () => {
   });
 
   it("leaves the superuser's provider platform-level work only: Keycloak's database and the provisioning role", () => {
-    const admin = one("platform-postgres");
+    const admin = one("platform-shared-postgres-admin");
     const used = rs.filter((r) => r.provider?.startsWith(`${admin.urn}::`)).map((r) => r.name).sort();
     assert.deepEqual(used, [
       "platform-postgres-provisioner-role",
@@ -108,7 +108,7 @@ describe("the provisioning role (staging, whole stack)", () => {
     // Exactly: the superuser's, the tenants', one owner's per tenant database.
     assert.equal(rs.filter((r) => r.type === PROVIDER).length, 2 + 3);
     const withAdminPassword = rs.filter((r) => JSON.stringify(revealSecrets(r.inputs)).includes(ADMIN_PASSWORD)).map((r) => r.name).sort();
-    assert.deepEqual(withAdminPassword, ["platform-postgres", "platform-shared-postgres"], "the superuser password reaches its provider and the server's password file only");
+    assert.deepEqual(withAdminPassword, ["platform-shared-postgres", "platform-shared-postgres-admin"], "the superuser password reaches its provider and the server's password file only");
   });
 
   it("exports the role's login for the shards as a secret, and platformSecrets without the superuser's password", () => {

@@ -81,7 +81,7 @@ describe("sharded stacks", () => {
     for (const s of shards) {
       const providers = s.resources.filter((r) => r.type === "pulumi:providers:postgresql");
       const tenants = providers.filter((p) => p.tenant === null);
-      // One shared provider: the tenants' (the superuser's `platform-postgres` is not registered at all).
+      // One shared provider: the tenants' (the superuser's `platform-shared-postgres-admin` is not registered at all).
       assert.deepEqual(tenants.map((p) => p.name), ["platform-postgres-tenants"]);
       assert.deepEqual([tenants[0].inputs.username, revealSecrets(tenants[0].inputs.password), tenants[0].inputs.superuser],
         [PROVISIONER_ROLE, login.password, "false"]);

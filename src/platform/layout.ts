@@ -99,7 +99,7 @@ export { deployHost };
  * else by the service host's private address, else by the external endpoint's host and port.
  */
 export function serviceAddressFrom(
-  settings: StackSettings,
+  settings: Pick<StackSettings, "hosts" | "services">,
   svc: "postgres" | "garage" | "keycloak" | "collabora",
   fromHost: string,
   port: number,

@@ -26,7 +26,7 @@ function hostPort(addr: string, port: number): string {
 }
 
 /** Options of renderGarageToml for the single Garage node on `host` (listens inside the container on all addresses). */
-export function garageTomlOptions(settings: StackSettings, host: Host): GarageTomlOptions {
+export function garageTomlOptions(settings: Pick<StackSettings, "domain">, host: Host): GarageTomlOptions {
   return {
     metadataDir: GARAGE_PATHS.meta,
     dataDir: GARAGE_PATHS.data,
