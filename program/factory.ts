@@ -19,7 +19,7 @@ import { ImageMajors, imageMajors, majorChangeProblems } from "../src/majors";
 import { websiteMoveProblems, websiteOwners } from "../src/websites";
 import { pahekoHost, pahekoUpstream, PahekoFactory, pahekoRef } from "../components/paheko";
 import { WordPressMultisite, wordpressRef } from "../components/wordpress";
-import { SERVICE_HOST_LABEL } from "../src/services/registry";
+import { ROLE_SERVICES, RoleService, SERVICE_HOST_LABEL } from "../src/services/registry";
 import { wordpressEditRoot } from "../src/services/wordpress";
 import { CaddyEdge } from "../components/edge";
 import { edgeUpstreams } from "../src/caddy/upstreams";
@@ -295,11 +295,10 @@ function provisionerFrom(ref: pulumi.StackReference): PostgresLogin {
 /** A tenant's roles as a shard reads them: names are pure, ids come from the platform stack. */
 function rolesFrom(ref: pulumi.StackReference, slug: string): TenantRoles {
   const ids = ref.requireOutput("identities") as pulumi.Output<Record<string, Record<string, string>>>;
-  const services = ["nextcloud", "paheko", "wordpress"] as const;
   return {
-    roleNames: Object.fromEntries(services.map((svc) => [svc, roleName(svc, slug)])),
-    scopeRoles: (only?: readonly (typeof services)[number][]) => Object.fromEntries(
-      (only ?? services).map((svc) => [roleName(svc, slug), ids.apply((x) => x[slug]?.[roleName(svc, slug)] ?? "")]),
+    roleNames: Object.fromEntries(ROLE_SERVICES.map((svc) => [svc, roleName(svc, slug)])),
+    scopeRoles: (only?: readonly RoleService[]) => Object.fromEntries(
+      (only ?? ROLE_SERVICES).map((svc) => [roleName(svc, slug), ids.apply((x) => x[slug]?.[roleName(svc, slug)] ?? "")]),
     ),
   };
 }
