@@ -7,6 +7,7 @@ import { renderComputeCaddyfile, WordPressSiteInput } from "../src/caddy/compute
 import { CADDY_PORTS, EDGE_STATE_DIR, EdgeUpstreams, edgeWalls, renderEdgeCaddyfile } from "../src/caddy/edge";
 import { renderApplyScript, renderBootstrapCaddyfile, renderSecretsScript, renderStartScript, secretsBundle } from "../src/caddy/reload";
 import { WALL_TOKEN_KEY_FILE, wallTrustsLoginRedirect } from "../src/caddy/wall";
+import { renderNextcloudSite } from "../src/nextcloud/caddy";
 import { Host, StackSettings, Tenant } from "../src/types";
 import { hardenedContainer } from "./container";
 
@@ -22,8 +23,6 @@ export interface NextcloudCaddySite {
   installVolume: pulumi.Input<string>;
 }
 
-/** The renderer of one Nextcloud site block (renderNextcloudSite of src/nextcloud/caddy.ts). */
-export type NextcloudSiteRenderer = (o: { hostname: string; fpmUpstream: string; installRoot: string; maxUploadMb: number }) => string;
 
 /** The stack settings CaddyEdge reads. */
 export type EdgeSettings = Pick<StackSettings, "hosts" | "images" | "domain" | "acmeEmail" | "realm" | "edgeTls">;
@@ -43,9 +42,7 @@ export interface CaddyEdgeArgs {
   wallClientSecrets: Record<string, pulumi.Input<string>>;
   /** Nextcloud sites per compute host (NextcloudFactory.caddySites); default none. */
   nextcloudSites?: NextcloudCaddySite[];
-  /** Renders one Nextcloud site; required when nextcloudSites is not empty. */
-  renderNextcloudSite?: NextcloudSiteRenderer;
-  /** Upload limit passed to renderNextcloudSite, in MB; default 2048. */
+  /** Upload limit of each Nextcloud site (renderNextcloudSite), in MB; default 2048. */
   nextcloudMaxUploadMb?: number;
   /** The WordPress instance: its host's Caddy serves the editing hostnames; default none. */
   wordpress?: { host: string; fpmUpstream: string; documentRoot: string; htmlVolume: pulumi.Input<string> };
@@ -128,7 +125,6 @@ export class CaddyEdge extends pulumi.ComponentResource {
       // A host with both roles (the dev stack) runs both Caddies side by side: the compute one is suffixed.
       const id = edges.some((e) => e.name === h.name) ? `${h.name}-compute` : h.name;
       const sites = [...(byHost.get(h.name) ?? [])].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
-      if (sites.length > 0 && !args.renderNextcloudSite) throw new Error("nextcloudSites given without renderNextcloudSite");
       const wp = args.wordpress && args.wordpress.host === h.name ? args.wordpress : undefined;
       const wordpress: WordPressSiteInput | undefined = wp && {
         hostnames: walls.filter((w) => w.service === "wordpress").map((w) => w.hostname),
@@ -142,7 +138,7 @@ export class CaddyEdge extends pulumi.ComponentResource {
           sites: sites.map((x, i) => ({
             tenant: x.tenant,
             hostname: x.hostname,
-            block: args.renderNextcloudSite!({
+            block: renderNextcloudSite({
               hostname: x.hostname, fpmUpstream: x.fpmUpstream,
               installRoot: `${NEXTCLOUD_INSTALL_ROOT}/${volumes[i]}`, maxUploadMb: args.nextcloudMaxUploadMb ?? 2048,
             }),

@@ -23,7 +23,6 @@ import { ROLE_SERVICES, RoleService, SERVICE_HOST_LABEL } from "../src/services/
 import { wordpressEditRoot } from "../src/services/wordpress";
 import { CaddyEdge } from "../components/edge";
 import { edgeUpstreams } from "../src/caddy/upstreams";
-import { renderNextcloudSite } from "../src/nextcloud/caddy";
 import { fleetImageProblem } from "../src/nextcloud/layout";
 
 export interface RunOptions {
@@ -237,7 +236,6 @@ export function runFactory(opts: RunOptions = {}, validated?: FactoryInputs): Fa
     }),
     wallClientSecrets,
     nextcloudSites: nextcloud.caddySites,
-    renderNextcloudSite,
     wordpress: wordpress && { host: wordpress.host, fpmUpstream: wordpress.fpmUpstream, documentRoot: wordpress.documentRoot, htmlVolume: wordpress.htmlVolume },
     hostNetworks: Object.fromEntries(Object.entries(platform.networks).map(([h, n]) => [h, n.name])),
     nextcloudInstallsReady: groupBy(nextcloud.installs, (i) => i.host, (i) => i.ready),

@@ -284,7 +284,6 @@ describe("CaddyEdge under mocks", () => {
           wallClientSecrets: Object.fromEntries(walls.map((w) => [w.clientId, SECRET])),
           nextcloudSites: nc.map((t) => ({ host: staging.placement.get(t.slug)!, tenant: t.slug, hostname: t.services.nextcloud!.hostname,
             fpmUpstream: `nc-${t.slug}:9000`, installVolume: `nextcloud-install-${staging.placement.get(t.slug)}` })),
-          renderNextcloudSite: (o) => `${o.hostname} {\n\troot * ${o.installRoot}\n\tphp_fastcgi ${o.fpmUpstream}\n}`,
           wordpress: { host: "stg-compute1", fpmUpstream: "10.20.0.11:9480", documentRoot: "/var/www/html", htmlVolume: "wordpress-html" },
         });
       },
