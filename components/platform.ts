@@ -29,7 +29,7 @@ export interface PlatformArgs {
   reference?: boolean;
   /**
    * A tenant shard's login on the shared PostgreSQL: the platform stack's provisioning role (its
-   * `postgresProvisioner` output). Required with `reference`; a whole or platform stack creates the role.
+   * `postgresProvisioner` output). Required with `reference`; default none (a whole or platform stack creates the role).
    */
   provisioner?: PostgresLogin;
 }

@@ -47,7 +47,7 @@ export interface TenantArgs {
   identity?: TenantIdentityContext;
   /** Service side (whole stacks and the tenant's shard): instances and DNS. Undefined: not this stack's part. */
   services?: TenantServicesContext;
-  /** The tenant's roles when this stack has no identity side (a shard reads them from the platform stack). */
+  /** The tenant's roles when this stack has no identity side (a shard reads them from the platform stack); default none. */
   roles?: TenantRoles;
 }
 
