@@ -1,51 +1,27 @@
 // The factory's policies as pure functions of (type, inputs, options): no Pulumi engine, no SDK import, so
 // the unit tests (and the CI data-loss gate) call them directly. policy/index.ts wraps each one into a
 // CrossGuard ResourceValidationPolicy. Inputs are plain JSON as CrossGuard hands them over (secrets
-// unwrapped); during a preview a value may still be unknown: UNKNOWN below, or absent.
+// unwrapped); during a preview a value may still be unknown: UNKNOWN (./ruleInputs), or absent.
+// What more than one rule reads lives in sibling modules (./ruleInputs, ./installVolume, ./addresses,
+// ./wallClients, ./stackRules), which never import this one; this module keeps the per-resource RULES
+// and re-exports every name, so the pack, the tests and the CI gate import one module.
 
 import { isPinnedImage } from "../src/images";
+import { DATA_PORTS, isPrivateAddress, isUnspecifiedAddress } from "./addresses";
+import { commandInstallMounts, INSTALL_VOLUME_MARK, isInstallVolumeName, isUpdater } from "./installVolume";
+import { Inputs, isKnown, list, obj, Rule, RuleOptions, str, TYPES, UNKNOWN } from "./ruleInputs";
+import { isWallCallbackUri, WALL_CALLBACK_PREFIX, WALL_CLIENT_ATTRIBUTE } from "./wallClients";
 
-/** What CrossGuard puts in place of a value that is not known yet during a preview. */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-
-export type Inputs = Record<string, unknown>;
-
-/** The resource options a rule needs (CrossGuard's `args.opts` plus the logical name). */
-export interface RuleOptions {
-  /** `opts.protect` of the resource. */
-  protect: boolean;
-  /** Pulumi logical name of the resource (`args.name`), used to recognise the Nextcloud updater. */
-  name?: string;
-  /** URN of the resource's parent (`args.opts.parent`), used to recognise an OIDC client's secret. */
-  parent?: string;
-}
-
-/** One policy: a name, a description for operators, and the check (returns one message per violation). */
-export interface Rule {
-  name: string;
-  description: string;
-  check(type: string, inputs: Inputs, options: RuleOptions): string[];
-}
-
-export const TYPES = {
-  container: "docker:index/container:Container",
-  remoteImage: "docker:index/remoteImage:RemoteImage",
-  image: "docker:index/image:Image",
-  volume: "docker:index/volume:Volume",
-  pgRole: "postgresql:index/role:Role",
-  pgDatabase: "postgresql:index/database:Database",
-  randomPassword: "random:index/randomPassword:RandomPassword",
-  kcRealm: "keycloak:index/realm:Realm",
-  kcGroup: "keycloak:index/group:Group",
-  kcClient: "keycloak:openid/client:Client",
-  kcClientPolicy: "keycloak:index/realmClientPolicyProfilePolicy:RealmClientPolicyProfilePolicy",
-  dynamic: "pulumi-nodejs:dynamic:Resource",
-  remoteCommand: "command:remote:Command",
-  localCommand: "command:local:Command",
-} as const;
+export { DATA_PORTS, isPrivateAddress, isUnspecifiedAddress } from "./addresses";
+export { commandInstallMounts, INSTALL_VOLUME_MARK, isInstallVolumeName, UPDATER_MARK } from "./installVolume";
+export { TYPES, UNKNOWN } from "./ruleInputs";
+export type { Inputs, Rule, RuleOptions } from "./ruleInputs";
+export { STACK_RULES, stackViolations } from "./stackRules";
+export type { StackResource, StackRule } from "./stackRules";
+export { exemptsWalls, isWallCallbackUri, WALL_CALLBACK_PREFIX, WALL_CLIENT_ATTRIBUTE } from "./wallClients";
 
 /**
- * Component type whose RandomPassword child is an OIDC client secret (components/identity.ts
+ * Component type whose RandomPassword child is an OIDC client secret (components/keycloakClient.ts
  * KeycloakClient): not data (a new one reaches its consumers in the same update) and not protected on
  * purpose, since archiving a tenant must remove its clients. It is registered with retainOnDelete, which
  * CrossGuard (@pulumi/policy 1.x PolicyResourceOptions) does not show to policies, so the rule recognises
@@ -53,64 +29,15 @@ export const TYPES = {
  */
 export const CLIENT_SECRET_PARENT_TYPE = "factory:identity:KeycloakClient";
 
-/** Keycloak client attribute (extraConfig) marking a caddy-security wall client (src/caddy/wall.ts). */
-export const WALL_CLIENT_ATTRIBUTE = "factory.wall";
-/** Path under which every wall callback lives (src/caddy/wall.ts WALL_AUTH_PATH). */
-export const WALL_CALLBACK_PREFIX = "/_wall/";
-
 /** True when a URN's resource type (the last type of its type chain) is `type`. */
 function urnType(urn: string | undefined): string | undefined {
   const parts = urn?.split("::");
   return parts && parts.length >= 4 ? parts[2].split("$").pop() : undefined;
 }
 
-/** True for an exact https wall callback: no wildcard, query, fragment or user info; canonical; under /_wall/. */
-export function isWallCallbackUri(v: unknown): boolean {
-  if (typeof v !== "string" || v.includes("*") || /\s/.test(v)) return false;
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    return false;
-  }
-  return u.protocol === "https:" && u.href === v && !u.search && !u.hash && !u.username && !u.password
-    && u.pathname.startsWith(WALL_CALLBACK_PREFIX);
-}
-
-/** Ports of databases and caches that must never be published on a public or unspecified address. */
-export const DATA_PORTS: readonly number[] = [5432, 3306, 6379, 3901, 3903];
-
-/** Substring of the Nextcloud install volume's name, and of the one resource allowed to write it. */
-export const INSTALL_VOLUME_MARK = "nextcloud-install";
-export const UPDATER_MARK = "updater";
-
-/**
- * True for the name of a shared Nextcloud install volume: it contains `nextcloud-install`, or it is named
- * after the Nextcloud version it holds (`<stack>-nextcloud-31.0.9-<hash>`, components/nextcloud.ts).
- */
-export function isInstallVolumeName(name: string): boolean {
-  return name.includes(INSTALL_VOLUME_MARK) || /(^|[^a-z0-9])nextcloud-\d+\.\d+\.\d+/.test(name);
-}
-
 const STATEFUL_TYPES: ReadonlySet<string> = new Set([
   TYPES.pgRole, TYPES.pgDatabase, TYPES.volume, TYPES.randomPassword, TYPES.kcRealm, TYPES.kcGroup,
 ]);
-
-function isKnown(v: unknown): boolean {
-  return v !== undefined && v !== null && v !== UNKNOWN;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === "string" && v !== UNKNOWN ? v : undefined;
-}
-
-function list(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
-}
-
-function obj(v: unknown): Inputs {
-  return v && typeof v === "object" && !Array.isArray(v) ? (v as Inputs) : {};
-}
 
 /**
  * The kind of a Garage dynamic resource (components/garageBucket.ts): its `kind` input when one is set,
@@ -147,63 +74,8 @@ export function isStateful(type: string, inputs: Inputs = {}): boolean {
 
 export { isPinnedImage };
 
-const V4_PRIVATE: readonly [number, number, number][] = [
-  // [first octet, second-octet low, second-octet high]
-  [10, 0, 255],
-  [172, 16, 31],
-  [192, 168, 168],
-  [127, 0, 255],
-];
-
-/** True for an RFC 1918, IPv6 ULA (fc00::/7) or loopback address. Anything else counts as public. */
-export function isPrivateAddress(ip: string): boolean {
-  const a = ip.trim().replace(/^\[|\]$/g, "").toLowerCase();
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(a);
-  if (v4) {
-    const o = v4.slice(1).map(Number);
-    if (o.some((n) => n > 255)) return false;
-    return V4_PRIVATE.some(([first, lo, hi]) => o[0] === first && o[1] >= lo && o[1] <= hi);
-  }
-  if (!a.includes(":")) return false;
-  if (a === "::1") return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
-  if (mapped) return isPrivateAddress(mapped[1]);
-  return /^f[cd][0-9a-f]{2}:/.test(a);
-}
-
-/** True when a published port binds every interface (docker's default when `ip` is empty). */
-export function isUnspecifiedAddress(ip: unknown): boolean {
-  if (ip === undefined || ip === null) return true;
-  if (typeof ip !== "string") return false;
-  const a = ip.trim().replace(/^\[|\]$/g, "");
-  return a === "" || a === "0.0.0.0" || a === "::" || a === "0:0:0:0:0:0:0:0";
-}
-
 function containerLabel(inputs: Inputs, options: RuleOptions): string {
   return [options.name, str(inputs.name)].filter(Boolean).join(" / ") || "container";
-}
-
-function isUpdater(inputs: Inputs, options: RuleOptions): boolean {
-  return [options.name, str(inputs.name)].some((n) => n !== undefined && n.includes(UPDATER_MARK));
-}
-
-/** Mount specs of a docker command line that name the install volume, with whether each is read-only. */
-export function commandInstallMounts(script: string): { spec: string; readOnly: boolean }[] {
-  const out: { spec: string; readOnly: boolean }[] = [];
-  const re = /(?:^|\s)(-v|--volume|--mount)(?:=|\s+)(["']?)(\S+?)\2(?=\s|$)/g;
-  for (let m = re.exec(script); m; m = re.exec(script)) {
-    const spec = m[3];
-    if (!isInstallVolumeName(spec)) continue;
-    if (m[1] === "--mount") {
-      const fields = spec.split(",").map((f) => f.trim().toLowerCase());
-      out.push({ spec, readOnly: fields.some((f) => f === "readonly" || f === "ro" || f === "readonly=true" || f === "ro=true" || f === "readonly=1") });
-    } else {
-      const parts = spec.split(":");
-      const mode = parts.length >= 3 ? parts[parts.length - 1].split(",") : [];
-      out.push({ spec, readOnly: mode.includes("ro") });
-    }
-  }
-  return out;
 }
 
 export const RULES: readonly Rule[] = [
@@ -347,65 +219,6 @@ export const RULES: readonly Rule[] = [
     },
   },
 ];
-
-/** One resource of a stack, as a stack rule sees it (CrossGuard's PolicyResource: type, name, props, urn). */
-export interface StackResource {
-  type: string;
-  name: string;
-  inputs: Inputs;
-  urn?: string;
-}
-
-/** A rule over the whole stack: what one resource's inputs cannot tell (a client against its realm's policies). */
-export interface StackRule {
-  name: string;
-  description: string;
-  check(resources: readonly StackResource[]): { message: string; urn?: string }[];
-}
-
-/**
- * True for a realm client policy that exempts the walls: enabled, with a `client-attributes` condition of
- * negative logic on factory.wall=true (src/keycloak/definitions.ts clientPolicy(false), what the program
- * registers only with `service-factory:wallPkce: false`). Configuration values are strings, as the
- * provider takes them; `attributes` is the JSON list of key/value pairs Keycloak reads.
- */
-export function exemptsWalls(inputs: Inputs): boolean {
-  if (inputs.enabled === false) return false;
-  return list(inputs.conditions).map(obj).some((c) => {
-    const conf = obj(c.configuration);
-    if (c.name !== "client-attributes" || conf["is-negative-logic"] !== "true" || typeof conf.attributes !== "string") return false;
-    try {
-      return list(JSON.parse(conf.attributes)).map(obj).some((a) => a.key === WALL_CLIENT_ATTRIBUTE && a.value === "true");
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** A client that takes oidc-client-hardened's wall exemption: marked factory.wall=true, no PKCE method. */
-function goesWithoutPkce(inputs: Inputs): boolean {
-  const pkce = inputs.pkceCodeChallengeMethod;
-  return obj(inputs.extraConfig)[WALL_CLIENT_ATTRIBUTE] === "true" && (pkce === undefined || pkce === null || pkce === "");
-}
-
-export const STACK_RULES: StackRule[] = [
-  {
-    name: "wall-pkce-exemption",
-    description: `A wall client without PKCE (${WALL_CLIENT_ATTRIBUTE}=true) only in a stack whose realm exempts the walls from PKCE (a client policy with a client-attributes condition on ${WALL_CLIENT_ATTRIBUTE}=true, registered only with service-factory:wallPkce: false); with the default wallPkce: true every client requires PKCE S256.`,
-    check(resources) {
-      if (resources.some((r) => r.type === TYPES.kcClientPolicy && exemptsWalls(r.inputs))) return [];
-      return resources.filter((r) => r.type === TYPES.kcClient && goesWithoutPkce(r.inputs)).map((r) => ({
-        urn: r.urn,
-        message: `Keycloak client ${str(r.inputs.clientId) ?? r.name} goes without PKCE (${WALL_CLIENT_ATTRIBUTE}=true), but no client policy of this stack exempts the walls: the realm requires PKCE S256 of every client (service-factory:wallPkce is on) and would refuse its logins`,
-      }));
-    },
-  },
-];
-
-/** Every violation of every stack rule, as "<rule>: <message>". */
-export function stackViolations(resources: readonly StackResource[]): string[] {
-  return STACK_RULES.flatMap((r) => r.check(resources).map((v) => `${r.name}: ${v.message}`));
-}
 
 /** Every violation of every rule, as "<rule>: <message>" (what the tests and the pack report). */
 export function violations(type: string, inputs: Inputs, options: RuleOptions): string[] {
