@@ -16,10 +16,13 @@ export const NEXTCLOUD_INSTALL_ROOT = "/srv/nextcloud";
 
 /** One Nextcloud site a compute-host Caddy serves (NextcloudFactory.caddySites). */
 export interface NextcloudCaddySite {
+  /** Compute host whose Caddy serves it. */
   host: string;
   tenant: string;
   hostname: string;
+  /** FastCGI upstream on the host's factory network (the tenant's FPM container). */
   fpmUpstream: string;
+  /** Docker name of the install volume the tenant runs on: mounted read-only at caddyInstallRoot(name). */
   installVolume: pulumi.Input<string>;
 }
 

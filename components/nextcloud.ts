@@ -14,22 +14,13 @@ import { StackRole } from "../src/shards";
 import { Host, StackSettings, Tenant } from "../src/types";
 import { NextcloudInstance } from "./nextcloudInstance";
 import { hostPidsLimits, LimitedContainer } from "./pidsLimits";
+import type { NextcloudCaddySite } from "./edge";
 
 export { NextcloudContext, nextcloudInstanceArgs } from "./nextcloudContext";
 export { ENTRYPOINT_SOURCE, NEXTCLOUD_ADMIN_USER, NextcloudInstance, TenantRoles } from "./nextcloudInstance";
 
-/** What the compute Caddy (edge helper) needs to serve one tenant's Nextcloud. */
-export interface NextcloudCaddySite {
-  host: string;
-  tenant: string;
-  hostname: string;
-  /** FastCGI upstream on the host's factory network (the FPM container). */
-  fpmUpstream: string;
-  /** Docker name of the install volume the tenant runs on (mount it read-only at installRoot). */
-  installVolume: pulumi.Output<string>;
-  /** Where the Caddy container must mount that volume (caddyInstallRoot). */
-  installRoot: string;
-}
+// One type for the contract between the fleet (which produces the sites) and the edge (which serves them).
+export type { NextcloudCaddySite };
 
 /** One install volume of a host. */
 export interface NextcloudInstall {
@@ -162,7 +153,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
             for (const slug of running.filter((t) => hostOf(t.slug).name === host.name).map((t) => t.slug)) {
               this.caddySites.push({
                 host: host.name, tenant: slug, hostname: running.find((t) => t.slug === slug)!.services.nextcloud!.hostname,
-                fpmUpstream: fpmUpstream(s.stack, slug), installVolume: volume.name, installRoot: caddyInstallRoot(volumeName),
+                fpmUpstream: fpmUpstream(s.stack, slug), installVolume: volume.name,
               });
             }
           }
@@ -183,7 +174,7 @@ export class NextcloudFactory extends pulumi.ComponentResource {
             limit(host.name, { resource: fpm, name: instance.fpmContainerName, pids: NC_LIMITS.fpm.pids });
             this.caddySites.push({
               host: host.name, tenant: step.tenant!, hostname: instance.hostname, fpmUpstream: instance.fpmUpstream,
-              installVolume: hs.volume.name, installRoot: caddyInstallRoot(volumeName),
+              installVolume: hs.volume.name,
             });
           } else if (step.kind === "upgrade") {
             this.steps.set(step.id, instance.runUpgrade({ version: nc.version, installVolumeName: volumeName, after: deps(step) }));

@@ -635,10 +635,10 @@ describe("nextcloud: what the edge consumes", () => {
     const out = r.outputs as { sites: Record<string, unknown>[]; installs: Record<string, unknown>[] };
     const vol = installVolumeName("ncfix", V1, APPS);
     assert.deepEqual(out.sites, [
-      { host: "nc1", tenant: "alpha", hostname: "cloud.alpha.example.net", fpmUpstream: "ncfix-nc-alpha:9000", installVolume: vol, installRoot: `/srv/nextcloud/${vol}` },
-      { host: "nc1", tenant: "bravo", hostname: "bravo.nextcloud.ncfix.example.org", fpmUpstream: "ncfix-nc-bravo:9000", installVolume: vol, installRoot: `/srv/nextcloud/${vol}` },
-      { host: "nc2", tenant: "charlie", hostname: "charlie.nextcloud.ncfix.example.org", fpmUpstream: "ncfix-nc-charlie:9000", installVolume: vol, installRoot: `/srv/nextcloud/${vol}` },
-      { host: "nc2", tenant: "delta", hostname: "delta.nextcloud.ncfix.example.org", fpmUpstream: "ncfix-nc-delta:9000", installVolume: vol, installRoot: `/srv/nextcloud/${vol}` },
+      { host: "nc1", tenant: "alpha", hostname: "cloud.alpha.example.net", fpmUpstream: "ncfix-nc-alpha:9000", installVolume: vol },
+      { host: "nc1", tenant: "bravo", hostname: "bravo.nextcloud.ncfix.example.org", fpmUpstream: "ncfix-nc-bravo:9000", installVolume: vol },
+      { host: "nc2", tenant: "charlie", hostname: "charlie.nextcloud.ncfix.example.org", fpmUpstream: "ncfix-nc-charlie:9000", installVolume: vol },
+      { host: "nc2", tenant: "delta", hostname: "delta.nextcloud.ncfix.example.org", fpmUpstream: "ncfix-nc-delta:9000", installVolume: vol },
     ]);
     assert.deepEqual(out.installs, [
       { host: "nc1", version: V1, volumeName: vol, mountPath: `/srv/nextcloud/${vol}` },
