@@ -35,8 +35,8 @@ export interface SharedServicesArgs {
   /** Docker provider per inventory host, by host name (Platform creates exactly one per host). */
   docker: Record<string, docker.Provider>;
   /**
-   * How the superuser reaches the deployed PostgreSQL: a provider is made from it
-   * (`<name>-postgres-admin`) once the server is healthy, and creates Keycloak's database and the provisioning role.
+   * How the superuser reaches the shared PostgreSQL (deployed or external): a provider is made from it
+   * (`<name>-postgres-admin`), after a deployed server is healthy, and creates Keycloak's database and the provisioning role.
    */
   postgresServer: PostgresServer;
 }

@@ -67,7 +67,6 @@ export class Tenant extends pulumi.ComponentResource {
     const t = args.tenant;
     this.slug = t.slug;
     const child = { parent: this };
-    const active = t.status !== "archived";
 
     if (args.identity) {
       const id = args.identity;

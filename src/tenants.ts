@@ -71,10 +71,10 @@ function blockHostname(
   return value;
 }
 
-/** Parses and checks one tenant file on its own (cross-tenant rules are applied by loadTenantSources). */
 /** Where each checked key's value sits, so cross-file rules can point at it. */
 export type KeyPositions = Map<string, { line: number; col: number }>;
 
+/** Parses and checks one tenant file on its own (cross-tenant rules are applied by loadTenantSources). */
 export function parseTenant(file: string, source: string, ctx: TenantContext): { tenant?: Tenant; problems: Problem[]; positions: KeyPositions } {
   const c = new YamlChecker(file, source);
   const positions: KeyPositions = new Map();
@@ -155,11 +155,6 @@ export function parseTenant(file: string, source: string, ctx: TenantContext): {
   return { tenant: { slug, name, contact, status, pinnedHost, dns, services, admins, file }, problems: c.problems, positions };
 }
 
-/** Every hostname a tenant answers on, with the key it comes from. */
-export function tenantHostnames(t: Tenant): { key: string; hostname: string; service: ServiceName }[] {
-  return tenantRoutes(t).map(({ key, hostname, service }) => ({ key, hostname, service }));
-}
-
 /** Validates a set of tenant sources together: per-file rules plus uniqueness and platform rules. */
 export function loadTenantSources(sources: { file: string; source: string }[], ctx: TenantContext): LoadResult {
   const problems: Problem[] = [];
@@ -183,7 +178,7 @@ export function loadTenantSources(sources: { file: string; source: string }[], c
       at("slug", `slug "${t.slug}" is already used by ${seenSlug.get(t.slug)}`);
       ok = false;
     } else seenSlug.set(t.slug, file);
-    for (const { key, hostname, service } of tenantHostnames(t)) {
+    for (const { key, hostname, service } of tenantRoutes(t)) {
       const lower = hostname.toLowerCase();
       const conflict = platformConflict(lower, ctx.domain, platform)
         ?? reservedNameConflict(lower, { slug: t.slug, service, domain: ctx.domain, platformNames: ctx.platformNames ?? [], serviceLabels: SERVICE_HOST_LABEL });
